@@ -1,0 +1,282 @@
+"""Run directories: safetensors weights, optimizer state, a JSON state file, all atomic.
+
+Layout of a run directory::
+
+    config.json                 resolved TrainConfig and runtime (device, threads, versions)
+    state.json                  the "last" checkpoint: step, best validation, file names
+    model-<step>.safetensors    weights at that step
+    trainer-<step>.safetensors  optimizer tensors and RNG states at that step
+    best.safetensors            weights with the best validation accuracy so far
+    metrics.jsonl               one JSON object per logged step
+    results.json                final accuracies, wall time and which checkpoint was tested
+
+`state.json` is the commit point: it is replaced atomically only after the files it names
+are complete, and older files are deleted only after that, so a kill at any moment leaves
+either the previous or the new checkpoint. Nothing is ever unpickled: tensors come from
+safetensors, everything else from JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from mnistlab.config import TrainConfig
+from mnistlab.errors import CheckpointError
+
+CONFIG_FILE = "config.json"
+STATE_FILE = "state.json"
+BEST_FILE = "best.safetensors"
+METRICS_FILE = "metrics.jsonl"
+RESULTS_FILE = "results.json"
+FORMAT = "mnistlab-run/1"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same folder, fsync, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} does not exist; is {path.parent} a mnistlab run directory?") from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"The {what} {path} is unreadable or corrupt ({exc}).") from None
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"Checkpoint file {path} is missing; the run directory is incomplete."
+        ) from None
+    try:
+        tensors = st_load(data)
+        header_len = int.from_bytes(data[:8], "little")
+        metadata = json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
+    except (SafetensorError, ValueError) as exc:
+        raise CheckpointError(f"Checkpoint file {path} is truncated or corrupt ({exc}).") from None
+    return tensors, metadata
+
+
+# -- weights -----------------------------------------------------------------------------
+
+
+def save_weights(path: Path, model: nn.Module, metadata: dict[str, str] | None = None) -> None:
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(path, st_save(state, metadata=metadata))
+
+
+def load_weights(path: Path, model: nn.Module, *, model_name: str = "?") -> dict[str, str]:
+    """Load weights into `model` (strict); returns the file's metadata."""
+    tensors, metadata = _read_safetensors(path)
+    saved_name = metadata.get("model")
+    if saved_name is not None and saved_name != model_name:
+        raise CheckpointError(f"{path} holds weights of model {saved_name!r}, not {model_name!r}.")
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError:
+        raise CheckpointError(
+            f"{path} does not fit model {model_name!r}: its parameter names or shapes differ."
+        ) from None
+    return metadata
+
+
+# -- optimizer state without pickle ------------------------------------------------------
+
+
+def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, Any] = {"param_groups": state_dict["param_groups"], "state": {}}
+    for index, values in state_dict["state"].items():
+        plain["state"][str(index)] = {}
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                plain["state"][str(index)][key] = value
+    return tensors, plain
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], plain: dict) -> dict:
+    state: dict[int, dict[str, Any]] = {int(i): dict(v) for i, v in plain["state"].items()}
+    for name, value in tensors.items():
+        if name.startswith("optimizer."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": plain["param_groups"]}
+
+
+# -- the "last" checkpoint -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingState:
+    """What `state.json` records besides the tensors."""
+
+    step: int
+    best_val_accuracy: float
+    best_step: int
+    extra: dict[str, Any]
+
+
+def save_checkpoint(
+    run_dir: Path,
+    *,
+    model_name: str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    rng: dict[str, torch.Tensor],
+    state: TrainingState,
+) -> None:
+    run_dir = Path(run_dir)
+    previous = _checkpoint_files(run_dir)
+    opt_tensors, opt_plain = _flatten_optimizer(optimizer.state_dict())
+    rng_tensors = {f"rng.{k}": v.detach().cpu().contiguous() for k, v in rng.items()}
+    model_file, trainer_file = (
+        f"model-{state.step:07d}.safetensors",
+        f"trainer-{state.step:07d}.safetensors",
+    )
+    save_weights(run_dir / model_file, model, {"model": model_name, "step": str(state.step)})
+    atomic_write_bytes(
+        run_dir / trainer_file,
+        st_save({**opt_tensors, **rng_tensors}, metadata={"optimizer": json.dumps(opt_plain)}),
+    )
+    atomic_write_json(
+        run_dir / STATE_FILE,
+        {
+            "format": FORMAT,
+            "model": model_name,
+            "step": state.step,
+            "best_val_accuracy": state.best_val_accuracy,
+            "best_step": state.best_step,
+            "model_file": model_file,
+            "trainer_file": trainer_file,
+            "extra": state.extra,
+            "versions": {"torch": torch.__version__},
+        },
+    )
+    for name in previous - {model_file, trainer_file}:
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _checkpoint_files(run_dir: Path) -> set[str]:
+    if not run_dir.is_dir():
+        return set()
+    return {p.name for p in run_dir.glob("*-*.safetensors") if p.name.startswith(("model-", "trainer-"))}
+
+
+def load_checkpoint(
+    run_dir: Path, *, model_name: str, model: nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[TrainingState, dict[str, torch.Tensor]]:
+    """Restore model and optimizer from the last checkpoint; returns its state and RNG states."""
+    run_dir = require_run_dir(run_dir)
+    state = read_json(run_dir / STATE_FILE, "checkpoint state")
+    if state.get("model") != model_name:
+        raise CheckpointError(
+            f"The checkpoint in {run_dir} is of model {state.get('model')!r}, not {model_name!r}."
+        )
+    load_weights(run_dir / state["model_file"], model, model_name=model_name)
+    tensors, metadata = _read_safetensors(run_dir / state["trainer_file"])
+    try:
+        optimizer.load_state_dict(_unflatten_optimizer(tensors, json.loads(metadata["optimizer"])))
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"The optimizer state in {run_dir} does not fit this run ({exc}).") from None
+    rng = {k.removeprefix("rng."): v for k, v in tensors.items() if k.startswith("rng.")}
+    training_state = TrainingState(
+        step=state["step"],
+        best_val_accuracy=state["best_val_accuracy"],
+        best_step=state["best_step"],
+        extra=state.get("extra", {}),
+    )
+    return training_state, rng
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    return (Path(run_dir) / STATE_FILE).is_file()
+
+
+def require_run_dir(run_dir: Path | str) -> Path:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(
+            f"Run directory {run_dir} does not exist; pass a directory made by `mnistlab train`."
+        )
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise CheckpointError(f"{run_dir} is not a mnistlab run directory (it has no {CONFIG_FILE}).")
+    return run_dir
+
+
+# -- reading a finished (or interrupted) run ---------------------------------------------
+
+
+def read_run_config(run_dir: Path | str) -> tuple[TrainConfig, dict[str, Any]]:
+    """The run's TrainConfig and its runtime record (device, threads, versions)."""
+    run_dir = require_run_dir(run_dir)
+    saved = read_json(run_dir / CONFIG_FILE, "run config")
+    try:
+        return TrainConfig.from_dict(saved["config"]), saved.get("runtime", {})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"The run config in {run_dir} is invalid ({exc}).") from None
+
+
+def write_run_config(run_dir: Path, config: TrainConfig, runtime: dict[str, Any]) -> None:
+    atomic_write_json(Path(run_dir) / CONFIG_FILE, {"config": config.to_dict(), "runtime": runtime})
+
+
+def read_results(run_dir: Path | str) -> dict[str, Any] | None:
+    path = Path(run_dir) / RESULTS_FILE
+    return read_json(path, "results file") if path.is_file() else None
+
+
+def load_model(
+    run_dir: Path | str, which: str = "final", device: str | torch.device = "cpu"
+) -> tuple[nn.Module, TrainConfig]:
+    """Rebuild a run's model in eval mode with its `which` weights: "best", "last" or "final".
+
+    "final" is the checkpoint that the run's own test evaluation used.
+    """
+    from mnistlab.models import create_model
+
+    run_dir = require_run_dir(run_dir)
+    config, _ = read_run_config(run_dir)
+    if which == "final":
+        results = read_results(run_dir) or {}
+        which = results.get("test_checkpoint", "last")
+    if which == "best":
+        path = run_dir / BEST_FILE
+    elif which == "last":
+        path = run_dir / read_json(run_dir / STATE_FILE, "checkpoint state")["model_file"]
+    else:
+        raise ValueError(f"which must be 'best', 'last' or 'final', got {which!r}")
+    model = create_model(config.model, **config.model_options)
+    load_weights(path, model, model_name=config.model)
+    return model.to(device).eval(), config

@@ -1,0 +1,1 @@
+"""One module per `mnistlab` subcommand; `cli.py` assembles them."""

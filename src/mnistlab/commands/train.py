@@ -1,0 +1,141 @@
+"""`mnistlab train softmax|cnn`: train one model with a recipe, flags override the recipe."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from mnistlab import checkpoint as ckpt
+from mnistlab.commands.common import (
+    add_data_args,
+    add_json_arg,
+    add_runtime_args,
+    load_data,
+    print_json,
+    stop_on_signals,
+)
+from mnistlab.config import RECIPES, TrainConfig, read_config_file, resolve_config
+from mnistlab.errors import UsageError
+from mnistlab.runtime import describe_runtime, resolve_device, set_threads
+from mnistlab.training import Report, train
+
+TASKS = sorted({task for task, _ in RECIPES})
+# Flags that change the numbers; with --resume they come from the run's config instead.
+CONFIG_FLAGS = ("steps", "batch_size", "lr", "seed", "eval_every")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a model (softmax: the paper's regression; cnn: its deep net)"
+    )
+    p.add_argument("task", choices=TASKS, help="what to train")
+    p.add_argument("--recipe", default="paper", help="hyper-parameter recipe (default: paper)")
+    p.add_argument("--config", metavar="FILE", help="TOML or JSON file of config keys (flags win)")
+    p.add_argument("--steps", type=int, metavar="N", help="optimisation steps")
+    p.add_argument("--batch-size", type=int, metavar="B")
+    p.add_argument("--lr", type=float, metavar="LR", help="(peak) learning rate")
+    p.add_argument("--seed", type=int, metavar="S")
+    p.add_argument("--eval-every", type=int, metavar="N", help="steps between validation passes")
+    p.add_argument(
+        "--out",
+        metavar="RUN_DIR",
+        help="run directory (default: runs/<task>-<recipe>-s<seed>-<time>)",
+    )
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run where it stopped")
+    add_data_args(p)
+    add_runtime_args(p)
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, bool]:
+    if args.resume:
+        given = [
+            f"--{k.replace('_', '-')}"
+            for k in (*CONFIG_FLAGS, "config", "out")
+            if getattr(args, k) is not None
+        ]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} cannot be combined with --resume: a resumed run keeps its own config."
+            )
+        run_dir = ckpt.require_run_dir(args.resume)
+        config, _ = ckpt.read_run_config(run_dir)
+        if config.model != resolve_config(args.task, config.recipe).model:
+            raise UsageError(
+                f"{run_dir} is a {config.model!r} run, not {args.task!r}; resume it with the matching task."
+            )
+        return config, run_dir, True
+    file_values = read_config_file(args.config) if args.config else {}
+    overrides = {k: getattr(args, k) for k in CONFIG_FLAGS}
+    config = resolve_config(args.task, args.recipe, file_values, overrides)
+    run_dir = Path(args.out) if args.out else default_run_dir(args.task, config)
+    if ckpt.has_checkpoint(run_dir):
+        raise UsageError(
+            f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, or another --out."
+        )
+    return config, run_dir, False
+
+
+def default_run_dir(task: str, config: TrainConfig) -> Path:
+    return Path("runs") / f"{task}-{config.recipe}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def run(args: argparse.Namespace) -> int:
+    config, run_dir, resume = _resolve(args)
+    device = resolve_device(args.device)
+    set_threads(args.threads)
+    data = load_data(args)
+    runtime = describe_runtime(device)
+
+    bar = tqdm(
+        total=config.steps,
+        desc=f"{args.task} ({config.recipe})",
+        unit="step",
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+
+    def on_report(r: Report) -> None:
+        bar.n = r.step
+        val = "-" if r.val_accuracy is None else f"{r.val_accuracy:.2%}"
+        bar.set_postfix_str(
+            f"loss {r.loss:.4f} acc {r.batch_accuracy:.0%} val {val} {r.images_per_second:,.0f} img/s"
+        )
+
+    with stop_on_signals() as stopped:
+        result = train(
+            config,
+            data,
+            run_dir=run_dir,
+            resume=resume,
+            device=device,
+            runtime=runtime,
+            on_report=on_report,
+            should_stop=lambda: stopped() is not None,
+        )
+        signum = stopped()
+    bar.close()
+
+    if result.interrupted:
+        name = signal.Signals(signum).name if signum else "a signal"
+        print(
+            f"mnistlab: stopped by {name} at step {result.step}/{config.steps}; checkpoint saved. "
+            f"Resume with: mnistlab train {args.task} --resume {run_dir}",
+            file=sys.stderr,
+        )
+        return 128 + (signum or signal.SIGINT)
+    if args.json:
+        print_json(result.summary)
+    else:
+        print(
+            f"{args.task} ({config.recipe}), {result.step} steps, {result.train_seconds:.1f} s: "
+            f"validation {result.val_accuracy:.2%}, test {result.test_accuracy:.2%} "
+            f"({result.summary['test_checkpoint']} weights). Run: {run_dir}"
+        )
+    return 0

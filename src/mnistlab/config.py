@@ -1,0 +1,142 @@
+"""Typed, frozen configuration: the single source of truth for a training run.
+
+Values are resolved in one direction only: a recipe's defaults, then a config file
+(TOML or JSON), then command-line flags. The resolved `TrainConfig` is written next to
+every checkpoint and result, so a run directory always says how it was made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mnistlab.errors import UsageError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the numbers a training run produces."""
+
+    model: str = "softmax"
+    recipe: str = "paper"
+    dataset: str = "mnist"
+    steps: int = 1000
+    batch_size: int = 100
+    optimizer: str = "sgd"  # "sgd" | "adam" | "nesterov"
+    lr: float = 0.5
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # "constant" | "onecycle"
+    warmup_fraction: float = 0.25  # of all steps; only read by "onecycle"
+    label_smoothing: float = 0.0
+    augment: bool = False
+    eval_every: int = 100  # steps between validation passes
+    log_every: int = 50  # steps between progress reports (each costs one host sync)
+    seed: int = 0
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_every", "log_every"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"{name} must be a positive integer, got {getattr(self, name)}.")
+        if self.lr <= 0:
+            raise UsageError(f"lr must be positive, got {self.lr}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
+        if self.schedule not in SCHEDULES:
+            raise UsageError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["model_options"] = dict(self.model_options)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UsageError(
+                f"Unknown config key(s) {', '.join(unknown)}; known keys are {', '.join(sorted(known))}."
+            )
+        return cls(**values)
+
+
+OPTIMIZERS = ("sgd", "adam", "nesterov")
+SCHEDULES = ("constant", "onecycle")
+
+# (task, recipe) -> defaults. A task is what the user asks to train ("softmax", "cnn");
+# the recipe picks the registered model and its hyper-parameters.
+RECIPES: dict[tuple[str, str], dict[str, Any]] = {
+    # The paper / TensorFlow "MNIST for ML Beginners": zero init, SGD 0.5, batch 100.
+    ("softmax", "paper"): dict(
+        model="softmax",
+        steps=1000,
+        batch_size=100,
+        optimizer="sgd",
+        lr=0.5,
+        eval_every=100,
+        log_every=50,
+    ),
+    # The paper / "Deep MNIST for Experts": Adam 1e-4, batch 50, 20,000 steps.
+    ("cnn", "paper"): dict(
+        model="cnn",
+        steps=20_000,
+        batch_size=50,
+        optimizer="adam",
+        lr=1e-4,
+        eval_every=1000,
+        log_every=100,
+    ),
+}
+
+
+def recipe_names(task: str) -> list[str]:
+    return sorted(recipe for t, recipe in RECIPES if t == task)
+
+
+def recipe_defaults(task: str, recipe: str) -> dict[str, Any]:
+    if (task, recipe) not in RECIPES:
+        known = ", ".join(recipe_names(task)) or "none"
+        raise UsageError(f"No recipe {recipe!r} for {task!r}; known recipes: {known}.")
+    return {"recipe": recipe, **RECIPES[(task, recipe)]}
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML (.toml) or JSON (.json) file of TrainConfig keys."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"Cannot read config file {path}: {exc.strerror}.") from None
+    try:
+        if path.suffix == ".toml":
+            import tomllib  # Python >= 3.11; on 3.10 use a JSON config file.
+
+            values = tomllib.loads(text)
+        else:
+            values = json.loads(text)
+    except ModuleNotFoundError:
+        raise UsageError(f"Reading {path} needs Python 3.11+; use a .json config file instead.") from None
+    except ValueError as exc:
+        raise UsageError(f"Config file {path} is not valid {path.suffix[1:] or 'JSON'}: {exc}.") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"Config file {path} must hold a table of keys, not {type(values).__name__}.")
+    return values
+
+
+def resolve_config(
+    task: str,
+    recipe: str = "paper",
+    file_values: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> TrainConfig:
+    """Defaults of `recipe` for `task`, then the config file, then flags (None = not given)."""
+    values = recipe_defaults(task, recipe)
+    values.update(file_values or {})
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return TrainConfig.from_dict(values)

@@ -1,0 +1,87 @@
+"""Accuracy by argmax, per-class accuracy and the confusion matrix, computed in batches.
+
+The paper's tutorial fed all 10,000 test images through the network as one tensor, which
+runs out of memory on small GPUs; here evaluation runs in batches under inference mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mnistlab.data.splits import Split, normalize
+
+EVAL_BATCH_SIZE = 1000
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: nn.Module, images: torch.Tensor, *, batch_size: int = EVAL_BATCH_SIZE
+) -> torch.Tensor:
+    """Logits (N, C) for uint8 images (N, 28, 28), on the model's device, in eval mode."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    chunks = [
+        model(normalize(images[i : i + batch_size].to(device))) for i in range(0, images.shape[0], batch_size)
+    ]
+    model.train(was_training)
+    return torch.cat(chunks)
+
+
+def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(C, C) int64 counts; row = true class, column = predicted class."""
+    flat = labels.to(torch.int64) * num_classes + predictions.to(torch.int64)
+    return torch.bincount(flat, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one pass over a split found. Accuracies are fractions in [0, 1]."""
+
+    accuracy: float
+    per_class_accuracy: tuple[float, ...]
+    confusion: tuple[tuple[int, ...], ...]  # rows: true class, columns: predicted class
+    count: int
+
+    @property
+    def errors(self) -> int:
+        return self.count - sum(self.confusion[c][c] for c in range(len(self.confusion)))
+
+    def to_dict(self) -> dict:
+        return {
+            "accuracy": self.accuracy,
+            "per_class_accuracy": list(self.per_class_accuracy),
+            "confusion": [list(row) for row in self.confusion],
+            "count": self.count,
+            "errors": self.errors,
+        }
+
+
+def evaluation_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> Evaluation:
+    num_classes = logits.shape[1]
+    predictions = logits.argmax(dim=1).cpu()
+    labels = labels.cpu()
+    confusion = confusion_matrix(predictions, labels, num_classes)
+    per_class_total = confusion.sum(dim=1).clamp(min=1)
+    per_class = confusion.diagonal().double() / per_class_total.double()
+    return Evaluation(
+        accuracy=float((predictions == labels).double().mean()),
+        per_class_accuracy=tuple(per_class.tolist()),
+        confusion=tuple(tuple(row) for row in confusion.tolist()),
+        count=int(labels.shape[0]),
+    )
+
+
+def evaluate(model: nn.Module, split: Split, *, batch_size: int = EVAL_BATCH_SIZE) -> Evaluation:
+    """Evaluate `model` on every image of `split`."""
+    return evaluation_from_logits(predict_logits(model, split.images, batch_size=batch_size), split.labels)
+
+
+@torch.inference_mode()
+def accuracy(model: nn.Module, split: Split, *, batch_size: int = EVAL_BATCH_SIZE) -> float:
+    """Fraction of `split` whose argmax prediction equals the label (the paper's metric)."""
+    logits = predict_logits(model, split.images, batch_size=batch_size)
+    return float((logits.argmax(dim=1).cpu() == split.labels.cpu()).double().mean())

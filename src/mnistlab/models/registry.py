@@ -1,0 +1,43 @@
+"""A small model registry: `create_model(name, **options)`, as in timm.
+
+Each model module registers its constructor with `@register_model("name")`. Every model
+takes images (N, 1, 28, 28) float32 in [0, 1] and returns logits (N, num_classes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from torch import nn
+
+from mnistlab.errors import UsageError
+
+ModelFactory = Callable[..., nn.Module]
+F = TypeVar("F", bound=ModelFactory)
+
+_REGISTRY: dict[str, ModelFactory] = {}
+
+
+def register_model(name: str) -> Callable[[F], F]:
+    def decorator(factory: F) -> F:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is registered twice")
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorator
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def create_model(name: str, **options: Any) -> nn.Module:
+    """Build a registered model with freshly initialised parameters."""
+    if name not in _REGISTRY:
+        raise UsageError(f"Unknown model {name!r}; registered models: {', '.join(list_models())}.")
+    try:
+        return _REGISTRY[name](**options)
+    except TypeError as exc:
+        raise UsageError(f"Bad options {options} for model {name!r}: {exc}.") from None

@@ -1,0 +1,273 @@
+"""One training engine for every model: the paper's loop, made resumable and observable.
+
+`train` draws batches from uint8 tensors, normalises them on the fly, validates every
+`eval_every` steps, keeps a "best by validation" and a "last" checkpoint, and ends with a
+test evaluation. It never prints: it reports through `on_report`, and stops early (saving
+a checkpoint) when `should_stop()` turns true, which the CLI wires to SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mnistlab import checkpoint as ckpt
+from mnistlab.config import TrainConfig
+from mnistlab.data.batches import BatchSampler
+from mnistlab.data.splits import Dataset, normalize
+from mnistlab.evaluation import Evaluation, evaluate
+from mnistlab.models import create_model
+
+# Which weights the final test evaluation uses. The paper reports its final model.
+TEST_CHECKPOINT = "last"
+
+
+@dataclass(frozen=True)
+class Report:
+    """Progress at one step, for a progress bar or a log."""
+
+    step: int
+    steps: int
+    loss: float
+    batch_accuracy: float
+    lr: float
+    val_accuracy: float | None  # the latest validation accuracy, if any yet
+    images_per_second: float
+    elapsed: float  # seconds of training in this process
+    evaluated: bool = False  # whether validation ran at this step
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    config: TrainConfig
+    model: nn.Module
+    step: int
+    interrupted: bool
+    val_accuracy: float | None
+    best_val_accuracy: float
+    best_step: int
+    test: Evaluation | None
+    train_seconds: float
+    run_dir: Path | None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return None if self.test is None else self.test.accuracy
+
+
+def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+    nesterov = config.optimizer == "nesterov"
+    return torch.optim.SGD(
+        params,
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=nesterov,
+        weight_decay=config.weight_decay,
+        foreach=True,
+    )
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The learning rate of `step` (0-based); a pure function, so resuming needs no state."""
+    if config.schedule == "constant":
+        return config.lr
+    # One-cycle (Smith & Topin 2018): linear warm-up to lr, then cosine down to ~0.
+    warmup = max(1, int(config.warmup_fraction * config.steps))
+    if step < warmup:
+        return config.lr * (0.1 + 0.9 * step / warmup)
+    progress = (step - warmup) / max(1, config.steps - warmup)
+    return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _rng_state(augment_generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    if augment_generator is not None:
+        state["augment"] = augment_generator.get_state()
+    return state
+
+
+def _set_rng_state(state: dict[str, torch.Tensor], augment_generator: torch.Generator | None) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+    if augment_generator is not None and "augment" in state:
+        augment_generator.set_state(state["augment"])
+
+
+def _truncate_metrics(path: Path, last_step: int) -> None:
+    """Drop metric lines written after the checkpoint a resumed run restarts from."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= last_step]
+    ckpt.atomic_write_bytes(path, "".join(line + "\n" for line in kept).encode())
+
+
+def train(
+    config: TrainConfig,
+    data: Dataset,
+    *,
+    run_dir: Path | str | None = None,
+    resume: bool = False,
+    device: torch.device | str = "cpu",
+    runtime: dict[str, Any] | None = None,
+    on_report: Callable[[Report], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train `config.model` on `data.train`, validating on `data.val`, testing on `data.test`.
+
+    With `run_dir`, checkpoints, metrics and results are written there; `resume=True`
+    continues from its last checkpoint and ends bit-identical to an uninterrupted run.
+    """
+    device = torch.device(device)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    torch.manual_seed(config.seed)
+    model = create_model(config.model, **config.model_options).to(device)
+    optimizer = build_optimizer(config, model)
+    augment_generator = None
+    if config.augment:
+        from mnistlab.augment import random_affine  # only the "best" recipe pays for it
+
+        augment_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
+
+    step, best_val, best_step, val_accuracy = 0, -1.0, 0, None
+    if run_dir is not None:
+        if resume and ckpt.has_checkpoint(run_dir):
+            state, rng = ckpt.load_checkpoint(
+                run_dir, model_name=config.model, model=model, optimizer=optimizer
+            )
+            step, best_val, best_step = state.step, state.best_val_accuracy, state.best_step
+            val_accuracy = state.extra.get("val_accuracy")
+            _set_rng_state(rng, augment_generator)
+            _truncate_metrics(run_dir / ckpt.METRICS_FILE, step)
+        else:
+            (run_dir / ckpt.METRICS_FILE).unlink(missing_ok=True)
+        ckpt.write_run_config(run_dir, config, runtime or {})
+
+    train_split = data.train.to(device)
+    val_split = data.val.to(device)
+    sampler = BatchSampler(len(train_split), config.batch_size, config.seed)
+
+    def save(at_step: int) -> None:
+        if run_dir is not None:
+            ckpt.save_checkpoint(
+                run_dir,
+                model_name=config.model,
+                model=model,
+                optimizer=optimizer,
+                rng=_rng_state(augment_generator),
+                state=ckpt.TrainingState(at_step, best_val, best_step, {"val_accuracy": val_accuracy}),
+            )
+
+    model.train()
+    start_step, t0 = step, time.perf_counter()
+    interrupted = False
+    while step < config.steps:
+        if should_stop is not None and should_stop():
+            interrupted = True
+            break
+        lr = learning_rate(config, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        index = sampler.indices(step).to(device)
+        x = normalize(train_split.images[index])  # (B, 1, 28, 28) float32 in [0, 1]
+        y = train_split.labels[index]  # (B,)
+        if augment_generator is not None:
+            x = random_affine(x, augment_generator)
+        logits = model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+
+        evaluated = step % config.eval_every == 0 or step == config.steps
+        if evaluated:
+            val_accuracy = evaluate(model, val_split).accuracy
+            if val_accuracy > best_val:
+                best_val, best_step = val_accuracy, step
+                if run_dir is not None:
+                    ckpt.save_weights(
+                        run_dir / ckpt.BEST_FILE, model, {"model": config.model, "step": str(step)}
+                    )
+        if evaluated or step % config.log_every == 0:
+            elapsed = time.perf_counter() - t0
+            report = Report(
+                step=step,
+                steps=config.steps,
+                loss=loss.item(),
+                batch_accuracy=(logits.argmax(1) == y).float().mean().item(),
+                lr=lr,
+                val_accuracy=val_accuracy,
+                images_per_second=(step - start_step) * config.batch_size / max(elapsed, 1e-9),
+                elapsed=elapsed,
+                evaluated=evaluated,
+            )
+            if run_dir is not None:
+                _append_metrics(run_dir / ckpt.METRICS_FILE, report)
+            if on_report is not None:
+                on_report(report)
+        if evaluated:
+            save(step)
+    train_seconds = time.perf_counter() - t0
+    if interrupted:
+        save(step)
+
+    test = None if interrupted else evaluate(model, data.test.to(device))
+    result = TrainResult(
+        config=config,
+        model=model,
+        step=step,
+        interrupted=interrupted,
+        val_accuracy=val_accuracy,
+        best_val_accuracy=best_val,
+        best_step=best_step,
+        test=test,
+        train_seconds=train_seconds,
+        run_dir=run_dir,
+    )
+    summary = summarize(result, runtime or {})
+    if run_dir is not None and not interrupted:
+        ckpt.atomic_write_json(run_dir / ckpt.RESULTS_FILE, summary)
+    return dataclasses.replace(result, summary=summary)
+
+
+def _append_metrics(path: Path, report: Report) -> None:
+    record = {k: v for k, v in report.__dict__.items() if k != "steps"}
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def summarize(result: TrainResult, runtime: dict[str, Any]) -> dict[str, Any]:
+    """The JSON a run reports: accuracies as fractions, which checkpoint was tested."""
+    return {
+        "model": result.config.model,
+        "recipe": result.config.recipe,
+        "steps": result.step,
+        "interrupted": result.interrupted,
+        "test_accuracy": result.test_accuracy,
+        "test_checkpoint": TEST_CHECKPOINT,
+        "test": None if result.test is None else result.test.to_dict(),
+        "val_accuracy": result.val_accuracy,
+        "best_val_accuracy": result.best_val_accuracy,
+        "best_step": result.best_step,
+        "train_seconds": result.train_seconds,
+        "config": result.config.to_dict(),
+        "runtime": runtime,
+        "run_dir": None if result.run_dir is None else str(result.run_dir),
+    }
