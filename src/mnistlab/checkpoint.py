@@ -19,8 +19,6 @@ safetensors, everything else from JSON.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from torch import nn
 
 from mnistlab.config import TrainConfig
 from mnistlab.errors import CheckpointError
+from mnistlab.fileio import atomic_write_bytes, atomic_write_json
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.json"
@@ -40,26 +39,6 @@ BEST_FILE = "best.safetensors"
 METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
 FORMAT = "mnistlab-run/1"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file in the same folder, fsync, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 def read_json(path: Path, what: str) -> Any:

@@ -1,0 +1,220 @@
+"""Where a dataset's files come from, and proof that they hold the right content.
+
+locate_dataset looks, in order, in: the `data_dir` argument (the CLI's --data-dir), the
+MNISTLAB_DATA environment variable, the user cache, and finally downloads into the cache.
+The first place that answers wins. An explicit directory that holds no files is an error
+rather than a reason to fall through: the user asked for that directory.
+
+Every located file is checked against the registry's SHA-256 of its decompressed content.
+Hashing 55 MB each run would be wasteful, so a successful check leaves a stamp in the user
+cache (never beside the data, which may be shared or read-only); the stamp holds while the
+file's size and mtime are unchanged.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mnistlab.data.registry import DatasetSpec
+from mnistlab.errors import DataError
+from mnistlab.fileio import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from mnistlab.data.download import ProgressFn
+
+__all__ = [
+    "ENV_VAR",
+    "LocatedDataset",
+    "default_cache_dir",
+    "find_files",
+    "locate_dataset",
+    "sha256_of_content",
+    "verify_file",
+]
+
+ENV_VAR = "MNISTLAB_DATA"
+_CHUNK = 1 << 20  # bytes per read while hashing
+
+
+@dataclass(frozen=True)
+class LocatedDataset:
+    """A dataset's four verified files and where they were found."""
+
+    spec: DatasetSpec
+    paths: dict[str, Path]  # keys: "train_images", "train_labels", "test_images", "test_labels"
+    source: str  # "--data-dir", "MNISTLAB_DATA", "cache" or "download"
+    root: Path  # the folder holding the files
+
+
+def _cache_root() -> Path:
+    # XDG says to ignore an empty or relative XDG_CACHE_HOME.
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "mnistlab"
+
+
+def default_cache_dir(name: str) -> Path:
+    """The user cache folder of dataset `name`: $XDG_CACHE_HOME/mnistlab/<name>."""
+    return _cache_root() / name
+
+
+def find_files(
+    spec: DatasetSpec, directory: str | os.PathLike, *, label: str = "Data directory"
+) -> dict[str, Path] | None:
+    """Find the dataset's four files in `directory` or in its `<spec.name>/` subfolder.
+
+    Each file may be plain or .gz (plain wins when both exist). Returns None when neither
+    folder holds any of the files, and raises DataError when a folder holds only some.
+    `label` starts error messages, e.g. "--data-dir directory".
+    """
+    directory = Path(directory)
+    if not directory.exists():
+        raise DataError(
+            f"{label} {directory} does not exist; create it or pass the folder that "
+            f"holds the {spec.name} files."
+        )
+    if not directory.is_dir():
+        raise DataError(f"{label} {directory} is a file; pass the folder that holds it.")
+    for folder in (directory, directory / spec.name):
+        try:
+            present = set(os.listdir(folder)) if folder.is_dir() else set()
+        except OSError as e:
+            raise DataError(f"{label} {folder} cannot be read ({e.strerror}); fix its permissions.") from None
+        found: dict[str, Path] = {}
+        for role, file in spec.files_by_role.items():
+            for candidate in (file.filename, file.filename + ".gz"):
+                if candidate in present and (folder / candidate).is_file():
+                    found[role] = folder / candidate
+                    break
+        if len(found) == len(spec.files):
+            return found
+        if found:
+            missing = [f.filename for r, f in spec.files_by_role.items() if r not in found]
+            raise DataError(
+                f"{label} {folder} holds only some of the {spec.name} files: "
+                f"{', '.join(missing)} (plain or .gz) are missing; add them or remove the rest."
+            )
+    return None
+
+
+def locate_dataset(
+    spec: DatasetSpec,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    download: bool = True,
+    progress: ProgressFn | None = None,
+) -> LocatedDataset:
+    """Find (or download) the dataset's four files and verify them.
+
+    `env` supplies MNISTLAB_DATA and defaults to os.environ; the cache location always
+    follows the process's XDG_CACHE_HOME. `progress` is passed on to a download.
+    """
+    env = os.environ if env is None else env
+    explicit = [("--data-dir", data_dir), (ENV_VAR, env.get(ENV_VAR) or None)]
+    for source, directory in explicit:
+        if directory is None:
+            continue
+        paths = find_files(spec, directory, label=f"{source} directory")
+        if paths is None:
+            wanted = ", ".join(f.filename for f in spec.files)
+            raise DataError(
+                f"{source} directory {directory} holds no {spec.name} files: looked for "
+                f"{wanted} (plain or .gz) in it and in its {spec.name}/ subfolder."
+            )
+        return _verified(spec, paths, source)
+
+    cache = default_cache_dir(spec.name)
+    # A partial or corrupt cache is repaired by downloading, which keeps the good files.
+    try:
+        paths = find_files(spec, cache, label="Cache directory") if cache.is_dir() else None
+        if paths is not None:
+            return _verified(spec, paths, "cache")
+    except DataError:
+        if not download:
+            raise
+    if not download:
+        raise DataError(
+            f"The {spec.name} dataset is not in the cache {cache}; fetch it with "
+            f"`mnistlab data download` or point --data-dir (or {ENV_VAR}) at a local copy."
+        )
+    # Imported here because download imports this module for verify_file.
+    from mnistlab.data.download import download_dataset
+
+    paths = download_dataset(spec, cache, progress=progress)
+    return LocatedDataset(spec=spec, paths=paths, source="download", root=cache)
+
+
+def _verified(spec: DatasetSpec, paths: dict[str, Path], source: str) -> LocatedDataset:
+    for role, file in spec.files_by_role.items():
+        verify_file(paths[role], file.sha256)
+    return LocatedDataset(spec=spec, paths=paths, source=source, root=paths["train_images"].parent)
+
+
+def sha256_of_content(path: Path) -> str:
+    """SHA-256 hex digest of the file's content, decompressed first if it is gzip."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as raw:
+            is_gzip = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw) if is_gzip else raw
+            digest = hashlib.sha256()
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise DataError(f"Dataset file {path} does not exist.") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise DataError(
+            f"Dataset file {path} is a corrupt gzip stream ({e}); delete it and fetch it again."
+        ) from None
+    except OSError as e:
+        raise DataError(f"Dataset file {path} cannot be read ({e.strerror}).") from None
+    return digest.hexdigest()
+
+
+def verify_file(path: Path, expected_sha256: str) -> None:
+    """Raise DataError unless the decompressed content of `path` has `expected_sha256`.
+
+    A stamp in the user cache remembers a success, so an unchanged file is hashed once.
+    """
+    path = Path(path)
+    try:
+        resolved = path.resolve()
+        stat = resolved.stat()
+    except FileNotFoundError:
+        raise DataError(f"Dataset file {path} does not exist.") from None
+    # Keyed by path so that moving or replacing the file cannot reuse another file's stamp.
+    key = hashlib.sha256(os.fsencode(resolved)).hexdigest()
+    stamp_path = _cache_root() / "verified" / f"{key}.json"
+    stamp = {
+        "path": str(resolved),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sha256": expected_sha256,
+    }
+    try:
+        if json.loads(stamp_path.read_text()) == stamp:
+            return
+    except (OSError, ValueError):
+        pass  # no stamp, or an unreadable one: hash the file
+
+    found = sha256_of_content(path)
+    if found != expected_sha256:
+        raise DataError(
+            f"Dataset file {path} fails its checksum (SHA-256 of the decompressed content: "
+            f"expected {expected_sha256}, found {found}); delete it and fetch it again."
+        )
+    try:
+        stamp_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(stamp_path, json.dumps(stamp, indent=1).encode())
+    except OSError:
+        pass  # without a stamp the next run hashes again; that is all

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mnistlab.config import RECIPES, TrainConfig, read_config_file, resolve_config
+from mnistlab.errors import UsageError
+
+
+def test_paper_recipes_hold_the_papers_hyperparameters() -> None:
+    softmax = resolve_config("softmax")
+    assert (softmax.model, softmax.optimizer, softmax.lr, softmax.batch_size, softmax.steps) == (
+        "softmax", "sgd", 0.5, 100, 1000,
+    )  # fmt: skip
+    cnn = resolve_config("cnn")
+    assert (cnn.model, cnn.optimizer, cnn.lr, cnn.batch_size, cnn.steps) == ("cnn", "adam", 1e-4, 50, 20_000)
+
+
+def test_defaults_then_file_then_flags(tmp_path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"steps": 7, "lr": 0.1}))
+    config = resolve_config("softmax", "paper", read_config_file(path), {"lr": 0.2, "seed": None})
+    assert (config.steps, config.lr, config.seed, config.batch_size) == (7, 0.2, 0, 100)
+
+
+def test_toml_config_file(tmp_path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("steps = 9\nbatch_size = 10\n")
+    assert read_config_file(path) == {"steps": 9, "batch_size": 10}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"steps": 0}, "steps must be a positive integer, got 0"),
+        ({"lr": -1.0}, "lr must be positive"),
+        ({"optimizer": "rmsprop"}, "optimizer must be one of sgd, adam, nesterov"),
+        ({"colour": 1}, "Unknown config key\\(s\\) colour"),
+    ],
+)
+def test_bad_values_are_usage_errors(values, message) -> None:
+    with pytest.raises(UsageError, match=message):
+        resolve_config("softmax", "paper", values)
+
+
+def test_bad_config_files(tmp_path) -> None:
+    with pytest.raises(UsageError, match="Cannot read config file"):
+        read_config_file(tmp_path / "missing.json")
+    broken = tmp_path / "b.json"
+    broken.write_text("{nope")
+    with pytest.raises(UsageError, match="is not valid json"):
+        read_config_file(broken)
+    with pytest.raises(UsageError, match="No recipe 'turbo' for 'softmax'"):
+        resolve_config("softmax", "turbo")
+
+
+def test_config_round_trips_through_a_dict() -> None:
+    for task, recipe in RECIPES:
+        config = resolve_config(task, recipe)
+        assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
