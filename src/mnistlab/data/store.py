@@ -36,6 +36,7 @@ __all__ = [
     "default_cache_dir",
     "find_files",
     "locate_dataset",
+    "remember_verified",
     "sha256_of_content",
     "verify_file",
 ]
@@ -154,8 +155,11 @@ def locate_dataset(
 
 
 def _verified(spec: DatasetSpec, paths: dict[str, Path], source: str) -> LocatedDataset:
+    # All four must pass before any is remembered: a failed start leaves nothing new behind.
     for role, file in spec.files_by_role.items():
-        verify_file(paths[role], file.sha256)
+        verify_file(paths[role], file.sha256, remember=False)
+    for role, file in spec.files_by_role.items():
+        remember_verified(paths[role], file.sha256)
     return LocatedDataset(spec=spec, paths=paths, source=source, root=paths["train_images"].parent)
 
 
@@ -181,12 +185,8 @@ def sha256_of_content(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_file(path: Path, expected_sha256: str) -> None:
-    """Raise DataError unless the decompressed content of `path` has `expected_sha256`.
-
-    A stamp in the user cache remembers a success, so an unchanged file is hashed once.
-    """
-    path = Path(path)
+def _stamp(path: Path, expected_sha256: str) -> tuple[Path, dict]:
+    """Where the stamp of `path` lives and what it must say for the file to count as verified."""
     try:
         resolved = path.resolve()
         stat = resolved.stat()
@@ -194,13 +194,23 @@ def verify_file(path: Path, expected_sha256: str) -> None:
         raise DataError(f"Dataset file {path} does not exist.") from None
     # Keyed by path so that moving or replacing the file cannot reuse another file's stamp.
     key = hashlib.sha256(os.fsencode(resolved)).hexdigest()
-    stamp_path = _cache_root() / "verified" / f"{key}.json"
     stamp = {
         "path": str(resolved),
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
         "sha256": expected_sha256,
     }
+    return _cache_root() / "verified" / f"{key}.json", stamp
+
+
+def verify_file(path: Path, expected_sha256: str, *, remember: bool = True) -> None:
+    """Raise DataError unless the decompressed content of `path` has `expected_sha256`.
+
+    A stamp in the user cache remembers a success (unless `remember` is false), so an
+    unchanged file is hashed once.
+    """
+    path = Path(path)
+    stamp_path, stamp = _stamp(path, expected_sha256)
     try:
         if json.loads(stamp_path.read_text()) == stamp:
             return
@@ -213,6 +223,13 @@ def verify_file(path: Path, expected_sha256: str) -> None:
             f"Dataset file {path} fails its checksum (SHA-256 of the decompressed content: "
             f"expected {expected_sha256}, found {found}); delete it and fetch it again."
         )
+    if remember:
+        remember_verified(path, expected_sha256)
+
+
+def remember_verified(path: Path, expected_sha256: str) -> None:
+    """Write the stamp that lets later runs skip hashing `path` (best effort)."""
+    stamp_path, stamp = _stamp(Path(path), expected_sha256)
     try:
         stamp_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(stamp_path, json.dumps(stamp, indent=1).encode())

@@ -1,0 +1,31 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    creates .venv if absent, installs, and reproduces the paper (mnistlab reproduce)
+#   make test   creates .venv if absent, installs, and runs the test suite
+# The data come from MNISTLAB_DATA, the user cache, or a download (see README).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+ARGS   ?=
+
+.PHONY: run test lint bench clean
+
+$(BIN)/mnistlab: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[serve,dev]'
+	touch $@
+
+run: $(BIN)/mnistlab
+	$(BIN)/mnistlab reproduce $(ARGS)
+
+test: $(BIN)/mnistlab
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(BIN)/mnistlab
+	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
+
+bench: $(BIN)/mnistlab
+	$(BIN)/mnistlab bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
