@@ -1,0 +1,112 @@
+"""`mnistlab predict RUN_DIR IMAGE...`: a trained model's top classes for your own digits."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mnistlab.checkpoint import atomic_write_bytes, load_model
+from mnistlab.commands.common import add_json_arg, add_runtime_args, print_json
+from mnistlab.errors import ImageError
+from mnistlab.predict import Prediction, load_image, predict_digits, preprocess
+from mnistlab.runtime import resolve_device, set_threads
+
+TOP_K = 3
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "predict",
+        help="classify your own digit images (any size, dark-on-light or light-on-dark)",
+        description="Pre-process each image as MNIST was made (grey, light ink on black, "
+        "longer side 20 px, centre of mass at the centre of 28x28) and print the top classes.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by `mnistlab train`")
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, GIF, BMP, TIFF, ...)")
+    p.add_argument(
+        "--checkpoint",
+        choices=("final", "best", "last"),
+        default="final",
+        help="which weights: final (those the run was tested with), best (validation) or last",
+    )
+    p.add_argument(
+        "--save-preprocessed",
+        metavar="DIR",
+        help="also write the 28x28 image the model saw, as DIR/<image name>-28x28.png",
+    )
+    add_runtime_args(p)
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+def preprocessed_name(image: str, taken: set[str]) -> str:
+    """`<stem>-28x28.png`, numbered when two inputs share a stem; records the name in `taken`."""
+    stem = Path(image).stem or "image"
+    name, n = f"{stem}-28x28.png", 2
+    while name in taken:
+        name, n = f"{stem}-{n}-28x28.png", n + 1
+    taken.add(name)
+    return name
+
+
+def png_bytes(digit: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(digit).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def describe(prediction: Prediction) -> str:
+    return ", ".join(f"{c} {p:.1%}" for c, p in prediction.top(TOP_K))
+
+
+def run(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
+    set_threads(args.threads)
+    model, _ = load_model(args.run_dir, args.checkpoint, device)  # a bad RUN_DIR ends here
+
+    digits: dict[str, np.ndarray] = {}
+    errors: dict[str, str] = {}
+    for image in args.images:
+        try:
+            digits[image] = preprocess(load_image(image), name=f"Image {image}")
+        except ImageError as exc:
+            errors[image] = str(exc)
+            print(f"mnistlab: error: {exc}", file=sys.stderr)
+
+    if args.save_preprocessed and digits:
+        out_dir, taken = Path(args.save_preprocessed), set()
+        for image, digit in digits.items():
+            atomic_write_bytes(out_dir / preprocessed_name(image, taken), png_bytes(digit))
+
+    predictions: dict[str, Prediction] = {}
+    if digits:
+        batch = np.stack(list(digits.values()))
+        predictions = dict(zip(digits, predict_digits(model, batch), strict=True))
+
+    if args.json:
+        rows = []
+        for image in args.images:
+            if image in errors:
+                rows.append({"image": image, "error": errors[image]})
+            else:
+                p = predictions[image]
+                rows.append(
+                    {
+                        "image": image,
+                        "label": p.label,
+                        "top": [[c, prob] for c, prob in p.top(TOP_K)],
+                        "probabilities": list(p.probabilities),
+                    }
+                )
+        print_json({"run_dir": str(args.run_dir), "predictions": rows})
+    else:
+        for image in args.images:
+            if image in predictions:
+                p = predictions[image]
+                print(f"{image}: {p.label}  (top {TOP_K}: {describe(p)})")
+    return 1 if errors else 0
