@@ -1,0 +1,156 @@
+"""The models a server answers with: finding runs, loading them once, predicting safely.
+
+A `Predictor` owns the loaded models. Requests arrive on many threads (FastAPI runs
+blocking work in a thread pool), and every model forward pass runs under one lock and
+`torch.inference_mode()`. Why a lock rather than lock-free sharing: evaluation helpers
+flip a module's `training` flag (shared mutable state), and on a small CPU concurrent
+forwards only fight over the same intra-op threads. One forward of these models takes
+about a millisecond, so serialising them costs little and keeps every answer exact.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from mnistlab import checkpoint as ckpt
+from mnistlab.config import RECIPES
+from mnistlab.errors import CheckpointError
+from mnistlab.predict import predict_digits
+
+# What a first start needs: one model of each task, shown side by side, in this order.
+TASKS = ("softmax", "cnn")
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One loaded run: its weights in eval mode and what `/api/models` reports about it."""
+
+    name: str  # unique among the served models, e.g. "softmax" or "cnn"
+    kind: str  # the registered model name (TrainConfig.model)
+    recipe: str
+    accuracy: float | None  # test accuracy (fraction) from the run's results.json
+    run_dir: Path
+    model: nn.Module
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "recipe": self.recipe,
+            "accuracy": self.accuracy,
+            "run": self.run_dir.name,  # the folder's name only: no server paths leak
+        }
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    """One model's prediction for one digit."""
+
+    name: str
+    probabilities: tuple[float, ...]
+    top: int
+    milliseconds: float  # wall time of this model's forward pass, lock wait excluded
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "probabilities": list(self.probabilities),
+            "top": self.top,
+            "ms": round(self.milliseconds, 3),
+        }
+
+
+def task_of(model: str, recipe: str) -> str:
+    """The task ("softmax", "cnn", ...) whose `recipe` trains the registered `model`."""
+    for (task, name), defaults in RECIPES.items():
+        if name == recipe and defaults.get("model") == model:
+            return task
+    return model
+
+
+def is_finished(run_dir: Path) -> bool:
+    """A run that reached its last step and was tested: results.json with a test accuracy."""
+    try:
+        results = ckpt.read_results(run_dir)
+    except CheckpointError:
+        return False
+    return bool(results) and not results.get("interrupted") and results.get("test_accuracy") is not None
+
+
+def latest_finished_runs(runs_root: Path) -> dict[str, Path]:
+    """The newest finished run of each task under `runs_root` (newest = latest results.json)."""
+    newest: dict[str, tuple[float, Path]] = {}
+    if not runs_root.is_dir():
+        return {}
+    for run_dir in runs_root.iterdir():
+        if not (run_dir / ckpt.CONFIG_FILE).is_file() or not is_finished(run_dir):
+            continue
+        results = ckpt.read_results(run_dir) or {}
+        task = task_of(str(results.get("model")), str(results.get("recipe")))
+        mtime = (run_dir / ckpt.RESULTS_FILE).stat().st_mtime
+        if task not in newest or mtime > newest[task][0]:
+            newest[task] = (mtime, run_dir)
+    return {task: path for task, (_, path) in newest.items()}
+
+
+def load_served_models(
+    run_dirs: Sequence[Path | str], device: torch.device | str = "cpu"
+) -> list[ServedModel]:
+    """Load each run's final weights once; names are the task, suffixed -2, -3 on repeats."""
+    served: list[ServedModel] = []
+    seen: dict[str, int] = {}
+    for run_dir in map(Path, run_dirs):
+        model, config = ckpt.load_model(run_dir, "final", device)
+        results = ckpt.read_results(run_dir) or {}
+        task = task_of(config.model, config.recipe)
+        seen[task] = seen.get(task, 0) + 1
+        name = task if seen[task] == 1 else f"{task}-{seen[task]}"
+        accuracy = results.get("test_accuracy")
+        served.append(
+            ServedModel(
+                name=name,
+                kind=config.model,
+                recipe=config.recipe,
+                accuracy=None if accuracy is None else float(accuracy),
+                run_dir=run_dir,
+                model=model,
+            )
+        )
+    return served
+
+
+class Predictor:
+    """Thread-safe inference over a fixed set of served models."""
+
+    def __init__(self, models: Sequence[ServedModel]) -> None:
+        if not models:
+            raise ValueError("a Predictor needs at least one model")
+        self.models = tuple(models)
+        self._lock = threading.Lock()
+
+    def predict(self, digit: np.ndarray) -> list[ModelAnswer]:
+        """Every model's probabilities for one pre-processed (28, 28) uint8 digit."""
+        digits = np.ascontiguousarray(digit, dtype=np.uint8)[None]  # (1, 28, 28)
+        answers = []
+        for served in self.models:
+            with self._lock, torch.inference_mode():
+                start = time.perf_counter()
+                (prediction,) = predict_digits(served.model, digits)
+                elapsed = time.perf_counter() - start
+            answers.append(
+                ModelAnswer(
+                    name=served.name,
+                    probabilities=tuple(float(p) for p in prediction.probabilities),
+                    top=int(prediction.label),
+                    milliseconds=elapsed * 1000.0,
+                )
+            )
+        return answers

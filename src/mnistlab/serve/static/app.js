@@ -1,0 +1,188 @@
+// The draw-a-digit page: a canvas, debounced POSTs to /api/predict, one bar chart per model.
+// No framework and nothing from the network but this server.
+"use strict";
+
+const DEBOUNCE_MS = 120; // while drawing, predict at most this often after the last move
+const INK_WIDTH = 24; // px on the 280x280 pad: about an MNIST stroke (2-3 px) once scaled to 28x28
+
+const pad = document.getElementById("pad");
+const ink = pad.getContext("2d");
+const seen = document.getElementById("seen").getContext("2d");
+const statusLine = document.getElementById("status");
+const cards = new Map(); // model name -> {digit, confidence, timing, rows}
+
+let drawing = false;
+let drawn = false;
+let timer = null;
+let sent = 0; // sequence number of the last request, so a stale answer is dropped
+let shown = 0;
+
+function setStatus(text, isError = false) {
+  statusLine.textContent = text;
+  statusLine.classList.toggle("error", isError);
+}
+
+// -- the drawing pad ----------------------------------------------------------------------
+
+function clearPad() {
+  // Opaque white paper and dark ink, like a scanned digit: the PNG needs no alpha handling.
+  ink.fillStyle = "#fff";
+  ink.fillRect(0, 0, pad.width, pad.height);
+  ink.strokeStyle = "#000";
+  ink.fillStyle = "#000";
+  ink.lineWidth = INK_WIDTH;
+  ink.lineCap = "round";
+  ink.lineJoin = "round";
+  drawn = false;
+  sent += 1; // an answer still in flight belongs to the old drawing
+  seen.clearRect(0, 0, 28, 28);
+  for (const card of cards.values()) showProbabilities(card, null);
+  setStatus("Draw with the mouse or a finger.");
+}
+
+function padPoint(event) {
+  const box = pad.getBoundingClientRect();
+  return [
+    ((event.clientX - box.left) * pad.width) / box.width,
+    ((event.clientY - box.top) * pad.height) / box.height,
+  ];
+}
+
+pad.addEventListener("pointerdown", (event) => {
+  event.preventDefault();
+  pad.setPointerCapture(event.pointerId);
+  drawing = true;
+  drawn = true;
+  const [x, y] = padPoint(event);
+  ink.beginPath();
+  ink.arc(x, y, INK_WIDTH / 2, 0, 2 * Math.PI);
+  ink.fill();
+  ink.beginPath();
+  ink.moveTo(x, y);
+  schedule(DEBOUNCE_MS);
+});
+
+pad.addEventListener("pointermove", (event) => {
+  if (!drawing) return;
+  const [x, y] = padPoint(event);
+  ink.lineTo(x, y);
+  ink.stroke();
+  schedule(DEBOUNCE_MS);
+});
+
+function endStroke() {
+  if (!drawing) return;
+  drawing = false;
+  schedule(0);
+}
+pad.addEventListener("pointerup", endStroke);
+pad.addEventListener("pointercancel", endStroke);
+document.getElementById("clear").addEventListener("click", clearPad);
+
+// -- talking to the API -------------------------------------------------------------------
+
+function schedule(delay) {
+  clearTimeout(timer);
+  timer = setTimeout(predict, delay);
+}
+
+async function predict() {
+  if (!drawn) return;
+  const ticket = ++sent;
+  let response, answer;
+  try {
+    response = await fetch("/api/predict", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ image: pad.toDataURL("image/png") }),
+    });
+    answer = await response.json();
+  } catch (err) {
+    setStatus("The server did not answer; is `mnistlab serve` still running?", true);
+    return;
+  }
+  if (ticket < sent || ticket < shown) return; // a newer drawing or answer won the race
+  shown = ticket;
+  if (!response.ok) {
+    setStatus(answer.error || `Error ${response.status}.`, true);
+    return;
+  }
+  showInput(answer.input);
+  for (const result of answer.models) {
+    const card = cards.get(result.name);
+    if (card) showProbabilities(card, result);
+  }
+  setStatus(`Answered in ${answer.ms.toFixed(1)} ms.`);
+}
+
+// -- rendering ----------------------------------------------------------------------------
+
+function showInput(pixels) {
+  const image = seen.createImageData(28, 28);
+  pixels.flat().forEach((value, i) => {
+    image.data.set([value, value, value, 255], 4 * i);
+  });
+  seen.putImageData(image, 0, 0);
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function makeCard(model) {
+  const root = element("article", "card model");
+  root.dataset.model = model.name;
+  root.append(element("h2", "", model.name));
+  const accuracy = model.accuracy == null ? "accuracy unknown" : `${(100 * model.accuracy).toFixed(2)} % test accuracy`;
+  root.append(element("div", "meta", `${model.kind} (${model.recipe}), ${accuracy}`));
+  const answer = element("div", "answer");
+  const digit = element("span", "digit", "–");
+  const confidence = element("span", "confidence", "");
+  const timing = element("span", "confidence timing", "");
+  answer.append(digit, confidence, timing);
+  root.append(answer);
+  const bars = element("div", "bars");
+  const rows = [];
+  for (let d = 0; d < 10; d++) {
+    const label = element("span", "label", String(d));
+    const track = element("div", "track");
+    const fill = element("div", "fill");
+    track.append(fill);
+    const value = element("span", "value", "");
+    bars.append(label, track, value);
+    rows.push({ label, track, fill, value });
+  }
+  root.append(bars);
+  document.getElementById("models").append(root);
+  return { root, digit, confidence, timing, rows };
+}
+
+function showProbabilities(card, result) {
+  card.root.classList.toggle("answered", result !== null);
+  card.digit.textContent = result ? String(result.top) : "–";
+  card.confidence.textContent = result ? `${(100 * result.probabilities[result.top]).toFixed(1)} %` : "";
+  card.timing.textContent = result ? `· ${result.ms.toFixed(2)} ms` : "";
+  card.rows.forEach((row, d) => {
+    const p = result ? result.probabilities[d] : 0;
+    const top = result !== null && d === result.top;
+    row.fill.style.width = `${(100 * p).toFixed(1)}%`;
+    row.value.textContent = result ? `${(100 * p).toFixed(1)}` : "";
+    for (const part of [row.label, row.track, row.value]) part.classList.toggle("top", top);
+  });
+}
+
+async function loadModels() {
+  try {
+    const response = await fetch("/api/models");
+    const { models } = await response.json();
+    for (const model of models) cards.set(model.name, makeCard(model));
+  } catch (err) {
+    setStatus("Could not list the models; reload the page.", true);
+  }
+}
+
+clearPad();
+loadModels();

@@ -1,0 +1,426 @@
+"""`mnistlab serve`'s API, through FastAPI's test client, against independent computations.
+
+Every answer is checked against a forward pass written out here (model -> softmax), on the
+input that `mnistlab.predict` pre-processing gives; every bad request must be a 4xx JSON
+error of one sentence, never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import io
+import os
+import re
+import shutil
+import socket
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("fastapi")
+pytest.importorskip("python_multipart")
+
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from mnistlab import cli
+from mnistlab.checkpoint import read_results
+from mnistlab.commands import serve as serve_command
+from mnistlab.config import RECIPES, TrainConfig, resolve_config
+from mnistlab.data import Dataset, Split, normalize
+from mnistlab.predict import load_image, preprocess, preprocess_intensities
+from mnistlab.serve import (
+    MAX_BODY_BYTES,
+    Predictor,
+    ServedModel,
+    create_app,
+    latest_finished_runs,
+    load_served_models,
+)
+from mnistlab.serve.app import STATIC_DIR, BodyLimit
+
+
+@pytest.fixture(scope="module")
+def served(softmax_run: Path, cnn_run: Path) -> list[ServedModel]:
+    return load_served_models([softmax_run, cnn_run])
+
+
+@pytest.fixture(scope="module")
+def client(served: list[ServedModel]) -> Iterator[TestClient]:
+    with TestClient(create_app(served), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def digits(mnist: Dataset) -> np.ndarray:
+    """The first eight test digits, (8, 28, 28) uint8, light on dark."""
+    return mnist.test.images[:8].numpy()
+
+
+def reference(served: list[ServedModel], digit: np.ndarray) -> dict[str, np.ndarray]:
+    """Each model's probabilities for a pre-processed digit, by a plain forward pass."""
+    x = normalize(torch.from_numpy(digit)[None])
+    with torch.no_grad():
+        return {s.name: torch.softmax(s.model(x).double(), dim=1)[0].numpy() for s in served}
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def as_drawing(digit: np.ndarray) -> np.ndarray:
+    """A test digit as someone would draw it: dark ink on white, 10x larger, off-centre."""
+    paper = np.full((320, 300), 255, dtype=np.uint8)
+    paper[30:310, 5:285] = 255 - np.kron(digit, np.ones((10, 10), dtype=np.uint8))
+    return paper
+
+
+def assert_answer(body: dict, served: list[ServedModel], seen: np.ndarray) -> None:
+    assert np.array_equal(np.array(body["input"], dtype=np.uint8), seen)
+    expected = reference(served, seen)
+    assert [m["name"] for m in body["models"]] == ["softmax", "cnn"]
+    for answer in body["models"]:
+        probabilities = np.array(answer["probabilities"])
+        np.testing.assert_allclose(probabilities, expected[answer["name"]], rtol=1e-5, atol=1e-9)
+        assert abs(probabilities.sum() - 1.0) < 1e-9
+        assert answer["top"] == int(np.argmax(expected[answer["name"]]))
+        assert answer["ms"] >= 0.0
+
+
+def assert_one_sentence_error(response, status: int) -> str:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    message = body["error"]
+    assert "\n" not in message
+    assert message[0].isupper() or message[0] == "'", message
+    assert len(re.findall(r"[.!?](?:\s|$)", message)) == 1 and message.endswith("."), message
+    return message
+
+
+# -- the read-only routes --------------------------------------------------------------------
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "models": 2}
+
+
+def test_models_report_their_runs(client: TestClient, softmax_run: Path, cnn_run: Path) -> None:
+    models = client.get("/api/models").json()["models"]
+    assert [(m["name"], m["kind"], m["recipe"]) for m in models] == [
+        ("softmax", "softmax", "paper"),
+        ("cnn", "cnn", "paper"),
+    ]
+    for model, run_dir in zip(models, (softmax_run, cnn_run), strict=True):
+        assert model["accuracy"] == read_results(run_dir)["test_accuracy"]
+        assert model["run"] == run_dir.name
+
+
+def test_page_and_assets_come_from_the_package(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'id="pad"' in page.text and "/static/app.js" in page.text
+    for name in ("index.html", "app.js", "style.css"):
+        served_text = client.get(f"/static/{name}").text
+        assert served_text == (STATIC_DIR / name).read_text(encoding="utf-8")
+        # Nothing fetched from the internet: no absolute or protocol-relative URL at all.
+        assert not re.search(r"https?:|[\"'(]//", served_text), name
+
+
+def test_openapi_describes_every_route(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert {"/api/predict", "/api/models", "/healthz"} <= set(schema["paths"])
+    body = schema["paths"]["/api/predict"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data"} <= set(body)
+    assert client.get("/docs").status_code == 200
+
+
+# -- predictions -------------------------------------------------------------------------------
+
+
+def test_predict_pixels(client: TestClient, served: list[ServedModel], digits: np.ndarray) -> None:
+    digit = digits[0]
+    seen = preprocess_intensities(digit)
+    for payload in ({"pixels": digit.tolist()}, digit.tolist(), {"pixels": (digit / 255.0).tolist()}):
+        response = client.post("/api/predict", json=payload)
+        assert response.status_code == 200, response.text
+        assert_answer(response.json(), served, seen)
+
+
+def test_predict_png_every_way(client: TestClient, served: list[ServedModel], digits: np.ndarray) -> None:
+    png = png_bytes(as_drawing(digits[1]))
+    seen = preprocess(load_image(png))  # what `mnistlab predict` makes of the same file
+    data_url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    answers = [
+        client.post("/api/predict", files={"image": ("digit.png", png, "image/png")}),
+        client.post("/api/predict", json={"image": data_url}),
+        client.post("/api/predict", content=png, headers={"content-type": "image/png"}),
+    ]
+    for response in answers:
+        assert response.status_code == 200, response.text
+        assert_answer(response.json(), served, seen)
+
+
+def test_concurrent_requests_get_exact_answers(
+    client: TestClient, served: list[ServedModel], digits: np.ndarray
+) -> None:
+    expected = [reference(served, preprocess_intensities(d)) for d in digits]
+
+    def ask(i: int) -> tuple[int, dict]:
+        response = client.post("/api/predict", json={"pixels": digits[i % len(digits)].tolist()})
+        assert response.status_code == 200, response.text
+        return i % len(digits), response.json()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(ask, range(32)))
+    for i, body in results:
+        for answer in body["models"]:
+            np.testing.assert_allclose(
+                answer["probabilities"], expected[i][answer["name"]], rtol=1e-5, atol=1e-9
+            )
+
+
+def test_predictor_from_many_threads(served: list[ServedModel], digits: np.ndarray) -> None:
+    predictor = Predictor(served)
+    seen = [preprocess_intensities(d) for d in digits]
+    sequential = [predictor.predict(d) for d in seen]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(lambda i: predictor.predict(seen[i % 8]), range(64)))
+    for i, answers in enumerate(parallel):
+        assert [a.probabilities for a in answers] == [a.probabilities for a in sequential[i % 8]]
+
+
+# -- bad requests: each a JSON error of one sentence, never a 500 -------------------------------
+
+BLANK_PNG = png_bytes(np.full((280, 280), 255, dtype=np.uint8))
+NOT_AN_IMAGE = b"GIF89a but not really an image at all"
+BAD_REQUESTS = {
+    "malformed JSON": (dict(content=b'{"pixels": [1, 2', headers={"content-type": "application/json"}), 400),
+    "JSON of the wrong kind": (dict(json="a string"), 422),
+    "JSON without a known field": (dict(json={"picture": []}), 422),
+    "wrong content type": (dict(content=b"7", headers={"content-type": "text/plain"}), 415),
+    "no content type": (dict(content=b"7"), 415),
+    "not an image (upload)": (dict(files={"image": ("x.png", NOT_AN_IMAGE, "image/png")}), 400),
+    "not an image (data URL)": (
+        dict(json={"image": "data:image/png;base64," + base64.b64encode(NOT_AN_IMAGE).decode()}),
+        400,
+    ),
+    "not base64": (dict(json={"image": "data:image/png;base64,***"}), 400),
+    "not a data URL": (dict(json={"image": "http://example.com/7.png"}), 422),
+    "upload without an image field": (dict(files={"file": ("x.png", BLANK_PNG, "image/png")}), 422),
+    "multipart without boundary": (dict(content=b"--", headers={"content-type": "multipart/form-data"}), 400),
+    "empty upload": (dict(files={"image": ("x.png", b"", "image/png")}), 400),
+    "body over 1 MB": (dict(content=b"7" * (MAX_BODY_BYTES + 1), headers={"content-type": "image/png"}), 413),
+    "chunked body over 1 MB": (
+        dict(content=iter([b"[" * 400_000] * 3), headers={"content-type": "application/json"}),
+        413,
+    ),
+    "blank canvas (pixels)": (dict(json={"pixels": [[0] * 28] * 28}), 422),
+    "blank canvas (PNG)": (dict(files={"image": ("blank.png", BLANK_PNG, "image/png")}), 422),
+    "27 rows": (dict(json={"pixels": [[0] * 28] * 27}), 422),
+    "ragged rows": (dict(json={"pixels": [[0] * 28] * 27 + [[0] * 29]}), 422),
+    "3-D array": (dict(json={"pixels": [[[0]] * 28] * 28}), 422),
+    "flat array": (dict(json={"pixels": [0] * 784}), 422),
+    "not numbers": (dict(json={"pixels": [["7"] * 28] * 28}), 422),
+    "out of range": (dict(json={"pixels": [[300] * 28] * 28}), 422),
+    "deeply nested JSON": (dict(content=b"[" * 100_000, headers={"content-type": "application/json"}), 400),
+}
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS, ids=list(BAD_REQUESTS))
+def test_bad_request(client: TestClient, case: str) -> None:
+    kwargs, status = BAD_REQUESTS[case]
+    assert_one_sentence_error(client.post("/api/predict", **kwargs), status)
+
+
+def test_unknown_route_and_method(client: TestClient) -> None:
+    assert "/docs" in assert_one_sentence_error(client.get("/api/nothing"), 404)
+    assert "GET" in assert_one_sentence_error(client.get("/api/predict"), 405)
+
+
+def test_validation_error_is_json(served: list[ServedModel]) -> None:
+    app = create_app(served)
+
+    @app.get("/probe")
+    def probe(n: int) -> int:
+        return n
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        assert "n" in assert_one_sentence_error(test_client.get("/probe?n=seven"), 422)
+
+
+def test_a_bug_is_a_json_500(served: list[ServedModel], monkeypatch: pytest.MonkeyPatch) -> None:
+    app = create_app(served)
+
+    def broken(_digit: np.ndarray) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app.state.predictor, "predict", broken)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.post("/api/predict", json={"pixels": [[0] * 27 + [255]] * 28})
+        assert_one_sentence_error(response, 500)
+
+
+# -- the body limit, at the ASGI level -----------------------------------------------------------
+
+
+async def echo_length(scope, receive, send) -> None:
+    """An ASGI app that reads the whole body and answers with its length."""
+    size, more = 0, True
+    while more:
+        message = await receive()
+        size += len(message.get("body", b""))
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": str(size).encode()})
+
+
+def call_limited(headers: list[tuple[bytes, bytes]], chunks: int, limit: int) -> tuple[list[dict], int]:
+    """Send `chunks` chunks of 100 kB through BodyLimit; returns what was sent back and how many chunks were read."""
+    read = 0
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        nonlocal read
+        read += 1
+        return {"type": "http.request", "body": b"x" * 100_000, "more_body": read < chunks}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def main() -> None:
+        scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
+        try:
+            await BodyLimit(echo_length, limit)(scope, receive, send)
+        except Exception as exc:  # outside FastAPI nothing turns the error into a response
+            sent.append({"type": "error", "status": getattr(exc, "status_code", None)})
+
+    asyncio.run(main())
+    return sent, read
+
+
+def test_body_limit_stops_reading_a_stream() -> None:
+    sent, read = call_limited([], chunks=50, limit=250_000)  # 5 MB offered, 250 kB allowed
+    assert sent == [{"type": "error", "status": 413}]
+    assert read == 3  # it stopped at the first chunk past the limit
+
+
+def test_body_limit_trusts_no_body_over_the_declared_length() -> None:
+    sent, read = call_limited([(b"content-length", b"5000000")], chunks=50, limit=250_000)
+    assert read == 0 and sent[0]["status"] == 413
+    sent, read = call_limited([(b"content-length", b"200000")], chunks=2, limit=250_000)
+    assert read == 2 and sent[-1]["body"] == b"200000"
+
+
+# -- `mnistlab serve`: which runs it serves, and the first start ----------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def capture_uvicorn(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Replace uvicorn.run (which would block) by a recorder of its arguments."""
+    import uvicorn
+
+    captured: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: captured.update(app=app, **kwargs))
+    return captured
+
+
+def test_serve_picks_the_newest_finished_runs(
+    tmp_path: Path, softmax_run: Path, cnn_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for name, mtime in (("softmax-old", 1_000_000_000), ("softmax-new", 1_500_000_000)):
+        shutil.copytree(softmax_run, runs / name)
+        os.utime(runs / name / "results.json", (mtime, mtime))
+    unfinished = shutil.copytree(softmax_run, runs / "softmax-unfinished")
+    (unfinished / "results.json").unlink()
+    (runs / "cnn").symlink_to(cnn_run, target_is_directory=True)
+    (runs / "notes").mkdir()
+    assert latest_finished_runs(runs) == {"softmax": runs / "softmax-new", "cnn": runs / "cnn"}
+
+    captured = capture_uvicorn(monkeypatch)
+    monkeypatch.setattr(serve_command, "train", lambda *a, **k: pytest.fail("trained although runs exist"))
+    port = free_port()
+    assert cli.main(["serve", "--runs-dir", str(runs), "--port", str(port)]) == 0
+    assert (captured["host"], captured["port"]) == ("127.0.0.1", port)
+    with TestClient(captured["app"]) as test_client:
+        models = test_client.get("/api/models").json()["models"]
+    assert [m["run"] for m in models] == ["softmax-new", "cnn"]
+
+
+def test_serve_trains_what_it_needs_on_first_start(
+    tmp_path: Path, mnist: Dataset, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # The first-start recipes, shortened, on a 1,000-image slice: this checks the wiring, not accuracy.
+    def small(split: Split, n: int) -> Split:
+        return Split(split.images[:n], split.labels[:n])
+
+    tiny = Dataset(
+        "mnist", mnist.classes, small(mnist.train, 800), small(mnist.val, 100), small(mnist.test, 100)
+    )
+    real_first_start = serve_command.first_start_config
+
+    def short(task: str) -> tuple[TrainConfig, str | None]:
+        config, note = real_first_start(task)
+        return dataclasses.replace(config, steps=4, eval_every=2, log_every=2), note
+
+    monkeypatch.setattr(serve_command, "load_data", lambda args: tiny)
+    monkeypatch.setattr(serve_command, "first_start_config", short)
+    captured = capture_uvicorn(monkeypatch)
+    runs = tmp_path / "runs"
+    assert cli.main(["serve", "--runs-dir", str(runs), "--port", str(free_port())]) == 0
+
+    console = capsys.readouterr().err
+    assert "no finished softmax or cnn run" in console and "training" in console
+    trained = latest_finished_runs(runs)
+    assert set(trained) == {"softmax", "cnn"}
+    assert read_results(trained["softmax"])["recipe"] == "paper"
+    cnn_recipe = "fast" if ("cnn", "fast") in RECIPES else "paper"
+    assert read_results(trained["cnn"])["recipe"] == cnn_recipe
+    with TestClient(captured["app"]) as test_client:
+        assert [m["name"] for m in test_client.get("/api/models").json()["models"]] == ["softmax", "cnn"]
+
+
+def test_first_start_recipes() -> None:
+    softmax, note = serve_command.first_start_config("softmax")
+    assert (softmax.model, softmax.recipe, softmax.steps, note) == ("softmax", "paper", 1000, None)
+    cnn, note = serve_command.first_start_config("cnn")
+    if ("cnn", "fast") in RECIPES:
+        assert cnn == resolve_config("cnn", "fast") and note is None
+    else:
+        assert (cnn.model, cnn.recipe, cnn.steps) == ("cnn", "paper", serve_command.FALLBACK_CNN_STEPS)
+        assert note and "paper CNN" in note
+
+
+def test_serve_refuses_a_busy_port(capsys: pytest.CaptureFixture) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert cli.main(["serve", "no-such-run", "--port", str(port)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("mnistlab: error: Cannot listen on 127.0.0.1:") and "--port" in error
+    assert len(error.splitlines()) == 1
+
+
+def test_serve_names_a_missing_run(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    assert cli.main(["serve", str(tmp_path / "nope"), "--port", str(free_port())]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "does not exist" in error and len(error.splitlines()) == 1
