@@ -21,11 +21,13 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
 from mnistlab import __version__
 from mnistlab.errors import ImageError, MnistlabError
@@ -214,11 +216,24 @@ def create_app(models: Sequence[ServedModel], *, max_body_bytes: int = MAX_BODY_
         title="mnistlab",
         version=__version__,
         description="Draw a digit; the softmax regression and the CNN read it side by side.",
+        docs_url=None,  # FastAPI's default /docs loads Swagger UI from a CDN; served locally below
+        redoc_url=None,
     )
     app.state.predictor = predictor
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     register_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="mnistlab API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="data:,",
+        )
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
