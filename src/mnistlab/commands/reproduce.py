@@ -1,0 +1,112 @@
+"""`mnistlab reproduce`: the paper's experiments over seeds, with a report that fills in as runs finish."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from mnistlab.commands.common import add_data_args, add_runtime_args, load_data, stop_on_signals
+from mnistlab.errors import UsageError
+from mnistlab.report import PAPER_SEEDS, QUICK_SEEDS, Progress, available_experiments, plan, reproduce
+from mnistlab.runtime import describe_runtime, resolve_device, set_threads
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "reproduce",
+        help="run the paper's experiments and write a report (paper vs this run, figures)",
+        description="Train softmax 1,000 and 10,000 steps and the CNN 20,000 steps for each seed, "
+        "writing DIR/index.html, results.md, results.json and figures/ as each run finishes. "
+        "Rerunning continues: finished runs are reused, an interrupted one resumes.",
+    )
+    p.add_argument("--out", metavar="DIR", default="report", help="report folder (default: report/)")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="S",
+        help=f"seeds of every experiment (default: {' '.join(map(str, PAPER_SEEDS))}; with --quick: "
+        f"{' '.join(map(str, QUICK_SEEDS))})",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a reduced first look: seed 0 only and fewer steps (the page lists each reduction)",
+    )
+    p.add_argument("--best", action="store_true", help="also run the 'best' CNN recipe (beyond the paper)")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="KEY",
+        help="run only these experiments, e.g. softmax-1k softmax-10k (keys as in results.json)",
+    )
+    add_data_args(p)
+    add_runtime_args(p)
+    p.set_defaults(handler=run)
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def run(args: argparse.Namespace) -> int:
+    seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else PAPER_SEEDS)
+    if len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise UsageError(f"--seeds must be distinct non-negative integers, got {' '.join(map(str, seeds))}.")
+    experiments = available_experiments(best=args.best)
+    plan(
+        experiments, seeds, args.out, quick=args.quick, only=args.only
+    )  # a bad --only fails before data loads
+    device = resolve_device(args.device)
+    set_threads(args.threads)
+    data = load_data(args)
+    out = Path(args.out)
+    bar: dict[int, tqdm] = {}
+
+    def on_progress(p: Progress) -> None:
+        where = f"[{p.job}/{p.jobs}] {p.title}, seed {p.seed}"
+        eta = f"all runs: ~{format_seconds(p.eta_seconds)} left"
+        if p.state == "training":
+            if p.job not in bar:
+                bar[p.job] = tqdm(total=p.steps, desc=where, unit="step", file=sys.stderr, dynamic_ncols=True)
+            bar[p.job].n = p.step
+            val = "-" if p.report.val_accuracy is None else f"{p.report.val_accuracy:.2%}"
+            bar[p.job].set_postfix_str(f"val {val} | {eta}")
+            return
+        if p.job in bar:
+            bar.pop(p.job).close()
+        if p.state == "interrupted":
+            return
+        verb = "reused" if p.state == "reused" else "done"
+        print(
+            f"{where}: test {100 * p.test_accuracy:.2f} % ({p.train_seconds:.1f} s, {verb}); {eta}; "
+            f"report: {out / 'index.html'}",
+            file=sys.stderr,
+        )
+
+    with stop_on_signals() as stopped:
+        results = reproduce(
+            data,
+            out,
+            experiments=experiments,
+            seeds=seeds,
+            quick=args.quick,
+            only=args.only,
+            runtime=describe_runtime(device),
+            device=str(device),
+            on_progress=on_progress,
+            should_stop=lambda: stopped() is not None,
+        )
+    if not results["complete"]:
+        print(
+            "mnistlab: stopped; the unfinished run has a checkpoint. Rerun the same command to continue.",
+            file=sys.stderr,
+        )
+        return 130
+    print(f"Report: {out / 'index.html'} (also results.md, results.json, figures/)")
+    return 0

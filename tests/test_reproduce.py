@@ -1,0 +1,278 @@
+"""`mnistlab reproduce`: the report's numbers equal the runs' results, every image exists, reruns resume."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from mnistlab import checkpoint as ckpt
+from mnistlab import report, report_figures
+from mnistlab.cli import main
+from mnistlab.config import RECIPES, resolve_config
+from mnistlab.data import Dataset, Split
+from mnistlab.errors import UsageError
+from mnistlab.report import Experiment, Progress, reproduce
+
+# Tiny stand-ins for the paper's rows: the same code paths in seconds.
+TINY = (
+    Experiment("softmax-1k", "Softmax tiny", "softmax", overrides={"steps": 30, "eval_every": 10},
+               paper_accuracy=0.9186, quick_steps=30),
+    Experiment("cnn", "CNN tiny", "cnn", overrides={"steps": 8, "batch_size": 10, "eval_every": 4},
+               paper_accuracy=0.9927, quick_steps=4),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def small(mnist: Dataset) -> Dataset:
+    """All training images, but 500 validation and 1,000 test images, to keep evaluation cheap."""
+    return Dataset(
+        mnist.name,
+        mnist.classes,
+        mnist.train,
+        Split(mnist.val.images[:500], mnist.val.labels[:500]),
+        Split(mnist.test.images[:1000], mnist.test.labels[:1000]),
+    )
+
+
+SNAPSHOTS: dict[int, tuple[dict, str]] = {}  # job -> (results.json, index.html) when that job started
+
+
+@pytest.fixture(scope="module")
+def quick_report(small: Dataset, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("report")
+
+    def snapshot(p: Progress) -> None:
+        if p.state == "training" and p.job not in SNAPSHOTS:
+            SNAPSHOTS[p.job] = (
+                json.loads((out / "results.json").read_text()),
+                (out / "index.html").read_text(),
+            )
+
+    results = reproduce(
+        small,
+        out,
+        experiments=TINY,
+        seeds=(0, 1),
+        quick=True,
+        runtime={"device": "cpu"},
+        on_progress=snapshot,
+    )
+    return out, results
+
+
+def test_the_page_shows_each_run_as_soon_as_it_finishes(quick_report: tuple[Path, dict]) -> None:
+    _, final = quick_report
+    results, page = SNAPSHOTS[3]  # the first CNN run has started; both softmax runs are done
+    softmax, cnn = results["experiments"]
+    assert [run["status"] for run in softmax["runs"]] == ["finished", "finished"]
+    assert softmax == final["experiments"][0]
+    assert [run["status"] for run in cnn["runs"]] == ["running", "pending"]
+    assert "In progress: 2 of 4 runs finished" in page and 'http-equiv="refresh"' in page
+    assert f"s0: {100 * softmax['runs'][0]['test_accuracy']:.2f} %" in page
+
+
+class Page(HTMLParser):
+    """The results table's cells by row key and cell class, and every image source."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: dict[str, dict[str, str]] = {}
+        self.images: list[str] = []
+        self._row: str | None = None
+        self._cell: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "tr" and "data-key" in a:
+            self._row = a["data-key"]
+            self.cells[self._row] = {}
+        elif tag == "td" and self._row is not None:
+            self._cell = (a.get("class") or "").split()[0]
+            self.cells[self._row][self._cell] = ""
+        elif tag == "img":
+            self.images.append(a["src"] or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._cell = None
+        elif tag == "tr":
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._row is not None and self._cell is not None:
+            self.cells[self._row][self._cell] += data
+
+
+def parse(path: Path) -> Page:
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def test_results_json_holds_each_runs_own_numbers(quick_report: tuple[Path, dict]) -> None:
+    out, results = quick_report
+    assert json.loads((out / "results.json").read_text()) == results
+    assert results["complete"] and results["quick"] and results["seeds"] == [0, 1]
+    for row in results["experiments"]:
+        accuracies = []
+        for run in row["runs"]:
+            own = ckpt.read_results(out / run["run_dir"])
+            assert run["test_accuracy"] == own["test_accuracy"]
+            assert run["train_seconds"] == own["train_seconds"]
+            accuracies.append(own["test_accuracy"])
+        assert row["mean_test_accuracy"] == pytest.approx(statistics.fmean(accuracies))
+        assert row["std_test_accuracy"] == pytest.approx(statistics.stdev(accuracies))
+    cnn = results["experiments"][1]
+    assert (cnn["steps"], cnn["paper_steps"]) == (4, 8)
+    assert [run["run_dir"] for run in cnn["runs"]] == ["runs/cnn-quick-s0", "runs/cnn-quick-s1"]
+    # The softmax row is not reduced, so its folder is the full run's and a full rerun reuses it.
+    assert results["experiments"][0]["runs"][0]["run_dir"] == "runs/softmax-1k-s0"
+
+
+def test_html_and_markdown_tables_equal_results_json(quick_report: tuple[Path, dict]) -> None:
+    out, results = quick_report
+    cells = parse(out / "index.html").cells
+    markdown = (out / "results.md").read_text()
+    assert list(cells) == [row["key"] for row in results["experiments"]]
+    for row in results["experiments"]:
+        mean, std = 100 * row["mean_test_accuracy"], 100 * row["std_test_accuracy"]
+        expected = {
+            "paper": f"{100 * row['paper_accuracy']:.2f} %",
+            "mean": f"{mean:.2f} ± {std:.2f} %",
+            "seeds": "; ".join(f"s{r['seed']}: {100 * r['test_accuracy']:.2f} %" for r in row["runs"]),
+            "time": "; ".join(f"s{r['seed']}: {r['train_seconds']:.1f} s" for r in row["runs"]),
+        }
+        for name, text in expected.items():
+            assert cells[row["key"]][name] == text
+            assert text in markdown
+    assert cells["cnn"]["steps"] == "4 (paper: 8)"
+
+
+def test_every_image_on_the_page_exists(quick_report: tuple[Path, dict]) -> None:
+    out, results = quick_report
+    images = parse(out / "index.html").images
+    assert images == [figure["file"] for figure in results["figures"]]
+    assert {Path(src).name for src in images} == {
+        "fig1-digits.png",
+        "fig2-matrix.png",
+        "fig3-softmax-weights.png",
+        "cnn-filters.png",
+        "curves-softmax-1k.png",
+        "curves-cnn.png",
+        "confusion.png",
+        "misclassified.png",
+    }
+    for src in images:
+        with Image.open(out / src) as image:
+            image.verify()
+        assert (out / src).stat().st_size > 1000
+
+
+def test_quick_page_says_what_was_reduced(quick_report: tuple[Path, dict]) -> None:
+    out, _ = quick_report
+    page = (out / "index.html").read_text()
+    assert "Reduced run (--quick)" in page
+    assert "CNN tiny: 4 steps instead of 8" in page
+    assert "seeds 0, 1 only, instead of 0, 1, 2" in page
+    assert "68 training steps in all instead of 114 (59.6 %)" in page  # (30 + 4) * 2 of (30 + 8) * 3
+    assert 'http-equiv="refresh"' not in page  # complete: no more reloading
+
+
+def test_rerun_reuses_finished_runs(quick_report: tuple[Path, dict], small: Dataset, monkeypatch) -> None:
+    out, first = quick_report
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/results.json")}
+    monkeypatch.setattr(report, "train", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    seen: list[Progress] = []
+    again = reproduce(small, out, experiments=TINY, seeds=(0, 1), quick=True, on_progress=seen.append)
+    assert [p.state for p in seen] == ["reused"] * 4 and seen[-1].eta_seconds == 0
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert again["experiments"] == first["experiments"]
+    assert [f["source"] for f in again["figures"]] == [f["source"] for f in first["figures"]]
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_result(
+    small: Dataset, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(report_figures, "figure_specs", lambda *args: [])  # tested above; slow to draw
+    softmax = (Experiment("sm", "Softmax", "softmax", overrides={"steps": 40, "eval_every": 10}),)
+    steps: list[int] = []
+
+    def record(p: Progress) -> None:
+        steps.append(p.step)
+
+    stopped = reproduce(small, tmp_path / "a", experiments=softmax, seeds=(3,), on_progress=record,
+                        should_stop=lambda: bool(steps) and steps[-1] >= 20)  # fmt: skip
+    run = stopped["experiments"][0]["runs"][0]
+    assert not stopped["complete"] and run["status"] == "partial" and run["step"] == 20
+    page = (tmp_path / "a" / "index.html").read_text()
+    assert "stopped at step 20 of 40" in page and 'http-equiv="refresh"' in page
+
+    resumed = reproduce(small, tmp_path / "a", experiments=softmax, seeds=(3,))
+    straight = reproduce(small, tmp_path / "b", experiments=softmax, seeds=(3,))
+    assert resumed["complete"]
+    a, b = resumed["experiments"][0]["runs"][0], straight["experiments"][0]["runs"][0]
+    assert a["test_accuracy"] == b["test_accuracy"] and a["val_accuracy"] == b["val_accuracy"]
+
+
+def test_a_folder_holding_another_run_is_refused(small: Dataset, tmp_path: Path) -> None:
+    mine = Experiment("sm", "Softmax", "softmax", overrides={"steps": 5})
+    ckpt.write_run_config(tmp_path / "runs" / "sm-s0", resolve_config("softmax", overrides={"steps": 9}), {})
+    with pytest.raises(UsageError, match="another config"):
+        reproduce(small, tmp_path, experiments=(mine,), seeds=(0,))
+
+
+def test_paper_experiments_use_the_paper_hyper_parameters() -> None:
+    soft1k, soft10k, cnn = report.PAPER_EXPERIMENTS
+    assert [e.paper_accuracy for e in report.PAPER_EXPERIMENTS] == [0.9186, 0.9223, 0.9927]
+    assert soft10k.config(0) == resolve_config("softmax", overrides={"steps": 10_000, "seed": 0})
+    full = cnn.config(2)
+    assert (full.steps, full.batch_size, full.optimizer, full.lr, full.seed) == (20_000, 50, "adam", 1e-4, 2)
+    quick = cnn.config(2, quick=True)
+    assert (quick.steps, quick.eval_every) == (400, 200)
+    assert (
+        quick.__class__(**{**quick.to_dict(), "steps": 20_000, "eval_every": 1000, "log_every": 100}) == full
+    )
+    assert soft1k.config(0, quick=True) == soft1k.config(0)
+
+
+def test_beyond_paper_rows_follow_the_recipes(monkeypatch) -> None:
+    monkeypatch.delitem(RECIPES, ("cnn", "fast"), raising=False)
+    monkeypatch.delitem(RECIPES, ("cnn", "best"), raising=False)
+    assert report.available_experiments() == report.PAPER_EXPERIMENTS
+    with pytest.raises(UsageError, match="best"):
+        report.available_experiments(best=True)
+    monkeypatch.setitem(RECIPES, ("cnn", "fast"), RECIPES[("cnn", "paper")])
+    monkeypatch.setitem(RECIPES, ("cnn", "best"), RECIPES[("cnn", "paper")])
+    extra = report.available_experiments(best=True)[3:]
+    assert [(e.key, e.recipe, e.beyond_paper) for e in extra] == [
+        ("cnn-fast", "fast", True),
+        ("cnn-best", "best", True),
+    ]
+
+
+def test_eta_is_remaining_steps_times_seconds_per_step() -> None:
+    jobs = report.plan(TINY, (0,), "/tmp/unused")
+    eta = report._Eta(jobs)
+    prior = report.PRIOR_SECONDS_PER_STEP
+    assert eta.seconds() == pytest.approx(30 * prior["softmax"] + 8 * prior["cnn"])
+    eta.observe(0, 10, 0.5)
+    assert eta.seconds() == pytest.approx(20 * 0.5 + 8 * prior["cnn"])
+
+
+def test_cli_quick_writes_the_report(tmp_path: Path, data_dir: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(report, "PAPER_EXPERIMENTS", TINY)
+    monkeypatch.setattr(report_figures, "figure_specs", lambda *args: [])  # drawn in the tests above
+    monkeypatch.delitem(RECIPES, ("cnn", "fast"), raising=False)
+    out, data = tmp_path / "X", ["--data-dir", str(data_dir)]
+    assert main(["reproduce", "--quick", "--only", "softmax-1k", "--out", str(out), *data]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["seeds"] == [0] and results["complete"] and results["omitted"] == ["CNN tiny"]
+    assert "[1/1] Softmax tiny, seed 0: test" in capsys.readouterr().err
+    assert main(["reproduce", "--seeds", "1", "1", "--out", str(out), *data]) == 2
+    assert main(["reproduce", "--only", "cnn-huge", "--out", str(out), *data]) == 2
+    assert "cnn-huge" in capsys.readouterr().err
