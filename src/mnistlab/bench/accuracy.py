@@ -1,0 +1,110 @@
+"""Time to accuracy: wall seconds from process start to a tested model, as a user would see it.
+
+Each measurement is a fresh `python -m mnistlab train ... --json` child process, timed from
+just before it is spawned to its exit, so interpreter start, imports, data loading and the
+final test evaluation all count. The child's peak resident memory comes from `os.wait4`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mnistlab.bench.timing import Stats
+from mnistlab.errors import MnistlabError
+
+
+@dataclass(frozen=True)
+class TimedRun:
+    """One child training process: its wall time, test accuracy and peak memory."""
+
+    seed: int
+    steps: int | None
+    wall_seconds: float
+    train_seconds: float
+    test_accuracy: float
+    peak_rss_mib: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def timed_train(
+    task: str,
+    recipe: str,
+    seed: int,
+    *,
+    steps: int | None = None,
+    threads: int | None = None,
+    data_dir: str | Path | None = None,
+) -> TimedRun:
+    """Run `mnistlab train TASK --recipe RECIPE --seed SEED --json` in a child process and time it."""
+    with tempfile.TemporaryDirectory(prefix="mnistlab-bench-") as tmp:
+        command = [sys.executable, "-m", "mnistlab", "train", task, "--recipe", recipe, "--seed", str(seed)]
+        command += ["--json", "--device", "cpu", "--out", str(Path(tmp) / "run")]
+        if steps is not None:
+            command += ["--steps", str(steps)]
+        if threads is not None:
+            command += ["--threads", str(threads)]
+        if data_dir is not None:
+            command += ["--data-dir", str(data_dir)]
+        out_path, err_path = Path(tmp) / "stdout.json", Path(tmp) / "stderr.txt"
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            t0 = time.perf_counter()
+            child = subprocess.Popen(command, stdout=out, stderr=err)
+            _, status, usage = os.wait4(child.pid, 0)
+            wall = time.perf_counter() - t0
+            child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            lines = err_path.read_text(errors="replace").strip().splitlines() or ["(no output)"]
+            raise MnistlabError(f"The timed run `mnistlab {' '.join(command[3:])}` failed: {lines[-1]}")
+        summary = json.loads(out_path.read_text())
+    return TimedRun(
+        seed=seed,
+        steps=steps,
+        wall_seconds=wall,
+        train_seconds=summary["train_seconds"],
+        test_accuracy=summary["test_accuracy"],
+        peak_rss_mib=usage.ru_maxrss / 1024,  # Linux reports KiB
+    )
+
+
+def time_to_accuracy(
+    targets: dict[float, int | None],
+    seeds: list[int],
+    *,
+    task: str = "cnn",
+    recipe: str = "fast",
+    threads: int | None = None,
+    data_dir: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """For each target accuracy, the fast recipe with the step count given for it, once per seed.
+
+    `targets` maps an accuracy (fraction) to the `--steps` of the schedule meant to reach it
+    (None: the recipe's own). Returns one record per target with the median wall seconds,
+    whether every seed reached the target, and the runs themselves.
+    """
+    records = []
+    for target, steps in targets.items():
+        runs = [
+            timed_train(task, recipe, seed, steps=steps, threads=threads, data_dir=data_dir) for seed in seeds
+        ]
+        accuracies = [r.test_accuracy for r in runs]
+        records.append(
+            {
+                "target": target,
+                "steps": steps,
+                "wall_seconds": Stats.of([r.wall_seconds for r in runs]).to_dict(),
+                "test_accuracy": Stats.of(accuracies).to_dict(),
+                "reached": sum(a >= target for a in accuracies),
+                "runs": [r.to_dict() for r in runs],
+            }
+        )
+    return records

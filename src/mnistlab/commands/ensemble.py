@@ -1,0 +1,42 @@
+"""`mnistlab ensemble RUN_DIR... [--json]`: average several runs' probabilities and evaluate."""
+
+from __future__ import annotations
+
+import argparse
+
+from mnistlab.commands.common import add_data_args, add_json_arg, add_runtime_args, load_data, print_json
+from mnistlab.ensemble import evaluate_ensemble
+from mnistlab.runtime import resolve_device, set_threads
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("ensemble", help="evaluate the averaged probabilities of several runs")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories made by `mnistlab train`")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"), help="default: test")
+    p.add_argument(
+        "--which",
+        default="final",
+        choices=("final", "best", "last"),
+        help="weights of each run (default: final, the ones its own test used)",
+    )
+    add_data_args(p)
+    add_runtime_args(p)
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
+    set_threads(args.threads)
+    data = load_data(args)
+    result = evaluate_ensemble(args.run_dirs, data.split(args.split), which=args.which, device=device)
+    if args.json:
+        print_json({"split": args.split, "which": args.which, **result.to_dict()})
+        return 0
+    for run_dir, accuracy in result.members:
+        print(f"  {accuracy:.2%}  {run_dir}")
+    print(
+        f"ensemble of {len(result.members)} runs: {args.split} accuracy {result.accuracy:.2%} "
+        f"({result.evaluation.errors} errors in {result.evaluation.count:,})"
+    )
+    return 0

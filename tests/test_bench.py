@@ -1,0 +1,116 @@
+"""The benchmark runs and compares like with like; it never asserts a time."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import default_collate
+
+from mnistlab.bench import (
+    BenchPlan,
+    MnistSamples,
+    Stats,
+    compare_training,
+    percentile,
+    reference_loader,
+    reference_loss,
+    run_bench,
+    seconds_since_process_start,
+)
+from mnistlab.bench.accuracy import timed_train
+from mnistlab.bench.timing import peak_rss_mib, reset_peak_rss
+from mnistlab.commands.bench import format_table
+from mnistlab.config import resolve_config
+from mnistlab.data import Dataset, Split, normalize
+from mnistlab.models import create_model
+
+
+def test_both_pipelines_compute_the_same_loss_on_the_same_batch(mnist: Dataset) -> None:
+    config = resolve_config("cnn", "paper")
+    index = torch.arange(0, 50) * 997 % len(mnist.train)
+    reference_batch = default_collate([MnistSamples(mnist.train)[int(i)] for i in index])
+    ours = normalize(mnist.train.images[index]), mnist.train.labels[index]
+    assert torch.equal(reference_batch[0], ours[0])
+    assert torch.equal(reference_batch[1], ours[1])
+    torch.manual_seed(0)
+    model = create_model("cnn").eval()  # no dropout: one forward pass per pipeline
+    with torch.no_grad():
+        engine_loss = F.cross_entropy(model(ours[0]), ours[1])
+        assert torch.equal(reference_loss(model, reference_batch, config), engine_loss)
+
+
+def test_reference_loader_shuffles_a_permutation_of_the_split(mnist: Dataset) -> None:
+    split = Split(mnist.val.images[:300], mnist.val.labels[:300])
+    batches = list(reference_loader(split, batch_size=64, seed=0))
+    assert [len(b[1]) for b in batches] == [64, 64, 64, 64, 44]
+    labels = torch.cat([b[1] for b in batches])
+    assert not torch.equal(labels, split.labels)  # shuffled...
+    assert torch.equal(labels.sort().values, split.labels.sort().values)  # ...but each image once
+
+
+def test_stats_and_percentiles_match_closed_forms() -> None:
+    stats = Stats.of([3.0, 1.0, 2.0, 10.0])
+    assert (stats.median, stats.min, stats.max, stats.count) == (2.5, 1.0, 10.0, 4)
+    values = [float(v) for v in range(1, 102)]  # 1..101
+    assert percentile(values, 50) == 51.0
+    assert percentile(values, 99) == 100.0
+    assert percentile([0.0, 10.0], 25) == 2.5
+
+
+def test_process_age_and_peak_memory_are_measured() -> None:
+    first = seconds_since_process_start()
+    assert first is not None and first > 0
+    time.sleep(0.05)
+    assert seconds_since_process_start() >= first + 0.04
+    if reset_peak_rss():
+        before = peak_rss_mib()
+        block = torch.ones(64 * 2**20 // 4)  # 64 MiB of float32, touched by ones()
+        assert peak_rss_mib() >= before + 60
+        del block
+
+
+def test_compare_training_ratio_is_engine_over_reference(mnist: Dataset) -> None:
+    config = resolve_config("softmax", "paper")
+    record = compare_training(config, mnist, interval=5, rounds=2)
+    ours, theirs, ratio = (record[k] for k in ("mnistlab", "reference", "ratio"))
+    assert ours["images_per_second"]["count"] == theirs["images_per_second"]["count"] == 2
+    assert ratio["count"] == 2
+    assert ours["images_per_second"]["min"] / theirs["images_per_second"]["max"] <= ratio["max"]
+    assert ratio["min"] <= ours["images_per_second"]["max"] / theirs["images_per_second"]["min"]
+
+
+def test_run_bench_with_a_tiny_plan_produces_a_table(mnist: Dataset) -> None:
+    plan = BenchPlan(
+        rounds=1,
+        cnn_interval=2,
+        softmax_interval=5,
+        inference_images=200,
+        inference_repeats=1,
+        latency_samples=5,
+        accuracy_seeds=(),
+    )
+    record = run_bench(mnist, plan)
+    assert set(record["training"]) == {"softmax", "cnn"}
+    assert set(record["inference"]) == {"softmax", "cnn", "cnn_fast"}
+    assert record["runtime"]["threads"] == torch.get_num_threads()
+    lat = record["inference"]["cnn"]["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p99"]
+    table = format_table(record)
+    assert "DataLoader reference" in table and "cnn_fast" in table
+
+
+def test_timed_train_runs_a_child_process_and_reads_its_result(data_dir: Path) -> None:
+    run = timed_train("softmax", "paper", seed=0, steps=20, data_dir=data_dir, threads=1)
+    assert run.wall_seconds > run.train_seconds > 0
+    assert 0.5 < run.test_accuracy <= 1.0  # 20 SGD steps of the paper's softmax reach ~85 %
+    assert run.peak_rss_mib > 50  # at least torch and MNIST
+
+
+def test_bench_plan_quick_skips_time_to_accuracy() -> None:
+    quick = BenchPlan.quick()
+    assert quick.accuracy_seeds == () and quick.rounds == 1
+    assert dataclasses.replace(quick, rounds=3).rounds == 3

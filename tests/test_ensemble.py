@@ -1,0 +1,62 @@
+"""Ensembles average probabilities: checked against a hand computation and single runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnistlab.checkpoint import load_model, read_results
+from mnistlab.cli import main
+from mnistlab.data import Dataset
+from mnistlab.ensemble import evaluate_ensemble, mean_probabilities
+from mnistlab.errors import UsageError
+from mnistlab.evaluation import predict_logits
+
+
+def test_mean_probabilities_is_the_average_of_softmaxes() -> None:
+    a = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
+    b = torch.tensor([[0.0, 3.0], [0.0, 0.0]])
+    e = torch.exp(torch.tensor(1.0))
+    expected = torch.tensor(
+        [
+            [(0.5 + 1 / (1 + e**3)) / 2, (0.5 + e**3 / (1 + e**3)) / 2],
+            [(e**2 / (1 + e**2) + 0.5) / 2, (1 / (1 + e**2) + 0.5) / 2],
+        ]
+    )
+    assert torch.allclose(mean_probabilities([a, b]), expected)
+    with pytest.raises(UsageError):
+        mean_probabilities([])
+
+
+def test_one_run_ensemble_equals_the_run(cnn_run: Path, mnist: Dataset) -> None:
+    result = evaluate_ensemble([cnn_run], mnist.test)
+    assert result.accuracy == read_results(cnn_run)["test_accuracy"]
+    assert result.members == ((str(cnn_run), result.accuracy),)
+
+
+def test_two_run_ensemble_matches_an_independent_computation(
+    cnn_run: Path, softmax_run: Path, mnist: Dataset
+) -> None:
+    result = evaluate_ensemble([cnn_run, softmax_run], mnist.val)
+    models = [load_model(run)[0] for run in (cnn_run, softmax_run)]
+    probs = [torch.softmax(predict_logits(m, mnist.val.images).double(), dim=1) for m in models]
+    expected = ((probs[0] + probs[1]).argmax(1) == mnist.val.labels).double().mean().item()
+    assert result.accuracy == pytest.approx(expected, abs=2e-4)  # float32 vs float64 near-ties
+    own = [(p.argmax(1) == mnist.val.labels).double().mean().item() for p in probs]
+    assert [acc for _, acc in result.members] == pytest.approx(own, abs=2e-4)
+
+
+def test_cli_prints_json_and_rejects_a_missing_run(
+    softmax_run: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["ensemble", str(softmax_run), str(softmax_run), "--json", "--data-dir", str(data_dir)]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["accuracy"] == read_results(softmax_run)["test_accuracy"]
+    assert len(out["members"]) == 2 and out["split"] == "test"
+    assert main(["ensemble", str(tmp_path / "nope"), "--data-dir", str(data_dir)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not exist" in err[0]
