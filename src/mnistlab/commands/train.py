@@ -11,6 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mnistlab import checkpoint as ckpt
+from mnistlab.bench.timing import seconds_since_process_start
 from mnistlab.commands.common import (
     add_data_args,
     add_json_arg,
@@ -130,8 +131,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 128 + (signum or signal.SIGINT)
+    # Wall clock of the whole command (interpreter start, data loading and test included),
+    # the number a user waits for; train_seconds counts only the optimisation loop.
+    summary = {**result.summary, "wall_seconds_since_process_start": seconds_since_process_start()}
     if args.json:
-        print_json(result.summary)
+        print_json(summary)
     else:
         print(
             f"{args.task} ({config.recipe}), {result.step} steps, {result.train_seconds:.1f} s: "
