@@ -30,6 +30,16 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, metavar="N", help="torch intra-op threads (default: torch's)")
 
 
+def add_checkpoint_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint",
+        choices=("final", "best", "last"),
+        default="final",
+        help="which weights: final (those the run's own test used, the default), best (by "
+        "validation) or last",
+    )
+
+
 def add_json_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 

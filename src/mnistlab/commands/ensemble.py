@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from mnistlab.commands.common import add_data_args, add_json_arg, add_runtime_args, load_data, print_json
+from mnistlab.commands.common import (
+    add_checkpoint_arg,
+    add_data_args,
+    add_json_arg,
+    add_runtime_args,
+    load_data,
+    print_json,
+)
 from mnistlab.ensemble import evaluate_ensemble
 from mnistlab.runtime import resolve_device, set_threads
 
@@ -13,12 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("ensemble", help="evaluate the averaged probabilities of several runs")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories made by `mnistlab train`")
     p.add_argument("--split", default="test", choices=("train", "val", "test"), help="default: test")
-    p.add_argument(
-        "--which",
-        default="final",
-        choices=("final", "best", "last"),
-        help="weights of each run (default: final, the ones its own test used)",
-    )
+    add_checkpoint_arg(p)
     add_data_args(p)
     add_runtime_args(p)
     add_json_arg(p)
@@ -29,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     set_threads(args.threads)
     data = load_data(args)
-    result = evaluate_ensemble(args.run_dirs, data.split(args.split), which=args.which, device=device)
+    result = evaluate_ensemble(args.run_dirs, data.split(args.split), which=args.checkpoint, device=device)
     if args.json:
-        print_json({"split": args.split, "which": args.which, **result.to_dict()})
+        print_json({"split": args.split, "checkpoint": args.checkpoint, **result.to_dict()})
         return 0
     for run_dir, accuracy in result.members:
         print(f"  {accuracy:.2%}  {run_dir}")

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from mnistlab.checkpoint import load_model
-from mnistlab.commands.common import add_data_args, add_json_arg, add_runtime_args, load_data, print_json
+from mnistlab.commands.common import (
+    add_checkpoint_arg,
+    add_data_args,
+    add_json_arg,
+    add_runtime_args,
+    load_data,
+    print_json,
+)
 from mnistlab.data import SPLITS
 from mnistlab.evaluation import Evaluation, evaluate
 from mnistlab.runtime import resolve_device, set_threads
@@ -15,12 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("evaluate", help="accuracy and confusion matrix of a trained run")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--split", choices=SPLITS, default="test", help="which split (default: test)")
-    p.add_argument(
-        "--checkpoint",
-        choices=("final", "best", "last"),
-        default="final",
-        help="which weights: final (those the run's own test used), best (by validation) or last",
-    )
+    add_checkpoint_arg(p)
     add_data_args(p)
     add_runtime_args(p)
     add_json_arg(p)

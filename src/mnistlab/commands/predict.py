@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from mnistlab.checkpoint import atomic_write_bytes, load_model
-from mnistlab.commands.common import add_json_arg, add_runtime_args, print_json
+from mnistlab.commands.common import add_checkpoint_arg, add_json_arg, add_runtime_args, print_json
 from mnistlab.errors import ImageError
 from mnistlab.predict import Prediction, load_image, predict_digits, preprocess
 from mnistlab.runtime import resolve_device, set_threads
@@ -28,12 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by `mnistlab train`")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, GIF, BMP, TIFF, ...)")
-    p.add_argument(
-        "--checkpoint",
-        choices=("final", "best", "last"),
-        default="final",
-        help="which weights: final (those the run was tested with), best (validation) or last",
-    )
+    add_checkpoint_arg(p)
     p.add_argument(
         "--save-preprocessed",
         metavar="DIR",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mnistlab.checkpoint import load_model
+from mnistlab.commands.common import add_checkpoint_arg
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -12,12 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "weights", help="draw a run's weights: softmax maps per class (Figure 3) or CNN filters"
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by `mnistlab train`")
-    p.add_argument(
-        "--which",
-        choices=("final", "best", "last"),
-        default="final",
-        help="which checkpoint (default: final)",
-    )
+    add_checkpoint_arg(p)
     p.add_argument(
         "--out", metavar="FILE", default="weights.png", help=".png, .svg or .pdf (default: weights.png)"
     )
@@ -27,6 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mnistlab import visualize  # matplotlib loads only for the commands that draw
 
-    model, _ = load_model(args.run_dir, args.which)
+    model, _ = load_model(args.run_dir, args.checkpoint)
     print(f"Saved {visualize.save_figure(visualize.weights_figure(model), args.out)}")
     return 0
