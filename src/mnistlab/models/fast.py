@@ -61,7 +61,8 @@ class FastCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)  # (N, widths[-1], 3, 3)
-        x = self.dropout(x.flatten(1))
+        x = x.flatten(1)  # (N, widths[-1] * 9)
+        x = self.dropout(x)  # training only
         return self.head(x)  # (N, num_classes) logits
 
 
