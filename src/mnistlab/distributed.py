@@ -16,15 +16,25 @@ The rules the engine follows, stated once:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
+
+from mnistlab.data.splits import Split
+from mnistlab.errors import UsageError
+from mnistlab.evaluation import EVAL_BATCH_SIZE, Evaluation, confusion_matrix, predict_logits
+
+LR_RULE = "none: batch_size is the global batch, gradients are averaged over ranks, lr is unchanged"
 
 
 @dataclass(frozen=True)
 class DistContext:
+    """This process's place in the group: rank `rank` of `world_size` (one process: 0 of 1)."""
+
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
@@ -67,32 +77,141 @@ def device_for(device: torch.device, context: DistContext) -> torch.device:
     return device
 
 
+def check_batch(batch_size: int, context: DistContext) -> int:
+    """The per-rank batch; the global batch must split evenly over the ranks."""
+    if batch_size % context.world_size:
+        raise UsageError(
+            f"--batch-size {batch_size} is the global batch and must be divisible by the "
+            f"{context.world_size} processes; pass a multiple of {context.world_size}."
+        )
+    return batch_size // context.world_size
+
+
+def describe(batch_size: int, context: DistContext) -> dict[str, object]:
+    """The data-parallel facts a result states: ranks, batches and the learning-rate rule."""
+    return {
+        "world_size": context.world_size,
+        "per_rank_batch": batch_size // context.world_size,
+        "effective_batch": batch_size,
+        "lr_rule": LR_RULE,
+    }
+
+
+def _comm_device(context: DistContext) -> torch.device:
+    # nccl moves only CUDA tensors; gloo moves CPU tensors.
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", context.local_rank)
+    return torch.device("cpu")
+
+
 def all_reduce_sum(tensor: torch.Tensor, context: DistContext) -> torch.Tensor:
-    """Sum `tensor` over ranks (in place, returned); the identity for one process."""
-    if context.enabled:
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-    return tensor
+    """Sum `tensor` over ranks; the identity for one process."""
+    if not context.enabled:
+        return tensor
+    moved = tensor.to(_comm_device(context))
+    dist.all_reduce(moved, op=dist.ReduceOp.SUM)
+    return moved.to(tensor.device)
 
 
 def all_gather(tensor: torch.Tensor, context: DistContext) -> list[torch.Tensor]:
-    """Every rank's copy of an equally shaped `tensor`, in rank order."""
+    """Every rank's copy of an equally shaped `tensor`, in rank order, on `tensor`'s device."""
     if not context.enabled:
         return [tensor]
-    out = [torch.empty_like(tensor) for _ in range(context.world_size)]
-    dist.all_gather(out, tensor.contiguous())
-    return out
+    moved = tensor.contiguous().to(_comm_device(context))
+    out = [torch.empty_like(moved) for _ in range(context.world_size)]
+    dist.all_gather(out, moved)
+    return [t.to(tensor.device) for t in out]
 
 
 def any_rank(flag: bool, context: DistContext) -> bool:
     """True on every rank when `flag` is true on any (e.g. a stop signal one process saw)."""
     if not context.enabled:
         return flag
-    device = torch.device("cuda", context.local_rank) if dist.get_backend() == "nccl" else "cpu"
-    value = torch.tensor([int(flag)], device=device)
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
+    return bool(all_reduce_sum(torch.tensor([int(flag)]), context).item())
 
 
 def shutdown(context: DistContext) -> None:
     if context.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+# -- what the engine needs across ranks ----------------------------------------------------
+
+
+def evaluate(
+    model: nn.Module, split: Split, context: DistContext, *, batch_size: int = EVAL_BATCH_SIZE
+) -> Evaluation:
+    """`mnistlab.evaluation.evaluate` over all ranks: rank r scores samples r, r+W, ...
+
+    The (C, C) confusion counts are summed over ranks, and every number is derived from
+    that sum, so each sample of `split` is counted exactly once.
+    """
+    images, labels = (
+        split.images[context.rank :: context.world_size],
+        split.labels[context.rank :: context.world_size],
+    )
+    logits = predict_logits(model, images, batch_size=batch_size)
+    confusion = confusion_matrix(logits.argmax(dim=1).cpu(), labels.cpu(), logits.shape[1])
+    return evaluation_from_confusion(all_reduce_sum(confusion, context))
+
+
+def evaluation_from_confusion(confusion: torch.Tensor) -> Evaluation:
+    """An Evaluation from (C, C) int64 counts (rows: true class, columns: predicted)."""
+    count = int(confusion.sum())
+    per_class = confusion.diagonal().double() / confusion.sum(dim=1).clamp(min=1).double()
+    return Evaluation(
+        accuracy=float(confusion.diagonal().sum()) / max(count, 1),
+        per_class_accuracy=tuple(per_class.tolist()),
+        confusion=tuple(tuple(row) for row in confusion.tolist()),
+        count=count,
+    )
+
+
+def weights_digest(model: nn.Module) -> str:
+    """SHA-256 of the state dict's bytes, tensors in name order: equal iff weights are bit-equal."""
+    digest = hashlib.sha256()
+    state = model.state_dict()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def rank_digests(model: nn.Module, context: DistContext) -> list[str]:
+    """Every rank's `weights_digest`, in rank order; raises if the ranks' weights differ."""
+    mine = torch.frombuffer(bytearray(bytes.fromhex(weights_digest(model))), dtype=torch.uint8)
+    digests = [bytes(t.tolist()).hex() for t in all_gather(mine, context)]
+    if len(set(digests)) != 1:
+        raise RuntimeError(f"data-parallel ranks ended with different weights: {digests}")
+    return digests
+
+
+def gather_rng(state: dict[str, torch.Tensor], context: DistContext) -> dict[str, torch.Tensor]:
+    """Every rank's RNG states for a checkpoint: rank 0's under their own names (the
+    single-process layout), rank r's as "<name>.rank<r>"."""
+    if not context.enabled:
+        return state
+    out: dict[str, torch.Tensor] = {}
+    for name in sorted(state):
+        for rank, tensor in enumerate(all_gather(state[name], context)):
+            out[name if rank == 0 else f"{name}.rank{rank}"] = tensor.cpu()
+    return out
+
+
+def rng_of_rank(state: dict[str, torch.Tensor], context: DistContext) -> dict[str, torch.Tensor]:
+    """This rank's RNG states out of a checkpoint written by `gather_rng`.
+
+    A checkpoint resumes only with the number of processes that wrote it: each rank's
+    dropout and augmentation streams continue exactly where they stopped.
+    """
+    saved = 1 + sum(1 for k in state if k.startswith("torch.rank"))
+    if saved != context.world_size:
+        how = f"torchrun --nproc_per_node {saved}" if saved > 1 else "a single process (no torchrun)"
+        raise UsageError(
+            f"This checkpoint was written by {saved} process(es) but is resumed by "
+            f"{context.world_size}; resume it with {how}."
+        )
+    if context.rank == 0:
+        return {k: v for k, v in state.items() if ".rank" not in k}
+    suffix = f".rank{context.rank}"
+    return {k.removesuffix(suffix): v for k, v in state.items() if k.endswith(suffix)}

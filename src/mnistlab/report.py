@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from mnistlab import checkpoint as ckpt
 from mnistlab.config import RECIPES, TrainConfig, resolve_config
 from mnistlab.data.splits import Dataset
@@ -182,10 +184,15 @@ def reproduce(
     device: str = "cpu",
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    processes: int = 1,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Run (or reuse, or resume) every (experiment, seed), rewriting the report in `out_dir` after each.
 
-    Returns the final results.json content; `results["complete"]` is False if stopped early.
+    `processes > 1` trains that many runs at once in worker processes with `threads`
+    torch threads each (`mnistlab.jobs`); the numbers equal a sequential run with that
+    many threads. Returns the final results.json content; `results["complete"]` is False if
+    stopped early.
     """
     out_dir = Path(out_dir)
     jobs = plan(experiments, seeds, out_dir, quick=quick, only=only)
@@ -213,11 +220,59 @@ def reproduce(
                     step=step,
                     steps=job.config.steps,
                     state=state,
-                    eta_seconds=eta.seconds(),
+                    eta_seconds=eta.seconds() / processes,  # runs in parallel share the wait
                     **extra,
                 )
             )
 
+    if processes > 1:
+        from mnistlab.jobs import Outcome, RunSpec, run_parallel, threads_per_job
+
+        specs = [
+            RunSpec(index, job.config, job.run_dir, ckpt.has_checkpoint(job.run_dir))
+            for index, job in enumerate(jobs)
+            if done[index] is None
+        ]
+        for index, results in enumerate(done):
+            if results is not None:
+                emit(index, "reused", jobs[index].config.steps, test_accuracy=results["test_accuracy"],
+                     train_seconds=results["train_seconds"])  # fmt: skip
+        started: list[int] = []
+
+        def on_start(index: int) -> None:
+            started.append(index)
+            writer.update(running=jobs[index])
+
+        def on_parallel_report(index: int, report: Report) -> None:
+            eta.observe(
+                index, report.step, jobs[index].config.batch_size / max(report.images_per_second, 1e-9)
+            )
+            emit(index, "training", report.step, report=report)
+
+        def on_done(outcome: Outcome) -> None:
+            started.remove(outcome.index)
+            if outcome.started and not outcome.interrupted:
+                eta.observe(outcome.index, outcome.step, None)
+                emit(outcome.index, "finished", outcome.step, test_accuracy=outcome.test_accuracy,
+                     train_seconds=outcome.train_seconds)  # fmt: skip
+            elif outcome.started:
+                emit(outcome.index, "interrupted", outcome.step)
+            # The page marks one run as running: the oldest still going.
+            writer.update(running=jobs[started[0]] if started else None)
+
+        run_parallel(
+            specs,
+            data,
+            jobs=processes,
+            threads=threads or threads_per_job(torch.get_num_threads(), processes),
+            device=device,
+            runtime=dict(runtime or {}),
+            on_start=on_start,
+            on_report=on_parallel_report,
+            on_done=on_done,
+            should_stop=should_stop,
+        )
+        return writer.update(running=None)
     for index, job in enumerate(jobs):
         if done[index] is not None:
             previous = done[index]

@@ -4,6 +4,10 @@
 `eval_every` steps, keeps a "best by validation" and a "last" checkpoint, and ends with a
 test evaluation. It never prints: it reports through `on_report`, and stops early (saving
 a checkpoint) when `should_stop()` turns true, which the CLI wires to SIGINT/SIGTERM.
+
+Under torchrun (`dist`, see `mnistlab.distributed`) the same loop runs data-parallel: each
+rank trains on its shard of every global batch through DistributedDataParallel, evaluation
+sums confusion counts over ranks, and only rank 0 writes files and reports.
 """
 
 from __future__ import annotations
@@ -22,14 +26,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnistlab import checkpoint as ckpt
+from mnistlab import distributed
 from mnistlab.config import TrainConfig
 from mnistlab.data.batches import BatchSampler
 from mnistlab.data.splits import Dataset, normalize
-from mnistlab.evaluation import Evaluation, evaluate
+from mnistlab.distributed import DistContext
+from mnistlab.evaluation import Evaluation
 from mnistlab.models import create_model
 
 # Which weights the final test evaluation uses. The paper reports its final model.
 TEST_CHECKPOINT = "last"
+# Under torchrun the ranks agree on stopping every this many steps: each agreement is a
+# collective, and polling every step cost 2-rank softmax a third of its speed on 2 cores.
+STOP_POLL_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -159,15 +168,21 @@ def train(
     runtime: dict[str, Any] | None = None,
     on_report: Callable[[Report], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    dist: DistContext | None = None,
 ) -> TrainResult:
     """Train `config.model` on `data.train`, validating on `data.val`, testing on `data.test`.
 
     With `run_dir`, checkpoints, metrics and results are written there; `resume=True`
     continues from its last checkpoint and ends bit-identical to an uninterrupted run.
+    With `dist` (from `mnistlab.distributed.from_environment`) this process is one rank of
+    a data-parallel group; `config.batch_size` is then the global batch.
     """
+    context = dist or distributed.SINGLE
+    distributed.check_batch(config.batch_size, context)
     device = torch.device(device)
     run_dir = Path(run_dir) if run_dir is not None else None
-    torch.manual_seed(config.seed)
+    writes = run_dir if context.is_main else None  # only rank 0 touches the run directory
+    torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = prepare_model(create_model(config.model, **config.model_options).to(device))
     optimizer = build_optimizer(config, model)
     augment_generator = None
@@ -175,6 +190,11 @@ def train(
         from mnistlab.augment import random_affine  # only the "best" recipe pays for it
 
         augment_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
+    if context.enabled:
+        # Distinct dropout and augmentation streams per rank; rank 0 keeps a single run's.
+        torch.manual_seed(config.seed + context.rank)
+        if augment_generator is not None:
+            augment_generator.manual_seed(config.seed + 1 + 1_000_003 * context.rank)
 
     step, best_val, best_step, val_accuracy = 0, -1.0, 0, None
     if run_dir is not None:
@@ -185,24 +205,37 @@ def train(
             _match_layouts(optimizer)
             step, best_val, best_step = state.step, state.best_val_accuracy, state.best_step
             val_accuracy = state.extra.get("val_accuracy")
-            _set_rng_state(rng, augment_generator)
-            _truncate_metrics(run_dir / ckpt.METRICS_FILE, step)
-        else:
+            _set_rng_state(distributed.rng_of_rank(rng, context), augment_generator)
+            if writes is not None:
+                _truncate_metrics(run_dir / ckpt.METRICS_FILE, step)
+        elif writes is not None:
             (run_dir / ckpt.METRICS_FILE).unlink(missing_ok=True)
-        ckpt.write_run_config(run_dir, config, runtime or {})
+        if writes is not None:
+            ckpt.write_run_config(run_dir, config, runtime or {})
+
+    # DDP broadcasts rank 0's weights once here and averages gradients in backward().
+    forward = model
+    if context.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        forward = nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
     train_split = data.train.to(device)
     val_split = data.val.to(device)
-    sampler = BatchSampler(len(train_split), config.batch_size, config.seed)
+    sampler = BatchSampler(
+        len(train_split), config.batch_size, config.seed, rank=context.rank, world_size=context.world_size
+    )
 
     def save(at_step: int) -> None:
-        if run_dir is not None:
+        if run_dir is None:
+            return
+        rng = distributed.gather_rng(_rng_state(augment_generator), context)  # a collective: all ranks
+        if writes is not None:
             ckpt.save_checkpoint(
                 run_dir,
                 model_name=config.model,
                 model=model,
                 optimizer=optimizer,
-                rng=_rng_state(augment_generator),
+                rng=rng,
                 state=ckpt.TrainingState(at_step, best_val, best_step, {"val_accuracy": val_accuracy}),
             )
 
@@ -210,7 +243,9 @@ def train(
     start_step, t0 = step, time.perf_counter()
     interrupted = False
     while step < config.steps:
-        if should_stop is not None and should_stop():
+        # Every rank stops at the same step, whichever of them saw the signal.
+        poll = step % STOP_POLL_STEPS == 0 or not context.enabled
+        if should_stop is not None and poll and distributed.any_rank(should_stop(), context):
             interrupted = True
             break
         lr = learning_rate(config, step)
@@ -221,7 +256,7 @@ def train(
         y = train_split.labels[index]  # (B,)
         if augment_generator is not None:
             x = random_affine(x, augment_generator)
-        logits = model(x)
+        logits = forward(x)
         loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -230,29 +265,30 @@ def train(
 
         evaluated = step % config.eval_every == 0 or step == config.steps
         if evaluated:
-            val_accuracy = evaluate(model, val_split).accuracy
+            val_accuracy = distributed.evaluate(model, val_split, context).accuracy
             if val_accuracy > best_val:
                 best_val, best_step = val_accuracy, step
-                if run_dir is not None:
+                if writes is not None:
                     ckpt.save_weights(
                         run_dir / ckpt.BEST_FILE, model, {"model": config.model, "step": str(step)}
                     )
         if evaluated or step % config.log_every == 0:
             elapsed = time.perf_counter() - t0
+            loss_value, batch_accuracy = _batch_stats(loss, logits, y, context)
             report = Report(
                 step=step,
                 steps=config.steps,
-                loss=loss.item(),
-                batch_accuracy=(logits.argmax(1) == y).float().mean().item(),
+                loss=loss_value,
+                batch_accuracy=batch_accuracy,
                 lr=lr,
                 val_accuracy=val_accuracy,
                 images_per_second=(step - start_step) * config.batch_size / max(elapsed, 1e-9),
                 elapsed=elapsed,
                 evaluated=evaluated,
             )
-            if run_dir is not None:
+            if writes is not None:
                 _append_metrics(run_dir / ckpt.METRICS_FILE, report)
-            if on_report is not None:
+            if on_report is not None and context.is_main:
                 on_report(report)
         if evaluated:
             save(step)
@@ -260,7 +296,8 @@ def train(
     if interrupted:
         save(step)
 
-    test = None if interrupted else evaluate(model, data.test.to(device))
+    test = None if interrupted else distributed.evaluate(model, data.test.to(device), context)
+    digests = distributed.rank_digests(model, context) if context.enabled else None
     result = TrainResult(
         config=config,
         model=model,
@@ -273,8 +310,10 @@ def train(
         train_seconds=train_seconds,
         run_dir=run_dir,
     )
-    summary = summarize(result, runtime or {})
-    if run_dir is not None and not interrupted:
+    summary = summarize(result, runtime or {}, context)
+    if digests is not None:
+        summary["distributed"]["weights_sha256"] = digests
+    if writes is not None and not interrupted:
         ckpt.atomic_write_json(run_dir / ckpt.RESULTS_FILE, summary)
     return dataclasses.replace(result, summary=summary)
 
@@ -285,8 +324,20 @@ def _append_metrics(path: Path, report: Report) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def summarize(result: TrainResult, runtime: dict[str, Any]) -> dict[str, Any]:
-    """The JSON a run reports: accuracies as fractions, which checkpoint was tested."""
+def _batch_stats(
+    loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, context: DistContext
+) -> tuple[float, float]:
+    """Loss and accuracy of the whole global batch (every rank's shard has the same size)."""
+    stats = torch.stack([loss.detach().float(), (logits.argmax(1) == y).float().mean()]).cpu()
+    stats = distributed.all_reduce_sum(stats, context) / context.world_size
+    return stats[0].item(), stats[1].item()
+
+
+def summarize(
+    result: TrainResult, runtime: dict[str, Any], dist: DistContext | None = None
+) -> dict[str, Any]:
+    """The JSON a run reports: accuracies as fractions, which checkpoint was tested, and how
+    the batch was split over processes."""
     return {
         "model": result.config.model,
         "recipe": result.config.recipe,
@@ -301,5 +352,6 @@ def summarize(result: TrainResult, runtime: dict[str, Any]) -> dict[str, Any]:
         "train_seconds": result.train_seconds,
         "config": result.config.to_dict(),
         "runtime": runtime,
+        "distributed": distributed.describe(result.config.batch_size, dist or distributed.SINGLE),
         "run_dir": None if result.run_dir is None else str(result.run_dir),
     }

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from mnistlab.commands.common import add_data_args, add_runtime_args, load_data, stop_on_signals
 from mnistlab.errors import UsageError
+from mnistlab.jobs import threads_per_job
 from mnistlab.report import PAPER_SEEDS, QUICK_SEEDS, Progress, available_experiments, plan, reproduce
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 
@@ -43,6 +44,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY",
         help="run only these experiments, e.g. softmax-1k softmax-10k (keys as in results.json)",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train N runs at once in separate processes, each with max(1, THREADS // N) torch "
+        "threads (THREADS: --threads, default torch's); the numbers equal running them one after "
+        "another with --threads set to that per-run count (the CNN's weights depend on it)",
+    )
     add_data_args(p)
     add_runtime_args(p)
     p.set_defaults(handler=run)
@@ -63,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         experiments, seeds, args.out, quick=args.quick, only=args.only
     )  # a bad --only fails before data loads
     device = resolve_device(args.device)
-    set_threads(args.threads)
+    per_run_threads = threads_per_job(set_threads(args.threads), args.jobs)
     data = load_data(args)
     out = Path(args.out)
     bar: dict[int, tqdm] = {}
@@ -101,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
             device=str(device),
             on_progress=on_progress,
             should_stop=lambda: stopped() is not None,
+            processes=args.jobs,
+            threads=per_run_threads,
         )
     if not results["complete"]:
         print(

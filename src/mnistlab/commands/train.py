@@ -8,9 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from mnistlab import checkpoint as ckpt
+from mnistlab import distributed
 from mnistlab.bench.timing import seconds_since_process_start
 from mnistlab.commands.common import (
     add_data_args,
@@ -88,8 +90,29 @@ def default_run_dir(task: str, config: TrainConfig) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    if distributed.launched_by_torchrun() and not (args.out or args.resume):
+        # Each rank would name its own time-stamped default folder.
+        raise UsageError(
+            "Under torchrun pass --out RUN_DIR (or --resume RUN_DIR), the same for every process."
+        )
     config, run_dir, resume = _resolve(args)
     device = resolve_device(args.device)
+    context = distributed.from_environment(device)
+    try:
+        device = distributed.device_for(device, context)
+        return _train(args, config, run_dir, resume, device, context)
+    finally:
+        distributed.shutdown(context)
+
+
+def _train(
+    args: argparse.Namespace,
+    config: TrainConfig,
+    run_dir: Path,
+    resume: bool,
+    device: torch.device,
+    context: distributed.DistContext,
+) -> int:
     set_threads(args.threads)
     data = load_data(args)
     runtime = describe_runtime(device)
@@ -100,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         unit="step",
         file=sys.stderr,
         dynamic_ncols=True,
+        disable=not context.is_main,  # one bar for the whole group
     )
 
     def on_report(r: Report) -> None:
@@ -119,15 +143,19 @@ def run(args: argparse.Namespace) -> int:
             runtime=runtime,
             on_report=on_report,
             should_stop=lambda: stopped() is not None,
+            dist=context,
         )
         signum = stopped()
     bar.close()
+    if not context.is_main:
+        return 128 + (signum or signal.SIGINT) if result.interrupted else 0
 
     if result.interrupted:
         name = signal.Signals(signum).name if signum else "a signal"
+        launcher = f"torchrun --nproc_per_node {context.world_size} -m " if context.enabled else ""
         print(
             f"mnistlab: stopped by {name} at step {result.step}/{config.steps}; checkpoint saved. "
-            f"Resume with: mnistlab train {args.task} --resume {run_dir}",
+            f"Resume with: {launcher}mnistlab train {args.task} --resume {run_dir}",
             file=sys.stderr,
         )
         return 128 + (signum or signal.SIGINT)

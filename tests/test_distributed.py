@@ -1,0 +1,147 @@
+"""Data-parallel training: two real torchrun processes on loopback (gloo), checked against one.
+
+Softmax regression has no dropout, so two ranks with half the batch each must end where
+one process with the whole batch ends, up to float summation order; and a torchrun run
+stopped by SIGTERM and resumed under torchrun must end bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mnistlab import checkpoint as ckpt
+from mnistlab import distributed
+from mnistlab.data import Dataset
+from mnistlab.errors import UsageError
+
+# The paper's softmax recipe (1,000 steps, batch 100, SGD 0.5), seed 0: the `softmax_run` fixture's config.
+ARGS = ["train", "softmax", "--seed", "0", "--threads", "1"]
+# Float summation order is all that differs between 2 x 50 and 1 x 100 samples per step.
+WEIGHT_TOLERANCE = 1e-5
+
+
+def _torchrun(*args: str, data_dir: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "mnistlab", *args, "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+
+
+def _finish(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Path, dict]:
+    run_dir = tmp_path_factory.mktemp("ddp") / "run"
+    return run_dir, _finish(_torchrun(*ARGS, "--out", str(run_dir), "--json", data_dir=data_dir))
+
+
+def test_two_ranks_match_one_process_with_the_same_global_batch(
+    ddp_run: tuple[Path, dict], softmax_run: Path
+) -> None:
+    run_dir, summary = ddp_run
+    assert summary["distributed"] | {"weights_sha256": None} == {
+        "world_size": 2,
+        "per_rank_batch": 50,
+        "effective_batch": 100,
+        "lr_rule": distributed.LR_RULE,
+        "weights_sha256": None,
+    }
+    # (a) both ranks ended with bit-identical weights, and they are the ones rank 0 saved.
+    ddp_model, _ = ckpt.load_model(run_dir, "last")
+    assert summary["distributed"]["weights_sha256"] == [distributed.weights_digest(ddp_model)] * 2
+    # (b) ... and they match a single process of the same effective batch.
+    single_model, _ = ckpt.load_model(softmax_run, "last")
+    single = ckpt.read_results(softmax_run)
+    for (name, a), b in zip(ddp_model.state_dict().items(), single_model.state_dict().values(), strict=True):
+        assert (a - b).abs().max().item() < WEIGHT_TOLERANCE, name
+    assert summary["steps"] == single["steps"] == 1000
+    assert abs(summary["test_accuracy"] - single["test_accuracy"]) <= 0.001  # 0.1 % points
+    # Evaluation split over 2 ranks still counts each of the 10,000 test images once.
+    assert summary["test"]["count"] == 10_000 and sum(map(sum, summary["test"]["confusion"])) == 10_000
+    saved = ckpt.read_results(run_dir)
+    assert (saved["test"], saved["distributed"]) == (summary["test"], summary["distributed"])
+    # Only rank 0 wrote metrics: one line per logged step, none twice.
+    steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(50, 1001, 50))
+
+
+def test_sigterm_under_torchrun_then_resume_is_bit_identical(
+    ddp_run: tuple[Path, dict], tmp_path: Path, data_dir: Path
+) -> None:
+    reference, summary = ddp_run
+    run_dir = tmp_path / "run"
+    victim = _torchrun(*ARGS, "--out", str(run_dir), data_dir=data_dir)
+    deadline = time.monotonic() + 120
+    while not (ckpt.has_checkpoint(run_dir) and json.loads((run_dir / "state.json").read_text())["step"]):
+        assert victim.poll() is None and time.monotonic() < deadline, victim.communicate()
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGTERM)  # torchrun passes it on to both ranks
+    _, err = victim.communicate(timeout=120)
+    stopped_at = json.loads((run_dir / "state.json").read_text())["step"]
+    assert 0 < stopped_at < 1000, err[-3000:]
+    assert f"stopped by SIGTERM at step {stopped_at}/1000" in err  # both ranks stopped at one step
+    # The checkpoint carries each rank's RNG state.
+    rng = load_file(run_dir / f"trainer-{stopped_at:07d}.safetensors")
+    assert {"rng.torch", "rng.torch.rank1"} <= set(rng)
+
+    resumed = _finish(_torchrun("train", "softmax", "--resume", str(run_dir), "--threads", "1", "--json",
+                                data_dir=data_dir))  # fmt: skip
+    assert resumed["distributed"]["weights_sha256"] == summary["distributed"]["weights_sha256"]
+    assert resumed["test"] == summary["test"]
+    a, _ = ckpt.load_model(run_dir, "last")
+    b, _ = ckpt.load_model(reference, "last")
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(x, y), name
+
+
+def test_evaluation_sums_confusion_counts_exactly(mnist: Dataset) -> None:
+    """The cross-rank formula, on one process: shards r::W scored separately and summed."""
+    from mnistlab.evaluation import confusion_matrix, evaluate
+    from mnistlab.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("softmax")
+    torch.nn.init.normal_(model.linear.weight, std=0.01)
+    whole = evaluate(model, mnist.test)
+    shards = [
+        distributed.evaluate(model, type(mnist.test)(mnist.test.images[r::3], mnist.test.labels[r::3]),
+                             distributed.SINGLE)
+        for r in range(3)
+    ]  # fmt: skip
+    summed = sum(torch.tensor(s.confusion) for s in shards)
+    assert distributed.evaluation_from_confusion(summed) == whole
+    assert confusion_matrix(torch.tensor([1, 1]), torch.tensor([1, 0]), 2).tolist() == [[0, 1], [0, 1]]
+
+
+def test_global_batch_must_split_evenly() -> None:
+    with pytest.raises(UsageError, match="divisible by the 3 processes"):
+        distributed.check_batch(100, distributed.DistContext(rank=0, world_size=3))
+    assert distributed.check_batch(100, distributed.DistContext(rank=1, world_size=2)) == 50
+
+
+def test_a_checkpoint_resumes_only_with_the_process_count_that_wrote_it() -> None:
+    saved = {"torch": torch.zeros(3, dtype=torch.uint8), "torch.rank1": torch.ones(3, dtype=torch.uint8)}
+    assert torch.equal(
+        distributed.rng_of_rank(saved, distributed.DistContext(1, 2, 1))["torch"], saved["torch.rank1"]
+    )
+    assert distributed.rng_of_rank(saved, distributed.DistContext(0, 2, 0)).keys() == {"torch"}
+    with pytest.raises(UsageError, match="torchrun --nproc_per_node 2"):
+        distributed.rng_of_rank(saved, distributed.SINGLE)
+    with pytest.raises(UsageError, match="single process"):
+        distributed.rng_of_rank({"torch": saved["torch"]}, distributed.DistContext(0, 2, 0))
