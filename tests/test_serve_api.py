@@ -147,7 +147,7 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     assert docs.status_code == 200
     # The Swagger UI page loads its script and style from the package, not from a CDN.
     assert not re.search(r"https?:", docs.text)
-    for asset in re.findall(r'(/docs-assets/[\w.-]+)', docs.text):
+    for asset in re.findall(r"(/docs-assets/[\w.-]+)", docs.text):
         assert client.get(asset).status_code == 200, asset
     assert len(re.findall(r"/docs-assets/", docs.text)) == 2
 
