@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistlab import __version__
-from mnistlab.checkpoint import atomic_write_bytes, atomic_write_json
+from mnistlab.fileio import atomic_write_bytes, atomic_write_json
 
 REFRESH_SECONDS = 15  # while runs are still going, the page reloads itself to show new rows
 

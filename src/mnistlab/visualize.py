@@ -25,8 +25,8 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from torch import nn
 
-from mnistlab.checkpoint import atomic_write_bytes
 from mnistlab.errors import UsageError
+from mnistlab.fileio import atomic_write_bytes
 
 FORMATS = ("png", "svg", "pdf")
 DPI = 100  # pixels per inch of a saved PNG: a figure of (w, h) inches is (w*DPI, h*DPI) pixels

@@ -8,9 +8,9 @@ import sys
 from typing import Any
 
 from mnistlab.bench import BenchPlan, run_bench
-from mnistlab.checkpoint import atomic_write_json
 from mnistlab.commands.common import add_data_args, load_data
 from mnistlab.errors import UsageError
+from mnistlab.fileio import atomic_write_json
 from mnistlab.runtime import set_threads
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnistlab.checkpoint import atomic_write_bytes, load_model
+from mnistlab.checkpoint import load_model
 from mnistlab.commands.common import add_checkpoint_arg, add_json_arg, add_runtime_args, print_json
 from mnistlab.errors import ImageError
+from mnistlab.fileio import atomic_write_bytes
 from mnistlab.predict import Prediction, load_image, predict_digits, preprocess
 from mnistlab.runtime import resolve_device, set_threads
 
