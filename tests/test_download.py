@@ -27,7 +27,7 @@ import pytest
 from mnistlab.data.download import download_dataset
 from mnistlab.data.idx import read_idx, write_idx
 from mnistlab.data.registry import DatasetFile, DatasetSpec
-from mnistlab.data.store import verify_file
+from mnistlab.data.verify import verify_file
 from mnistlab.errors import DownloadError
 
 SLOW_S = 1.0  # how long /slow/ stalls; the tests give the client a fifth of it

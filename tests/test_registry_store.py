@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistlab.data import store
+from mnistlab.data import verify
 from mnistlab.data.idx import read_idx, write_idx
 from mnistlab.data.registry import (
     DATASETS,
@@ -20,7 +20,8 @@ from mnistlab.data.registry import (
     DatasetSpec,
     get_dataset_spec,
 )
-from mnistlab.data.store import default_cache_dir, find_files, locate_dataset, verify_file
+from mnistlab.data.store import default_cache_dir, find_files, locate_dataset
+from mnistlab.data.verify import verify_file
 from mnistlab.errors import DataError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -254,7 +255,7 @@ def test_checksum_mismatch_names_file_expected_and_found(tmp_path):
 def test_gz_is_hashed_after_decompression(tmp_path):
     data_dir = _write_tiny(tmp_path / "data", gz=True)
     path = data_dir / "tiny-train-images-idx3-ubyte.gz"
-    assert store.sha256_of_content(path) == TINY.train_images.sha256
+    assert verify.sha256_of_content(path) == TINY.train_images.sha256
     verify_file(path, TINY.train_images.sha256)
 
 
@@ -273,7 +274,7 @@ def test_stamp_skips_hashing_until_the_file_changes(tmp_path, monkeypatch):
     def must_not_hash(path):
         raise AssertionError(f"hashed {path} again")
 
-    monkeypatch.setattr(store, "sha256_of_content", must_not_hash)
+    monkeypatch.setattr(verify, "sha256_of_content", must_not_hash)
     verify_file(path, TINY.train_labels.sha256)  # the stamp answers
 
     stat = path.stat()

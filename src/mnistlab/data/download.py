@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mnistlab.data.registry import DatasetFile, DatasetSpec
-from mnistlab.data.store import sha256_of_content, verify_file
+from mnistlab.data.verify import sha256_of_content, verify_file
 from mnistlab.errors import DataError, DownloadError
 
 __all__ = ["ProgressFn", "download_dataset"]

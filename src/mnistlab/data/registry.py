@@ -58,9 +58,11 @@ class DatasetSpec:
         return dict(zip(FILE_ROLES, self.files, strict=True))
 
 
-# Checksums: /work/shared/data/README.md (SHA-256 of the uncompressed IDX files, whose md5
-# sums are the well-known ones torchvision checks). yann.lecun.com now answers 403/404 but
-# is the original home, so it stays as the last resort.
+# MNIST (LeCun, Cortes, Burges), http://yann.lecun.com/exdb/mnist/. The SHA-256 digests are
+# of the uncompressed IDX files whose md5 sums are the published ones torchvision checks
+# (train images 6bbc9ace898e44ae57da46a324031adb, train labels a25bea736e30d166cdddb491f175f624,
+# test images 2646ac647ad5339dbf082846283269ea, test labels 27ae3e4e09519cfbb04c329615203637).
+# yann.lecun.com now answers 403/404 but is the original home, so it stays as the last resort.
 MNIST = DatasetSpec(
     name="mnist",
     train_images=DatasetFile(

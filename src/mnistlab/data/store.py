@@ -5,27 +5,21 @@ MNISTLAB_DATA environment variable, the user cache, and finally downloads into t
 The first place that answers wins. An explicit directory that holds no files is an error
 rather than a reason to fall through: the user asked for that directory.
 
-Every located file is checked against the registry's SHA-256 of its decompressed content.
-Hashing 55 MB each run would be wasteful, so a successful check leaves a stamp in the user
-cache (never beside the data, which may be shared or read-only); the stamp holds while the
-file's size and mtime are unchanged.
+Every located file is checked against the registry's SHA-256 of its decompressed content
+(`mnistlab.data.verify`, which remembers a passed file so it is hashed once).
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
 import os
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnistlab.data.registry import DatasetSpec
+from mnistlab.data.verify import cache_root, remember_verified, verify_file
 from mnistlab.errors import DataError
-from mnistlab.fileio import atomic_write_bytes
 
 if TYPE_CHECKING:
     from mnistlab.data.download import ProgressFn
@@ -36,13 +30,9 @@ __all__ = [
     "default_cache_dir",
     "find_files",
     "locate_dataset",
-    "remember_verified",
-    "sha256_of_content",
-    "verify_file",
 ]
 
 ENV_VAR = "MNISTLAB_DATA"
-_CHUNK = 1 << 20  # bytes per read while hashing
 
 
 @dataclass(frozen=True)
@@ -55,16 +45,9 @@ class LocatedDataset:
     root: Path  # the folder holding the files
 
 
-def _cache_root() -> Path:
-    # XDG says to ignore an empty or relative XDG_CACHE_HOME.
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "mnistlab"
-
-
 def default_cache_dir(name: str) -> Path:
     """The user cache folder of dataset `name`: $XDG_CACHE_HOME/mnistlab/<name>."""
-    return _cache_root() / name
+    return cache_root() / name
 
 
 def find_files(
@@ -147,8 +130,7 @@ def locate_dataset(
             f"The {spec.name} dataset is not in the cache {cache}; fetch it with "
             f"`mnistlab data download` or point --data-dir (or {ENV_VAR}) at a local copy."
         )
-    # Imported here because download imports this module for verify_file.
-    from mnistlab.data.download import download_dataset
+    from mnistlab.data.download import download_dataset  # urllib only when a download is due
 
     paths = download_dataset(spec, cache, progress=progress)
     return LocatedDataset(spec=spec, paths=paths, source="download", root=cache)
@@ -161,77 +143,3 @@ def _verified(spec: DatasetSpec, paths: dict[str, Path], source: str) -> Located
     for role, file in spec.files_by_role.items():
         remember_verified(paths[role], file.sha256)
     return LocatedDataset(spec=spec, paths=paths, source=source, root=paths["train_images"].parent)
-
-
-def sha256_of_content(path: Path) -> str:
-    """SHA-256 hex digest of the file's content, decompressed first if it is gzip."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as raw:
-            is_gzip = raw.read(2) == b"\x1f\x8b"
-            raw.seek(0)
-            stream = gzip.GzipFile(fileobj=raw) if is_gzip else raw
-            digest = hashlib.sha256()
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-    except FileNotFoundError:
-        raise DataError(f"Dataset file {path} does not exist.") from None
-    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise DataError(
-            f"Dataset file {path} is a corrupt gzip stream ({e}); delete it and fetch it again."
-        ) from None
-    except OSError as e:
-        raise DataError(f"Dataset file {path} cannot be read ({e.strerror}).") from None
-    return digest.hexdigest()
-
-
-def _stamp(path: Path, expected_sha256: str) -> tuple[Path, dict]:
-    """Where the stamp of `path` lives and what it must say for the file to count as verified."""
-    try:
-        resolved = path.resolve()
-        stat = resolved.stat()
-    except FileNotFoundError:
-        raise DataError(f"Dataset file {path} does not exist.") from None
-    # Keyed by path so that moving or replacing the file cannot reuse another file's stamp.
-    key = hashlib.sha256(os.fsencode(resolved)).hexdigest()
-    stamp = {
-        "path": str(resolved),
-        "size": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
-        "sha256": expected_sha256,
-    }
-    return _cache_root() / "verified" / f"{key}.json", stamp
-
-
-def verify_file(path: Path, expected_sha256: str, *, remember: bool = True) -> None:
-    """Raise DataError unless the decompressed content of `path` has `expected_sha256`.
-
-    A stamp in the user cache remembers a success (unless `remember` is false), so an
-    unchanged file is hashed once.
-    """
-    path = Path(path)
-    stamp_path, stamp = _stamp(path, expected_sha256)
-    try:
-        if json.loads(stamp_path.read_text()) == stamp:
-            return
-    except (OSError, ValueError):
-        pass  # no stamp, or an unreadable one: hash the file
-
-    found = sha256_of_content(path)
-    if found != expected_sha256:
-        raise DataError(
-            f"Dataset file {path} fails its checksum (SHA-256 of the decompressed content: "
-            f"expected {expected_sha256}, found {found}); delete it and fetch it again."
-        )
-    if remember:
-        remember_verified(path, expected_sha256)
-
-
-def remember_verified(path: Path, expected_sha256: str) -> None:
-    """Write the stamp that lets later runs skip hashing `path` (best effort)."""
-    stamp_path, stamp = _stamp(Path(path), expected_sha256)
-    try:
-        stamp_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(stamp_path, json.dumps(stamp, indent=1).encode())
-    except OSError:
-        pass  # without a stamp the next run hashes again; that is all
