@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,6 +51,22 @@ class Dataset:
         if name not in SPLITS:
             raise DataError(f"Unknown split {name!r}; choose one of {', '.join(SPLITS)}.")
         return getattr(self, name)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def record(self) -> dict[str, Any]:
+        """What a run directory stores about its data (dataset.json): enough to find it again
+        and to prove it is the same content."""
+        spec = None if self.source is None else self.source.spec
+        return {
+            "name": self.name,
+            "classes": list(self.classes),
+            "sha256": None if spec is None else {role: f.sha256 for role, f in spec.files_by_role.items()},
+            "validation_size": len(self.val),
+            "sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
+        }
 
     def to(self, device: torch.device | str) -> Dataset:
         return Dataset(
