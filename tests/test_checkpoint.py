@@ -102,7 +102,7 @@ def test_stopping_in_process_keeps_the_previous_or_new_checkpoint(mnist: Dataset
     assert ckpt.has_checkpoint(tmp_path)
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == [
-        "best.safetensors", "config.json", "metrics.jsonl", "model-0000150.safetensors",
+        "best.safetensors", "config.json", "dataset.json", "metrics.jsonl", "model-0000150.safetensors",
         "state.json", "trainer-0000150.safetensors",
     ]  # fmt: skip
     finished = train(config, mnist, run_dir=tmp_path, resume=True)

@@ -27,9 +27,9 @@ def imported_modules(path: Path, modules: set[str]) -> set[str]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
-            if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + [base])
-                base = base.rstrip(".")
+            if node.level:  # relative: `from . import x` is package-relative
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, base]).rstrip(".")
             names = [f"{base}.{alias.name}" for alias in node.names] + [base]
         else:
             continue

@@ -170,6 +170,7 @@ def test_predict_png_every_way(client: TestClient, served: list[ServedModel], di
     data_url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     answers = [
         client.post("/api/predict", files={"image": ("digit.png", png, "image/png")}),
+        client.post("/api/predict", files={"file": ("digit.png", png, "image/png")}),  # curl -F file=@...
         client.post("/api/predict", json={"image": data_url}),
         client.post("/api/predict", content=png, headers={"content-type": "image/png"}),
     ]
@@ -224,7 +225,13 @@ BAD_REQUESTS = {
     ),
     "not base64": (dict(json={"image": "data:image/png;base64,***"}), 400),
     "not a data URL": (dict(json={"image": "http://example.com/7.png"}), 422),
-    "upload without an image field": (dict(files={"file": ("x.png", BLANK_PNG, "image/png")}), 422),
+    "upload with no file part": (
+        dict(
+            content=b'--B\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n--B--\r\n',
+            headers={"content-type": "multipart/form-data; boundary=B"},
+        ),
+        422,
+    ),
     "multipart without boundary": (dict(content=b"--", headers={"content-type": "multipart/form-data"}), 400),
     "empty upload": (dict(files={"image": ("x.png", b"", "image/png")}), 400),
     "body over 1 MB": (dict(content=b"7" * (MAX_BODY_BYTES + 1), headers={"content-type": "image/png"}), 413),
@@ -242,6 +249,13 @@ BAD_REQUESTS = {
     "out of range": (dict(json={"pixels": [[300] * 28] * 28}), 422),
     "deeply nested JSON": (dict(content=b"[" * 100_000, headers={"content-type": "application/json"}), 400),
 }
+
+
+def test_two_file_parts_are_refused_by_name(client: TestClient, digits: np.ndarray) -> None:
+    png = png_bytes(as_drawing(digits[1]))
+    files = [("image", ("a.png", png, "image/png")), ("extra", ("b.png", png, "image/png"))]
+    message = assert_one_sentence_error(client.post("/api/predict", files=files), 422)
+    assert "got 2 ('image', 'extra')" in message
 
 
 @pytest.mark.parametrize("case", BAD_REQUESTS, ids=list(BAD_REQUESTS))

@@ -38,6 +38,10 @@ class TrainConfig:
     log_every: int = 50  # steps between progress reports (each costs one host sync)
     seed: int = 0
     model_options: Mapping[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"  # "fp32" | "bf16" | "fp16" (CUDA): autocast; weights stay fp32
+    # Steps at which the test split is evaluated to show accuracy against steps. Recorded
+    # in results.json only: they select nothing (validation picks `best`).
+    test_milestones: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "log_every"):
@@ -47,12 +51,18 @@ class TrainConfig:
             raise UsageError(f"lr must be positive, got {self.lr}.")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
+        if self.precision not in PRECISIONS:
+            raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
+        object.__setattr__(self, "test_milestones", tuple(int(s) for s in self.test_milestones))
+        if any(s <= 0 for s in self.test_milestones):
+            raise UsageError(f"test_milestones must be positive steps, got {list(self.test_milestones)}.")
         if self.schedule not in SCHEDULES:
             raise UsageError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["model_options"] = dict(self.model_options)
+        out["test_milestones"] = list(self.test_milestones)
         return out
 
     @classmethod
@@ -67,6 +77,7 @@ class TrainConfig:
 
 
 OPTIMIZERS = ("sgd", "adam", "nesterov")
+PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULES = ("constant", "onecycle")
 
 # (task, recipe) -> defaults. A task is what the user asks to train ("softmax", "cnn");
@@ -91,6 +102,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
         lr=1e-4,
         eval_every=1000,
         log_every=100,
+        test_milestones=(1000, 2000, 5000, 10_000),
     ),
     # Beyond the paper: a small batch-norm CNN, one-cycle SGD, 3 epochs, validated only at
     # the end. Chosen on the validation split; >= 99.27 % test in < 60 s on 2 cores

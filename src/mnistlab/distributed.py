@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -29,6 +30,9 @@ from mnistlab.errors import UsageError
 from mnistlab.evaluation import EVAL_BATCH_SIZE, Evaluation, confusion_matrix, predict_logits
 
 LR_RULE = "none: batch_size is the global batch, gradients are averaged over ranks, lr is unchanged"
+# The ranks agree on stopping every this many steps: each agreement is a collective, and
+# polling every step cost 2-rank softmax a third of its speed on 2 cores.
+STOP_POLL_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,44 @@ def shutdown(context: DistContext) -> None:
 
 
 # -- what the engine needs across ranks ----------------------------------------------------
+
+
+def seed_rank(seed: int, augment_generator: torch.Generator | None, context: DistContext) -> None:
+    """Distinct dropout and augmentation streams per rank; rank 0 keeps a single run's.
+
+    Called after the model is built, so every rank starts from the same weights.
+    """
+    if not context.enabled:
+        return
+    torch.manual_seed(seed + context.rank)
+    if augment_generator is not None:
+        augment_generator.manual_seed(seed + 1 + 1_000_003 * context.rank)
+
+
+def wrap(model: nn.Module, device: torch.device, context: DistContext) -> nn.Module:
+    """The module the training step calls: DDP around `model` under torchrun, else `model`."""
+    if not context.enabled:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def stop_requested(should_stop: Callable[[], bool] | None, step: int, context: DistContext) -> bool:
+    """Whether to stop before `step`; every rank stops at the same step, whichever saw the signal."""
+    if should_stop is None:
+        return False
+    if not context.enabled:
+        return should_stop()
+    return step % STOP_POLL_STEPS == 0 and any_rank(should_stop(), context)
+
+
+def batch_stats(
+    loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, context: DistContext
+) -> tuple[float, float]:
+    """Loss and accuracy of the whole global batch (every rank's shard has the same size)."""
+    stats = torch.stack([loss.detach().float(), (logits.argmax(1) == y).float().mean()]).cpu()
+    stats = all_reduce_sum(stats, context) / context.world_size
+    return stats[0].item(), stats[1].item()
 
 
 def evaluate(

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from mnistlab.errors import UsageError
+from mnistlab.precision import cpu_flags
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -49,16 +50,31 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# The CPU features that decide how fast the arithmetic is: AVX2 vs AVX-512 fp32, native bf16.
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def load_average() -> list[float] | None:
+    """1, 5 and 15-minute load averages: other processes competing for the cores."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def describe_runtime(device: torch.device | str = "cpu") -> dict[str, Any]:
     device = torch.device(device)
+    flags = cpu_flags()
     info: dict[str, Any] = {
         "device": str(device),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "cpu": cpu_model(),
+        "cpu_flags": [f for f in SPEED_FLAGS if f in flags],
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
+        "load_average_start": load_average(),
     }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)

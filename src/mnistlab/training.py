@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,18 +26,22 @@ from torch import nn
 
 from mnistlab import checkpoint as ckpt
 from mnistlab import distributed
+from mnistlab.augment import random_affine
 from mnistlab.config import TrainConfig
 from mnistlab.data.batches import BatchSampler
-from mnistlab.data.splits import Dataset, normalize
+from mnistlab.data.splits import Dataset, Split, normalize
 from mnistlab.distributed import DistContext
 from mnistlab.evaluation import Evaluation
 from mnistlab.models import create_model
+from mnistlab.optim import build_optimizer, learning_rate, match_layouts
+from mnistlab.precision import autocast, check_precision
+from mnistlab.precision import describe as describe_precision
+from mnistlab.runtime import load_average
 
 # Which weights the final test evaluation uses. The paper reports its final model.
 TEST_CHECKPOINT = "last"
-# Under torchrun the ranks agree on stopping every this many steps: each agreement is a
-# collective, and polling every step cost 2-rank softmax a third of its speed on 2 cores.
-STOP_POLL_STEPS = 10
+# What a run directory records about its data (`Dataset.record()`), for readers of the run.
+DATASET_FILE = "dataset.json"
 
 
 @dataclass(frozen=True)
@@ -75,25 +78,6 @@ class TrainResult:
         return None if self.test is None else self.test.accuracy
 
 
-def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    params = list(model.parameters())
-    # One fused kernel for the whole update where torch has one (CPU, CUDA): 12-15 % more
-    # paper-CNN steps per second than `foreach`, measured on a 2-core AMD EPYC.
-    fused = all(p.device.type in ("cpu", "cuda") for p in params)
-    kind = {"fused": True} if fused else {"foreach": True}
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, **kind)
-    nesterov = config.optimizer == "nesterov"
-    return torch.optim.SGD(
-        params,
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=nesterov,
-        weight_decay=config.weight_decay,
-        **kind,
-    )
-
-
 def prepare_model(model: nn.Module) -> nn.Module:
     """Channels-last weights for convolutional models: oneDNN's fast layout on CPU.
 
@@ -103,34 +87,6 @@ def prepare_model(model: nn.Module) -> nn.Module:
     if any(p.dim() == 4 for p in model.parameters()):
         model = model.to(memory_format=torch.channels_last)
     return model
-
-
-def learning_rate(config: TrainConfig, step: int) -> float:
-    """The learning rate of `step` (0-based); a pure function, so resuming needs no state."""
-    if config.schedule == "constant":
-        return config.lr
-    # One-cycle (Smith & Topin 2018): linear warm-up to lr, then cosine down to ~0.
-    warmup = max(1, int(config.warmup_fraction * config.steps))
-    if step < warmup:
-        return config.lr * (0.1 + 0.9 * step / warmup)
-    progress = (step - warmup) / max(1, config.steps - warmup)
-    return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
-    """Give restored optimizer state (saved contiguous) its parameter's memory layout.
-
-    Fused and foreach kernels pair elements by memory position, so a contiguous momentum
-    buffer next to a channels-last weight would change the numbers after a resume.
-    """
-    for param, state in optimizer.state.items():
-        for key, value in state.items():
-            if (
-                isinstance(value, torch.Tensor)
-                and value.shape == param.shape
-                and value.stride() != param.stride()
-            ):
-                state[key] = torch.empty_like(param).copy_(value)
 
 
 def _rng_state(augment_generator: torch.Generator | None) -> dict[str, torch.Tensor]:
@@ -158,6 +114,156 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
     ckpt.atomic_write_bytes(path, "".join(line + "\n" for line in kept).encode())
 
 
+@dataclass
+class _Run:
+    """What one training run holds while it runs: built by `_set_up`, advanced by the loop."""
+
+    config: TrainConfig
+    context: DistContext
+    device: torch.device
+    model: nn.Module  # the weights; `forward` is the same module, DDP-wrapped under torchrun
+    forward: nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler  # loss scaling, enabled for fp16 only
+    sampler: BatchSampler
+    train_split: Split
+    val_split: Split
+    test_split: Split
+    augment_generator: torch.Generator | None
+    run_dir: Path | None
+    writes: Path | None  # run_dir on rank 0, None elsewhere: only rank 0 touches files
+    step: int = 0
+    best_val: float = -1.0
+    best_step: int = 0
+    val_accuracy: float | None = None
+    test_milestones: dict[int, float] = field(default_factory=dict)  # step -> test accuracy
+
+
+def _set_up(
+    config: TrainConfig,
+    data: Dataset,
+    run_dir: Path | None,
+    resume: bool,
+    device: torch.device,
+    runtime: dict[str, Any],
+    context: DistContext,
+) -> _Run:
+    """Model, optimizer, sampler and RNG streams; restored from `run_dir` when resuming."""
+    distributed.check_batch(config.batch_size, context)
+    check_precision(config.precision, device)
+    torch.manual_seed(config.seed)  # the same initial weights on every rank
+    model = create_model(config.model, num_classes=data.num_classes, **config.model_options)
+    model = prepare_model(model.to(device))
+    augment_generator = None
+    if config.augment:
+        augment_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
+    distributed.seed_rank(config.seed, augment_generator, context)
+    run = _Run(
+        config=config,
+        context=context,
+        device=device,
+        model=model,
+        forward=model,
+        optimizer=build_optimizer(config, model),
+        scaler=torch.amp.GradScaler(device.type, enabled=config.precision == "fp16"),
+        sampler=BatchSampler(
+            len(data.train), config.batch_size, config.seed, rank=context.rank, world_size=context.world_size
+        ),
+        train_split=data.train.to(device),
+        val_split=data.val.to(device),
+        test_split=data.test,  # moved to the device only when a test evaluation is due
+        augment_generator=augment_generator,
+        run_dir=run_dir,
+        writes=run_dir if context.is_main else None,
+    )
+    if run_dir is not None:
+        if resume and ckpt.has_checkpoint(run_dir):
+            _restore(run)
+        elif run.writes is not None:
+            (run_dir / ckpt.METRICS_FILE).unlink(missing_ok=True)
+        if run.writes is not None:
+            ckpt.write_run_config(run_dir, config, runtime)
+            ckpt.atomic_write_json(run_dir / DATASET_FILE, data.record())
+    # DDP broadcasts rank 0's weights once here and averages gradients in backward().
+    run.forward = distributed.wrap(model, device, context)
+    return run
+
+
+def _restore(run: _Run) -> None:
+    assert run.run_dir is not None
+    state, rng = ckpt.load_checkpoint(
+        run.run_dir, model_name=run.config.model, model=run.model, optimizer=run.optimizer
+    )
+    match_layouts(run.optimizer)
+    run.step, run.best_val, run.best_step = state.step, state.best_val_accuracy, state.best_step
+    run.val_accuracy = state.extra.get("val_accuracy")
+    run.test_milestones = {int(k): v for k, v in state.extra.get("test_milestones", {}).items()}
+    if "grad_scaler" in state.extra:
+        run.scaler.load_state_dict(state.extra["grad_scaler"])
+    _set_rng_state(distributed.rng_of_rank(rng, run.context), run.augment_generator)
+    if run.writes is not None:
+        _truncate_metrics(run.run_dir / ckpt.METRICS_FILE, run.step)
+
+
+def _train_step(run: _Run) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """One optimisation step on this rank's shard of the next batch: (loss, logits, labels, lr)."""
+    lr = learning_rate(run.config, run.step)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    index = run.sampler.indices(run.step).to(run.device)
+    x = normalize(run.train_split.images[index])  # (B, 1, 28, 28) float32 in [0, 1]
+    y = run.train_split.labels[index]  # (B,)
+    if run.augment_generator is not None:
+        x = random_affine(x, run.augment_generator)
+    with autocast(run.config.precision, run.device):
+        logits = run.forward(x)  # (B, C)
+        loss = F.cross_entropy(logits, y, label_smoothing=run.config.label_smoothing)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.step += 1
+    return loss, logits, y, lr
+
+
+def _evaluate(run: _Run, split: Split) -> Evaluation:
+    with autocast(run.config.precision, run.device):
+        return distributed.evaluate(run.model, split.to(run.device), run.context)
+
+
+def _validate(run: _Run) -> None:
+    """Validation accuracy now; the best weights by it are kept in best.safetensors."""
+    run.val_accuracy = _evaluate(run, run.val_split).accuracy
+    if run.val_accuracy > run.best_val:
+        run.best_val, run.best_step = run.val_accuracy, run.step
+        if run.writes is not None:
+            meta = {"model": run.config.model, "step": str(run.step)}
+            ckpt.save_weights(run.writes / ckpt.BEST_FILE, run.model, meta)
+
+
+def _save(run: _Run) -> None:
+    """The "last" checkpoint: weights, optimizer, every rank's RNG and the loop's counters."""
+    if run.run_dir is None:
+        return
+    rng = distributed.gather_rng(_rng_state(run.augment_generator), run.context)  # a collective
+    if run.writes is None:
+        return
+    extra: dict[str, Any] = {
+        "val_accuracy": run.val_accuracy,
+        "test_milestones": {str(k): v for k, v in run.test_milestones.items()},
+    }
+    if run.scaler.is_enabled():
+        extra["grad_scaler"] = run.scaler.state_dict()
+    ckpt.save_checkpoint(
+        run.writes,
+        model_name=run.config.model,
+        model=run.model,
+        optimizer=run.optimizer,
+        rng=rng,
+        state=ckpt.TrainingState(run.step, run.best_val, run.best_step, extra),
+    )
+
+
 def train(
     config: TrainConfig,
     data: Dataset,
@@ -178,143 +284,96 @@ def train(
     a data-parallel group; `config.batch_size` is then the global batch.
     """
     context = dist or distributed.SINGLE
-    distributed.check_batch(config.batch_size, context)
-    device = torch.device(device)
     run_dir = Path(run_dir) if run_dir is not None else None
-    writes = run_dir if context.is_main else None  # only rank 0 touches the run directory
-    torch.manual_seed(config.seed)  # the same initial weights on every rank
-    model = prepare_model(create_model(config.model, **config.model_options).to(device))
-    optimizer = build_optimizer(config, model)
-    augment_generator = None
-    if config.augment:
-        from mnistlab.augment import random_affine  # only the "best" recipe pays for it
-
-        augment_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
-    if context.enabled:
-        # Distinct dropout and augmentation streams per rank; rank 0 keeps a single run's.
-        torch.manual_seed(config.seed + context.rank)
-        if augment_generator is not None:
-            augment_generator.manual_seed(config.seed + 1 + 1_000_003 * context.rank)
-
-    step, best_val, best_step, val_accuracy = 0, -1.0, 0, None
-    if run_dir is not None:
-        if resume and ckpt.has_checkpoint(run_dir):
-            state, rng = ckpt.load_checkpoint(
-                run_dir, model_name=config.model, model=model, optimizer=optimizer
-            )
-            _match_layouts(optimizer)
-            step, best_val, best_step = state.step, state.best_val_accuracy, state.best_step
-            val_accuracy = state.extra.get("val_accuracy")
-            _set_rng_state(distributed.rng_of_rank(rng, context), augment_generator)
-            if writes is not None:
-                _truncate_metrics(run_dir / ckpt.METRICS_FILE, step)
-        elif writes is not None:
-            (run_dir / ckpt.METRICS_FILE).unlink(missing_ok=True)
-        if writes is not None:
-            ckpt.write_run_config(run_dir, config, runtime or {})
-
-    # DDP broadcasts rank 0's weights once here and averages gradients in backward().
-    forward = model
-    if context.enabled:
-        ids = [device.index] if device.type == "cuda" else None
-        forward = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-
-    train_split = data.train.to(device)
-    val_split = data.val.to(device)
-    sampler = BatchSampler(
-        len(train_split), config.batch_size, config.seed, rank=context.rank, world_size=context.world_size
-    )
-
-    def save(at_step: int) -> None:
-        if run_dir is None:
-            return
-        rng = distributed.gather_rng(_rng_state(augment_generator), context)  # a collective: all ranks
-        if writes is not None:
-            ckpt.save_checkpoint(
-                run_dir,
-                model_name=config.model,
-                model=model,
-                optimizer=optimizer,
-                rng=rng,
-                state=ckpt.TrainingState(at_step, best_val, best_step, {"val_accuracy": val_accuracy}),
-            )
-
-    model.train()
-    start_step, t0 = step, time.perf_counter()
+    run = _set_up(config, data, run_dir, resume, torch.device(device), runtime or {}, context)
+    run.model.train()
+    clock = _Clock(run.step, time.perf_counter())
     interrupted = False
-    while step < config.steps:
-        # Every rank stops at the same step, whichever of them saw the signal.
-        poll = step % STOP_POLL_STEPS == 0 or not context.enabled
-        if should_stop is not None and poll and distributed.any_rank(should_stop(), context):
+    while run.step < config.steps:
+        if distributed.stop_requested(should_stop, run.step, context):
             interrupted = True
             break
-        lr = learning_rate(config, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        index = sampler.indices(step).to(device)
-        x = normalize(train_split.images[index])  # (B, 1, 28, 28) float32 in [0, 1]
-        y = train_split.labels[index]  # (B,)
-        if augment_generator is not None:
-            x = random_affine(x, augment_generator)
-        logits = forward(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        step += 1
-
-        evaluated = step % config.eval_every == 0 or step == config.steps
+        loss, logits, y, lr = _train_step(run)
+        evaluated = run.step % config.eval_every == 0 or run.step == config.steps
         if evaluated:
-            val_accuracy = distributed.evaluate(model, val_split, context).accuracy
-            if val_accuracy > best_val:
-                best_val, best_step = val_accuracy, step
-                if writes is not None:
-                    ckpt.save_weights(
-                        run_dir / ckpt.BEST_FILE, model, {"model": config.model, "step": str(step)}
-                    )
-        if evaluated or step % config.log_every == 0:
-            elapsed = time.perf_counter() - t0
-            loss_value, batch_accuracy = _batch_stats(loss, logits, y, context)
-            report = Report(
-                step=step,
-                steps=config.steps,
-                loss=loss_value,
-                batch_accuracy=batch_accuracy,
-                lr=lr,
-                val_accuracy=val_accuracy,
-                images_per_second=(step - start_step) * config.batch_size / max(elapsed, 1e-9),
-                elapsed=elapsed,
-                evaluated=evaluated,
-            )
-            if writes is not None:
-                _append_metrics(run_dir / ckpt.METRICS_FILE, report)
-            if on_report is not None and context.is_main:
-                on_report(report)
+            _validate(run)
+        if run.step in config.test_milestones and run.step < config.steps:
+            # Recorded to show accuracy against steps; these select nothing.
+            run.test_milestones[run.step] = _evaluate(run, run.test_split).accuracy
+        if evaluated or run.step % config.log_every == 0:
+            _log(run, clock, loss, logits, y, lr, evaluated, on_report)
         if evaluated:
-            save(step)
-    train_seconds = time.perf_counter() - t0
+            _save(run)
+    train_seconds = time.perf_counter() - clock.t0
     if interrupted:
-        save(step)
+        _save(run)
+    return _finish(run, interrupted, train_seconds, runtime or {})
 
-    test = None if interrupted else distributed.evaluate(model, data.test.to(device), context)
-    digests = distributed.rank_digests(model, context) if context.enabled else None
+
+@dataclass(frozen=True)
+class _Clock:
+    start_step: int  # the step this process began at (a resumed run does not start at 0)
+    t0: float  # time.perf_counter() then
+
+
+def _log(
+    run: _Run,
+    clock: _Clock,
+    loss: torch.Tensor,
+    logits: torch.Tensor,
+    y: torch.Tensor,
+    lr: float,
+    evaluated: bool,
+    on_report: Callable[[Report], None] | None,
+) -> None:
+    """A progress report: one host sync, a line of metrics.jsonl, and `on_report` on rank 0."""
+    elapsed = time.perf_counter() - clock.t0
+    loss_value, batch_accuracy = distributed.batch_stats(loss, logits, y, run.context)
+    report = Report(
+        step=run.step,
+        steps=run.config.steps,
+        loss=loss_value,
+        batch_accuracy=batch_accuracy,
+        lr=lr,
+        val_accuracy=run.val_accuracy,
+        images_per_second=(run.step - clock.start_step) * run.config.batch_size / max(elapsed, 1e-9),
+        elapsed=elapsed,
+        evaluated=evaluated,
+    )
+    if run.writes is not None:
+        _append_metrics(run.writes / ckpt.METRICS_FILE, report)
+    if on_report is not None and run.context.is_main:
+        on_report(report)
+
+
+def _finish(run: _Run, interrupted: bool, train_seconds: float, runtime: dict[str, Any]) -> TrainResult:
+    """The final test evaluation (with the last weights, as the paper) and results.json."""
+    test = None if interrupted else _evaluate(run, run.test_split)
+    if test is not None:
+        run.test_milestones[run.step] = test.accuracy
+    digests = distributed.rank_digests(run.model, run.context) if run.context.enabled else None
     result = TrainResult(
-        config=config,
-        model=model,
-        step=step,
+        config=run.config,
+        model=run.model,
+        step=run.step,
         interrupted=interrupted,
-        val_accuracy=val_accuracy,
-        best_val_accuracy=best_val,
-        best_step=best_step,
+        val_accuracy=run.val_accuracy,
+        best_val_accuracy=run.best_val,
+        best_step=run.best_step,
         test=test,
         train_seconds=train_seconds,
-        run_dir=run_dir,
+        run_dir=run.run_dir,
     )
-    summary = summarize(result, runtime or {}, context)
+    summary = summarize(result, runtime, run.context)
+    summary["test_milestones"] = [
+        {"step": step, "test_accuracy": acc} for step, acc in sorted(run.test_milestones.items())
+    ]
+    summary["precision"] = describe_precision(run.config.precision, run.device)
+    summary["load_average_end"] = load_average()
     if digests is not None:
         summary["distributed"]["weights_sha256"] = digests
-    if writes is not None and not interrupted:
-        ckpt.atomic_write_json(run_dir / ckpt.RESULTS_FILE, summary)
+    if run.writes is not None and not interrupted:
+        ckpt.atomic_write_json(run.writes / ckpt.RESULTS_FILE, summary)
     return dataclasses.replace(result, summary=summary)
 
 
@@ -322,15 +381,6 @@ def _append_metrics(path: Path, report: Report) -> None:
     record = {k: v for k, v in report.__dict__.items() if k != "steps"}
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
-
-
-def _batch_stats(
-    loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, context: DistContext
-) -> tuple[float, float]:
-    """Loss and accuracy of the whole global batch (every rank's shard has the same size)."""
-    stats = torch.stack([loss.detach().float(), (logits.argmax(1) == y).float().mean()]).cpu()
-    stats = distributed.all_reduce_sum(stats, context) / context.world_size
-    return stats[0].item(), stats[1].item()
 
 
 def summarize(

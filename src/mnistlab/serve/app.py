@@ -35,6 +35,7 @@ from mnistlab.predict import load_image, preprocess, preprocess_intensities
 from mnistlab.serve.models import Predictor, ServedModel
 
 MAX_BODY_BYTES = 1_000_000  # 1 MB; a 280x280 canvas PNG is ~5-20 kB
+MAX_UPLOAD_FILES = 5  # multipart file parts parsed; one is used, more are an error naming them
 STATIC_DIR = Path(__file__).parent / "static"
 SIDE = 28  # MNIST images are 28x28
 DATA_URL = re.compile(r"data:image/[\w.+-]+(?:;[\w=.+-]+)*;base64,(?P<data>.*)", re.DOTALL)
@@ -193,11 +194,16 @@ async def read_digit(request: Request) -> np.ndarray:
             raise ApiError(400, "The request body is not valid JSON.") from None
         return await run_in_threadpool(digit_from_json, payload)
     if media_type == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=10)
-        upload = form.get("image")
-        if not isinstance(upload, UploadFile):
-            raise ApiError(422, "The multipart upload needs a file field named 'image'.")
-        return await run_in_threadpool(digit_from_image, await upload.read())
+        # Any field name is accepted (`curl -F file=@digit.png` as well as the page's 'image');
+        # a few extra files are parsed only to name them in the error.
+        form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=10)
+        uploads = [(name, value) for name, value in form.multi_items() if isinstance(value, UploadFile)]
+        if len(uploads) != 1:
+            got = ", ".join(repr(name) for name, _ in uploads) or "none"
+            raise ApiError(
+                422, f"The multipart upload needs exactly one file part; got {len(uploads)} ({got})."
+            )
+        return await run_in_threadpool(digit_from_image, await uploads[0][1].read())
     if media_type.startswith("image/"):
         return await run_in_threadpool(digit_from_image, await request.body())
     given = (
