@@ -12,7 +12,7 @@ from PIL import Image
 
 from mnistlab import checkpoint as ckpt
 from mnistlab.cli import main
-from mnistlab.commands.progress import format_eta
+from mnistlab.commands.progress import MAX_LINES, format_eta
 from mnistlab.config import RECIPES, resolve_config
 from mnistlab.data import Dataset, Split
 from mnistlab.errors import UsageError
@@ -280,7 +280,13 @@ def test_cli_quick_writes_the_report(tmp_path: Path, data_dir: Path, monkeypatch
     assert main(["reproduce", "--quick", "--only", "softmax-1k", "--out", str(out), *data]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["seeds"] == [0] and results["complete"] and results["omitted"] == ["CNN tiny"]
-    assert "[1/1] Softmax tiny, seed 0: test" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "[1/1] Softmax tiny, seed 0: test" in err
+    # Off a terminal: plain lines, at most MAX_LINES per run besides its last step (30 reports here).
+    training = [line for line in err.splitlines() if ": step " in line]
+    assert "\r" not in err and 0 < len(training) <= MAX_LINES + 1
+    assert training[-1].startswith("[1/1] Softmax tiny, seed 0: step 30/30 | loss ")
+    assert training[-1].endswith(" | all runs: ~0:00 left")
     assert main(["reproduce", "--seeds", "1", "1", "--out", str(out), *data]) == 2
     assert main(["reproduce", "--only", "cnn-huge", "--out", str(out), *data]) == 2
     assert "cnn-huge" in capsys.readouterr().err

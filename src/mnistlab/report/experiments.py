@@ -60,5 +60,3 @@ def available_experiments(*, best: bool = False) -> tuple[Experiment, ...]:
             raise UsageError("--best needs the 'best' CNN recipe, which this install does not have.")
         rows.append(Experiment("cnn-best", "Best CNN recipe", "cnn", "best", beyond_paper=True))
     return tuple(rows)
-
-

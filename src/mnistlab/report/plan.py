@@ -67,5 +67,3 @@ def finished_results(job: Job) -> dict[str, Any] | None:
         )
     results = ckpt.read_results(job.run_dir)
     return None if results is None or results.get("interrupted") else results
-
-
