@@ -20,6 +20,7 @@ from mnistlab.report import experiments, figures, runner
 from mnistlab.report.experiments import Experiment
 from mnistlab.report.plan import plan
 from mnistlab.report.runner import Progress, reproduce
+from mnistlab.training import Report
 
 # Tiny stand-ins for the paper's rows: the same code paths in seconds.
 TINY = (
@@ -270,6 +271,23 @@ def test_eta_is_remaining_steps_times_measured_seconds_per_step() -> None:
     assert format_eta(eta.seconds(), eta.unmeasured()) == "~0:19 left"
     eta.observe(0, 30, None)  # the softmax run finished: its measured speed stays
     assert eta.seconds() == 6 * 1.5 and format_eta(3725, ()) == "~1:02:05 left"
+
+
+def test_eta_from_reports_leaves_out_each_runs_start_up() -> None:
+    jobs = plan(TINY, (0, 1), "/tmp/unused")  # softmax s0, s1 (30 steps, batch 100), then CNN s0, s1
+
+    def report(step: int, elapsed: float) -> Report:
+        return Report(step=step, steps=30, loss=0.3, batch_accuracy=0.9, lr=0.5, val_accuracy=None,
+                      images_per_second=step * 100 / elapsed, elapsed=elapsed)  # fmt: skip
+
+    eta = runner.Eta(jobs)
+    eta.observe_report(0, report(10, 5.0))  # 0.5 s a step, start-up included: the only measure yet
+    assert eta.seconds() == pytest.approx((20 + 30) * 0.5)
+    eta.observe_report(0, report(20, 6.0))  # 0.1 s a step since the first report
+    assert eta.seconds() == pytest.approx((10 + 30) * 0.1)
+    eta.observe(0, 30, None)
+    eta.observe_report(1, report(10, 5.0))  # the next run's first report keeps the kind's speed
+    assert eta.seconds() == pytest.approx(20 * 0.1) and eta.unmeasured() == ("cnn",)
 
 
 def test_cli_quick_writes_the_report(tmp_path: Path, data_dir: Path, monkeypatch, capsys) -> None:
