@@ -152,8 +152,11 @@ def test_train_json_then_evaluate_agree(capsys, tmp_path: Path, data_dir: Path) 
         str(data_dir),
     ]
     assert main(argv) == 0
-    result = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    result = json.loads(out)
     assert 0.8 < result["test_accuracy"] < 1 and result["steps"] == 50
+    # stderr is not a terminal here: one plain progress line per report, no bar redraws.
+    assert "\r" not in err and err.startswith("softmax (paper): step 50/50 | loss ")
     saved = json.loads((run / "results.json").read_text())
     assert saved["test_accuracy"] == result["test_accuracy"]
     assert json.loads((run / "config.json").read_text())["config"]["steps"] == 50

@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from mnistlab import checkpoint as ckpt
-from mnistlab import report_figures
 from mnistlab.data import Dataset, Split
 from mnistlab.distributed import weights_digest
 from mnistlab.errors import UsageError
-from mnistlab.jobs import threads_per_job
-from mnistlab.report import Experiment, Progress, reproduce
+from mnistlab.report import figures
+from mnistlab.report.experiments import Experiment
+from mnistlab.report.parallel import threads_per_job
+from mnistlab.report.runner import Progress, reproduce
 
 # Two small experiments x two seeds; the softmax runs are long enough to be stopped midway.
 TINY = (
@@ -58,7 +59,7 @@ def _digests(out: Path) -> dict[str, str]:
 def test_parallel_jobs_stop_resume_and_equal_one_after_another(
     small: Dataset, tmp_path: Path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(report_figures, "figure_specs", lambda *args: [])  # drawn in test_reproduce
+    monkeypatch.setattr(figures, "figure_specs", lambda *args: [])  # drawn in test_reproduce
     par, seq = tmp_path / "par", tmp_path / "seq"
     seen: list[Progress] = []
 

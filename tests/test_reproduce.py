@@ -11,12 +11,16 @@ import pytest
 from PIL import Image
 
 from mnistlab import checkpoint as ckpt
-from mnistlab import report, report_figures
 from mnistlab.cli import main
+from mnistlab.commands.progress import MAX_LINES, format_eta
 from mnistlab.config import RECIPES, resolve_config
 from mnistlab.data import Dataset, Split
 from mnistlab.errors import UsageError
-from mnistlab.report import Experiment, Progress, reproduce
+from mnistlab.report import experiments, figures, runner
+from mnistlab.report.experiments import Experiment
+from mnistlab.report.plan import plan
+from mnistlab.report.runner import Progress, reproduce
+from mnistlab.training import Report
 
 # Tiny stand-ins for the paper's rows: the same code paths in seconds.
 TINY = (
@@ -186,7 +190,7 @@ def test_quick_page_says_what_was_reduced(quick_report: tuple[Path, dict]) -> No
 def test_rerun_reuses_finished_runs(quick_report: tuple[Path, dict], small: Dataset, monkeypatch) -> None:
     out, first = quick_report
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/results.json")}
-    monkeypatch.setattr(report, "train", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    monkeypatch.setattr(runner, "train", lambda *a, **k: pytest.fail("a finished run was trained again"))
     seen: list[Progress] = []
     again = reproduce(small, out, experiments=TINY, seeds=(0, 1), quick=True, on_progress=seen.append)
     assert [p.state for p in seen] == ["reused"] * 4 and seen[-1].eta_seconds == 0
@@ -198,7 +202,7 @@ def test_rerun_reuses_finished_runs(quick_report: tuple[Path, dict], small: Data
 def test_interrupted_run_resumes_to_the_uninterrupted_result(
     small: Dataset, tmp_path: Path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(report_figures, "figure_specs", lambda *args: [])  # tested above; slow to draw
+    monkeypatch.setattr(figures, "figure_specs", lambda *args: [])  # tested above; slow to draw
     softmax = (Experiment("sm", "Softmax", "softmax", overrides={"steps": 40, "eval_every": 10}),)
     steps: list[int] = []
 
@@ -227,8 +231,8 @@ def test_a_folder_holding_another_run_is_refused(small: Dataset, tmp_path: Path)
 
 
 def test_paper_experiments_use_the_paper_hyper_parameters() -> None:
-    soft1k, soft10k, cnn = report.PAPER_EXPERIMENTS
-    assert [e.paper_accuracy for e in report.PAPER_EXPERIMENTS] == [0.9186, 0.9223, 0.9927]
+    soft1k, soft10k, cnn = experiments.PAPER_EXPERIMENTS
+    assert [e.paper_accuracy for e in experiments.PAPER_EXPERIMENTS] == [0.9186, 0.9223, 0.9927]
     assert soft10k.config(0) == resolve_config("softmax", overrides={"steps": 10_000, "seed": 0})
     full = cnn.config(2)
     assert (full.steps, full.batch_size, full.optimizer, full.lr, full.seed) == (20_000, 50, "adam", 1e-4, 2)
@@ -243,36 +247,64 @@ def test_paper_experiments_use_the_paper_hyper_parameters() -> None:
 def test_beyond_paper_rows_follow_the_recipes(monkeypatch) -> None:
     monkeypatch.delitem(RECIPES, ("cnn", "fast"), raising=False)
     monkeypatch.delitem(RECIPES, ("cnn", "best"), raising=False)
-    assert report.available_experiments() == report.PAPER_EXPERIMENTS
+    assert experiments.available_experiments() == experiments.PAPER_EXPERIMENTS
     with pytest.raises(UsageError, match="best"):
-        report.available_experiments(best=True)
+        experiments.available_experiments(best=True)
     monkeypatch.setitem(RECIPES, ("cnn", "fast"), RECIPES[("cnn", "paper")])
     monkeypatch.setitem(RECIPES, ("cnn", "best"), RECIPES[("cnn", "paper")])
-    extra = report.available_experiments(best=True)[3:]
+    extra = experiments.available_experiments(best=True)[3:]
     assert [(e.key, e.recipe, e.beyond_paper) for e in extra] == [
         ("cnn-fast", "fast", True),
         ("cnn-best", "best", True),
     ]
 
 
-def test_eta_is_remaining_steps_times_seconds_per_step() -> None:
-    jobs = report.plan(TINY, (0,), "/tmp/unused")
-    eta = report._Eta(jobs)
-    prior = report.PRIOR_SECONDS_PER_STEP
-    assert eta.seconds() == pytest.approx(30 * prior["softmax"] + 8 * prior["cnn"])
+def test_eta_is_remaining_steps_times_measured_seconds_per_step() -> None:
+    eta = runner.Eta(plan(TINY, (0,), "/tmp/unused"))  # softmax 30 steps, then CNN 8 steps
+    assert (eta.seconds(), eta.unmeasured()) == (0, ("softmax", "cnn"))  # no guess before a measurement
+    assert format_eta(eta.seconds(), eta.unmeasured()) == "estimating…"
     eta.observe(0, 10, 0.5)
-    assert eta.seconds() == pytest.approx(20 * 0.5 + 8 * prior["cnn"])
+    assert (eta.seconds(), eta.unmeasured()) == (20 * 0.5, ("cnn",))
+    assert format_eta(eta.seconds(), eta.unmeasured()) == "~0:10 left + cnn runs, not yet timed"
+    eta.observe(1, 2, 1.5)
+    assert (eta.seconds(), eta.unmeasured()) == (20 * 0.5 + 6 * 1.5, ())
+    assert format_eta(eta.seconds(), eta.unmeasured()) == "~0:19 left"
+    eta.observe(0, 30, None)  # the softmax run finished: its measured speed stays
+    assert eta.seconds() == 6 * 1.5 and format_eta(3725, ()) == "~1:02:05 left"
+
+
+def test_eta_from_reports_leaves_out_each_runs_start_up() -> None:
+    jobs = plan(TINY, (0, 1), "/tmp/unused")  # softmax s0, s1 (30 steps, batch 100), then CNN s0, s1
+
+    def report(step: int, elapsed: float) -> Report:
+        return Report(step=step, steps=30, loss=0.3, batch_accuracy=0.9, lr=0.5, val_accuracy=None,
+                      images_per_second=step * 100 / elapsed, elapsed=elapsed)  # fmt: skip
+
+    eta = runner.Eta(jobs)
+    eta.observe_report(0, report(10, 5.0))  # 0.5 s a step, start-up included: the only measure yet
+    assert eta.seconds() == pytest.approx((20 + 30) * 0.5)
+    eta.observe_report(0, report(20, 6.0))  # 0.1 s a step since the first report
+    assert eta.seconds() == pytest.approx((10 + 30) * 0.1)
+    eta.observe(0, 30, None)
+    eta.observe_report(1, report(10, 5.0))  # the next run's first report keeps the kind's speed
+    assert eta.seconds() == pytest.approx(20 * 0.1) and eta.unmeasured() == ("cnn",)
 
 
 def test_cli_quick_writes_the_report(tmp_path: Path, data_dir: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(report, "PAPER_EXPERIMENTS", TINY)
-    monkeypatch.setattr(report_figures, "figure_specs", lambda *args: [])  # drawn in the tests above
+    monkeypatch.setattr(experiments, "PAPER_EXPERIMENTS", TINY)
+    monkeypatch.setattr(figures, "figure_specs", lambda *args: [])  # drawn in the tests above
     monkeypatch.delitem(RECIPES, ("cnn", "fast"), raising=False)
     out, data = tmp_path / "X", ["--data-dir", str(data_dir)]
     assert main(["reproduce", "--quick", "--only", "softmax-1k", "--out", str(out), *data]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["seeds"] == [0] and results["complete"] and results["omitted"] == ["CNN tiny"]
-    assert "[1/1] Softmax tiny, seed 0: test" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "[1/1] Softmax tiny, seed 0: test" in err
+    # Off a terminal: plain lines, at most MAX_LINES per run besides its last step (30 reports here).
+    training = [line for line in err.splitlines() if ": step " in line]
+    assert "\r" not in err and 0 < len(training) <= MAX_LINES + 1
+    assert training[-1].startswith("[1/1] Softmax tiny, seed 0: step 30/30 | loss ")
+    assert training[-1].endswith(" | all runs: ~0:00 left")
     assert main(["reproduce", "--seeds", "1", "1", "--out", str(out), *data]) == 2
     assert main(["reproduce", "--only", "cnn-huge", "--out", str(out), *data]) == 2
     assert "cnn-huge" in capsys.readouterr().err

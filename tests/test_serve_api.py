@@ -409,6 +409,7 @@ def test_serve_trains_what_it_needs_on_first_start(
 
     console = capsys.readouterr().err
     assert "no finished softmax or cnn run" in console and "training" in console
+    assert "\r" not in console and "softmax (paper): step 4/4 | loss " in console  # a log, not a bar
     trained = latest_finished_runs(runs)
     assert set(trained) == {"softmax", "cnn"}
     assert read_results(trained["softmax"])["recipe"] == "paper"

@@ -6,12 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from mnistlab.commands.common import add_data_args, add_runtime_args, load_data, stop_on_signals
+from mnistlab.commands.progress import StepProgress, format_eta, report_facts
 from mnistlab.errors import UsageError
-from mnistlab.jobs import threads_per_job
-from mnistlab.report import PAPER_SEEDS, QUICK_SEEDS, Progress, available_experiments, plan, reproduce
+from mnistlab.report.experiments import PAPER_SEEDS, QUICK_SEEDS, available_experiments
+from mnistlab.report.parallel import threads_per_job
+from mnistlab.report.plan import plan
+from mnistlab.report.runner import Progress, reproduce
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 
 
@@ -58,12 +59,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def format_seconds(seconds: float) -> str:
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
 def run(args: argparse.Namespace) -> int:
     seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else PAPER_SEEDS)
     if len(set(seeds)) != len(seeds) or min(seeds) < 0:
@@ -76,17 +71,15 @@ def run(args: argparse.Namespace) -> int:
     per_run_threads = threads_per_job(set_threads(args.threads), args.jobs)
     data = load_data(args)
     out = Path(args.out)
-    bar: dict[int, tqdm] = {}
+    bar: dict[int, StepProgress] = {}
 
     def on_progress(p: Progress) -> None:
         where = f"[{p.job}/{p.jobs}] {p.title}, seed {p.seed}"
-        eta = f"all runs: ~{format_seconds(p.eta_seconds)} left"
+        eta = f"all runs: {format_eta(p.eta_seconds, p.eta_unmeasured)}"
         if p.state == "training":
             if p.job not in bar:
-                bar[p.job] = tqdm(total=p.steps, desc=where, unit="step", file=sys.stderr, dynamic_ncols=True)
-            bar[p.job].n = p.step
-            val = "-" if p.report.val_accuracy is None else f"{p.report.val_accuracy:.2%}"
-            bar[p.job].set_postfix_str(f"val {val} | {eta}")
+                bar[p.job] = StepProgress(p.steps, where)
+            bar[p.job].update(p.step, report_facts(p.report), eta)
             return
         if p.job in bar:
             bar.pop(p.job).close()

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from mnistlab.commands.common import add_data_args, add_runtime_args, load_data, stop_on_signals
+from mnistlab.commands.progress import StepProgress, format_eta, report_facts, run_seconds_left
 from mnistlab.commands.train import default_run_dir
 from mnistlab.config import RECIPES, TrainConfig, resolve_config
 from mnistlab.errors import UsageError
@@ -64,12 +64,10 @@ def train_missing(args: argparse.Namespace, tasks: list[str], device: torch.devi
             f"{'; ' + note if note else ''}) into {run_dir}.",
             file=sys.stderr,
         )
-        bar = tqdm(total=config.steps, desc=f"{task} ({config.recipe})", unit="step", file=sys.stderr)
+        bar = StepProgress(config.steps, f"{task} ({config.recipe})", bar_eta=False)
 
-        def on_report(r: Report, bar: tqdm = bar) -> None:
-            bar.n = r.step
-            val = "-" if r.val_accuracy is None else f"{r.val_accuracy:.2%}"
-            bar.set_postfix_str(f"loss {r.loss:.4f} val {val}")
+        def on_report(r: Report, bar: StepProgress = bar, batch_size: int = config.batch_size) -> None:
+            bar.update(r.step, report_facts(r), format_eta(run_seconds_left(r, batch_size)))
 
         with stop_on_signals() as stopped:
             result = train(

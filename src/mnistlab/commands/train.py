@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from mnistlab import checkpoint as ckpt
 from mnistlab import distributed
@@ -22,6 +21,7 @@ from mnistlab.commands.common import (
     print_json,
     stop_on_signals,
 )
+from mnistlab.commands.progress import StepProgress, format_eta, run_seconds_left
 from mnistlab.config import RECIPES, TrainConfig, read_config_file, resolve_config
 from mnistlab.errors import UsageError
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
@@ -117,21 +117,17 @@ def _train(
     data = load_data(args)
     runtime = describe_runtime(device)
 
-    bar = tqdm(
-        total=config.steps,
-        desc=f"{args.task} ({config.recipe})",
-        unit="step",
-        file=sys.stderr,
-        dynamic_ncols=True,
-        disable=not context.is_main,  # one bar for the whole group
+    bar = StepProgress(
+        config.steps,
+        f"{args.task} ({config.recipe})",
+        enabled=context.is_main,  # one bar for the whole group
+        bar_eta=False,
     )
 
     def on_report(r: Report) -> None:
-        bar.n = r.step
         val = "-" if r.val_accuracy is None else f"{r.val_accuracy:.2%}"
-        bar.set_postfix_str(
-            f"loss {r.loss:.4f} acc {r.batch_accuracy:.0%} val {val} {r.images_per_second:,.0f} img/s"
-        )
+        facts = f"loss {r.loss:.4f} acc {r.batch_accuracy:.0%} val {val} {r.images_per_second:,.0f} img/s"
+        bar.update(r.step, facts, format_eta(run_seconds_left(r, config.batch_size)))
 
     with stop_on_signals() as stopped:
         result = train(

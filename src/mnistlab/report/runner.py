@@ -1,134 +1,27 @@
-"""`mnistlab reproduce`: the paper's experiments over several seeds, and a live report of them.
+"""Training, reusing or resuming every run of a reproduction, with the time left and a report after each.
 
-Each (experiment, seed) is a run directory DIR/runs/<key>-s<seed> trained by
-`mnistlab.training.train`: a finished one (it has results.json) is reused, an interrupted
-one resumes from its checkpoint. After every run the report (results.json, results.md,
-index.html and figures/) is rebuilt from the runs' own results.json files, so no number on
-the page is typed by hand, and the softmax rows appear while the CNN is still training.
+Each run is trained by `mnistlab.training.train` in its own folder (`plan`). After every run
+the report is rebuilt from the runs' own results.json files (`results`), so no number on the
+page is typed by hand, and the softmax rows appear while the CNN is still training.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from mnistlab import checkpoint as ckpt
-from mnistlab.config import RECIPES, TrainConfig, resolve_config
 from mnistlab.data.splits import Dataset
 from mnistlab.errors import UsageError
+from mnistlab.report.experiments import PAPER_EXPERIMENTS, PAPER_SEEDS, Experiment
+from mnistlab.report.parallel import Outcome, RunSpec, run_parallel, threads_per_job
+from mnistlab.report.plan import Job, finished_results, plan
 from mnistlab.training import Report, train
-
-FORMAT = "mnistlab-reproduce/1"
-PAPER_SEEDS = (0, 1, 2)
-QUICK_SEEDS = (0,)
-# Seconds per optimisation step before a run has measured its own (2 CPU cores, paper batch sizes).
-PRIOR_SECONDS_PER_STEP = {"softmax": 0.003, "cnn": 0.2}
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """One row of the results table: a recipe, its paper number and its reduced --quick size."""
-
-    key: str  # names the run folders and the row in results.json
-    title: str
-    task: str
-    recipe: str = "paper"
-    overrides: Mapping[str, Any] = field(default_factory=dict)
-    paper_accuracy: float | None = None  # a fraction; None for rows beyond the paper
-    quick_steps: int | None = None  # steps under --quick; None leaves the row out of --quick
-    beyond_paper: bool = False
-
-    def config(self, seed: int, *, quick: bool = False) -> TrainConfig:
-        """The run's config; under --quick fewer steps, with validation still twice per run."""
-        full = resolve_config(self.task, self.recipe, overrides={**self.overrides, "seed": seed})
-        if not quick or self.quick_steps is None or self.quick_steps == full.steps:
-            return full
-        steps = self.quick_steps
-        reduced = {
-            "steps": steps,
-            "eval_every": min(full.eval_every, max(1, steps // 2)),
-            "log_every": min(full.log_every, max(1, steps // 20)),
-        }
-        return resolve_config(self.task, self.recipe, overrides={**self.overrides, "seed": seed, **reduced})
-
-
-# The paper's numbers: "MNIST for ML Beginners" (softmax) and "Deep MNIST for Experts" (CNN).
-PAPER_EXPERIMENTS: tuple[Experiment, ...] = (
-    Experiment("softmax-1k", "Softmax regression, 1,000 steps", "softmax", overrides={"steps": 1000},
-               paper_accuracy=0.9186, quick_steps=1000),
-    Experiment("softmax-10k", "Softmax regression, 10,000 steps", "softmax", overrides={"steps": 10_000},
-               paper_accuracy=0.9223, quick_steps=2000),
-    Experiment("cnn", "Deep CNN, 20,000 steps", "cnn", paper_accuracy=0.9927, quick_steps=400),
-)  # fmt: skip
-
-
-def available_experiments(*, best: bool = False) -> tuple[Experiment, ...]:
-    """The paper's rows, then the beyond-the-paper recipes that exist in this install."""
-    rows = list(PAPER_EXPERIMENTS)
-    if ("cnn", "fast") in RECIPES:
-        rows.append(Experiment("cnn-fast", "Fast CNN recipe", "cnn", "fast", beyond_paper=True))
-    if best:
-        if ("cnn", "best") not in RECIPES:
-            raise UsageError("--best needs the 'best' CNN recipe, which this install does not have.")
-        rows.append(Experiment("cnn-best", "Best CNN recipe", "cnn", "best", beyond_paper=True))
-    return tuple(rows)
-
-
-@dataclass(frozen=True)
-class Job:
-    """One training run of the reproduction."""
-
-    experiment: Experiment
-    seed: int
-    config: TrainConfig
-    run_dir: Path
-
-
-def plan(
-    experiments: Sequence[Experiment],
-    seeds: Sequence[int],
-    out_dir: Path | str,
-    *,
-    quick: bool = False,
-    only: Collection[str] | None = None,
-) -> list[Job]:
-    """Every (experiment, seed) run, experiments in order; a --quick run that is reduced gets its own folder.
-
-    `only` keeps the experiments with those keys; the others are reported as not run.
-    """
-    keys = [e.key for e in experiments]
-    unknown = sorted(set(only or ()) - set(keys))
-    if unknown:
-        raise UsageError(f"Unknown experiment(s) {', '.join(unknown)}; known: {', '.join(keys)}.")
-    jobs = []
-    for experiment in experiments:
-        if (quick and experiment.quick_steps is None) or (only and experiment.key not in only):
-            continue
-        for seed in seeds:
-            config = experiment.config(seed, quick=quick)
-            reduced = config != experiment.config(seed)
-            name = f"{experiment.key}-quick-s{seed}" if reduced else f"{experiment.key}-s{seed}"
-            jobs.append(Job(experiment, seed, config, Path(out_dir) / "runs" / name))
-    return jobs
-
-
-def finished_results(job: Job) -> dict[str, Any] | None:
-    """The job's results.json if it finished; raises if its folder holds a different run."""
-    if not (job.run_dir / ckpt.CONFIG_FILE).is_file():
-        return None
-    saved, _ = ckpt.read_run_config(job.run_dir)
-    if saved != job.config:
-        raise UsageError(
-            f"{job.run_dir} holds a run with another config than {job.experiment.key!r} seed {job.seed} "
-            "needs; delete that folder or pass another --out."
-        )
-    results = ckpt.read_results(job.run_dir)
-    return None if results is None or results.get("interrupted") else results
 
 
 @dataclass(frozen=True)
@@ -142,19 +35,26 @@ class Progress:
     step: int
     steps: int
     state: str  # "training", "reused", "finished" or "interrupted"
-    eta_seconds: float
+    eta_seconds: float  # for the runs whose speed is measured; see `eta_unmeasured`
     report: Report | None = None
     test_accuracy: float | None = None
     train_seconds: float | None = None
+    eta_unmeasured: tuple[str, ...] = ()  # models with steps left whose speed is not measured yet
 
 
-class _Eta:
-    """Time left: each job's remaining steps times its model's seconds per step, measured when possible."""
+class Eta:
+    """Time left: each job's remaining steps times its kind's measured seconds per step.
+
+    A kind (model, batch size) is timed by its own runs only: a finished run's average, then a
+    running one's reports. Until then it is listed by `unmeasured`, not guessed: a fixed prior
+    of 0.2 s per CNN step was several times too slow on a laptop CPU.
+    """
 
     def __init__(self, jobs: Sequence[Job]) -> None:
         self.jobs = jobs
         self.left = [job.config.steps for job in jobs]
         self.rate: dict[tuple[str, int], float] = {}
+        self.first: dict[int, tuple[int, float]] = {}  # each job's first report: (step, elapsed)
 
     def _key(self, job: Job) -> tuple[str, int]:
         return job.config.model, job.config.batch_size
@@ -164,12 +64,38 @@ class _Eta:
         if seconds_per_step is not None and math.isfinite(seconds_per_step) and seconds_per_step > 0:
             self.rate[self._key(self.jobs[index])] = seconds_per_step
 
+    def observe_report(self, index: int, report: Report) -> None:
+        """A running job's speed, counted from its first report on.
+
+        The first interval holds start-up costs (on the loaded 2-core EPYC, softmax's first 50
+        steps ran at 600 images/s, its next 950 at ~6,900), so it sets a kind's speed only
+        while that kind has none.
+        """
+        first_step, first_elapsed = self.first.setdefault(index, (report.step, report.elapsed))
+        if report.step > first_step:
+            rate = (report.elapsed - first_elapsed) / (report.step - first_step)
+        elif self._key(self.jobs[index]) in self.rate:
+            rate = None
+        else:
+            rate = self.jobs[index].config.batch_size / max(report.images_per_second, 1e-9)
+        self.observe(index, report.step, rate)
+
     def seconds(self) -> float:
-        default = max(PRIOR_SECONDS_PER_STEP.values())
+        """Seconds left for the runs of measured kinds."""
         return sum(
-            left * self.rate.get(self._key(job), PRIOR_SECONDS_PER_STEP.get(job.config.model, default))
+            left * self.rate[self._key(job)]
             for job, left in zip(self.jobs, self.left, strict=True)
+            if left > 0 and self._key(job) in self.rate
         )
+
+    def unmeasured(self) -> tuple[str, ...]:
+        """Models with steps left whose speed is not known yet, in run order."""
+        models = [
+            job.config.model
+            for job, left in zip(self.jobs, self.left, strict=True)
+            if left > 0 and self._key(job) not in self.rate
+        ]
+        return tuple(dict.fromkeys(models))
 
 
 def reproduce(
@@ -190,7 +116,7 @@ def reproduce(
     """Run (or reuse, or resume) every (experiment, seed), rewriting the report in `out_dir` after each.
 
     `processes > 1` trains that many runs at once in worker processes with `threads`
-    torch threads each (`mnistlab.jobs`); the numbers equal a sequential run with that
+    torch threads each (`parallel`); the numbers equal a sequential run with that
     many threads. Returns the final results.json content; `results["complete"]` is False if
     stopped early.
     """
@@ -198,10 +124,10 @@ def reproduce(
     jobs = plan(experiments, seeds, out_dir, quick=quick, only=only)
     if not jobs:
         raise UsageError("Nothing to run: pass at least one seed and one experiment.")
-    from mnistlab.report_results import ReportWriter  # matplotlib loads only when a report is made
+    from mnistlab.report.results import ReportWriter  # matplotlib loads only when a report is made
 
     writer = ReportWriter(out_dir, data, experiments, jobs, quick=quick, runtime=dict(runtime or {}))
-    eta = _Eta(jobs)
+    eta = Eta(jobs)
     done = [finished_results(job) for job in jobs]  # also checks every folder before training starts
     for index, results in enumerate(done):
         if results is not None:
@@ -221,13 +147,12 @@ def reproduce(
                     steps=job.config.steps,
                     state=state,
                     eta_seconds=eta.seconds() / processes,  # runs in parallel share the wait
+                    eta_unmeasured=eta.unmeasured(),
                     **extra,
                 )
             )
 
     if processes > 1:
-        from mnistlab.jobs import Outcome, RunSpec, run_parallel, threads_per_job
-
         specs = [
             RunSpec(index, job.config, job.run_dir, ckpt.has_checkpoint(job.run_dir))
             for index, job in enumerate(jobs)
@@ -244,9 +169,7 @@ def reproduce(
             writer.update(running=jobs[index])
 
         def on_parallel_report(index: int, report: Report) -> None:
-            eta.observe(
-                index, report.step, jobs[index].config.batch_size / max(report.images_per_second, 1e-9)
-            )
+            eta.observe_report(index, report)
             emit(index, "training", report.step, report=report)
 
         def on_done(outcome: Outcome) -> None:
@@ -286,8 +209,8 @@ def reproduce(
             continue
         writer.update(running=job)
 
-        def on_report(report: Report, index: int = index, job: Job = job) -> None:
-            eta.observe(index, report.step, job.config.batch_size / max(report.images_per_second, 1e-9))
+        def on_report(report: Report, index: int = index) -> None:
+            eta.observe_report(index, report)
             emit(index, "training", report.step, report=report)
 
         result = train(

@@ -15,9 +15,12 @@ from typing import Any
 
 from mnistlab import checkpoint as ckpt
 from mnistlab.data.splits import Dataset
-from mnistlab.report import FORMAT, PAPER_SEEDS, Experiment, Job, finished_results
-from mnistlab.report_figures import draw_figures
-from mnistlab.report_html import write_report
+from mnistlab.report.experiments import PAPER_SEEDS, Experiment
+from mnistlab.report.figures import draw_figures
+from mnistlab.report.html import write_report
+from mnistlab.report.plan import Job, finished_results
+
+FORMAT = "mnistlab-reproduce/1"
 
 
 class ReportWriter:

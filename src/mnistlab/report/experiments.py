@@ -1,0 +1,62 @@
+"""What `mnistlab reproduce` runs: the paper's rows, the beyond-the-paper recipes, the seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mnistlab.config import RECIPES, TrainConfig, resolve_config
+from mnistlab.errors import UsageError
+
+PAPER_SEEDS = (0, 1, 2)
+QUICK_SEEDS = (0,)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One row of the results table: a recipe, its paper number and its reduced --quick size."""
+
+    key: str  # names the run folders and the row in results.json
+    title: str
+    task: str
+    recipe: str = "paper"
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    paper_accuracy: float | None = None  # a fraction; None for rows beyond the paper
+    quick_steps: int | None = None  # steps under --quick; None leaves the row out of --quick
+    beyond_paper: bool = False
+
+    def config(self, seed: int, *, quick: bool = False) -> TrainConfig:
+        """The run's config; under --quick fewer steps, with validation still twice per run."""
+        full = resolve_config(self.task, self.recipe, overrides={**self.overrides, "seed": seed})
+        if not quick or self.quick_steps is None or self.quick_steps == full.steps:
+            return full
+        steps = self.quick_steps
+        reduced = {
+            "steps": steps,
+            "eval_every": min(full.eval_every, max(1, steps // 2)),
+            "log_every": min(full.log_every, max(1, steps // 20)),
+        }
+        return resolve_config(self.task, self.recipe, overrides={**self.overrides, "seed": seed, **reduced})
+
+
+# The paper's numbers: "MNIST for ML Beginners" (softmax) and "Deep MNIST for Experts" (CNN).
+PAPER_EXPERIMENTS: tuple[Experiment, ...] = (
+    Experiment("softmax-1k", "Softmax regression, 1,000 steps", "softmax", overrides={"steps": 1000},
+               paper_accuracy=0.9186, quick_steps=1000),
+    Experiment("softmax-10k", "Softmax regression, 10,000 steps", "softmax", overrides={"steps": 10_000},
+               paper_accuracy=0.9223, quick_steps=2000),
+    Experiment("cnn", "Deep CNN, 20,000 steps", "cnn", paper_accuracy=0.9927, quick_steps=400),
+)  # fmt: skip
+
+
+def available_experiments(*, best: bool = False) -> tuple[Experiment, ...]:
+    """The paper's rows, then the beyond-the-paper recipes that exist in this install."""
+    rows = list(PAPER_EXPERIMENTS)
+    if ("cnn", "fast") in RECIPES:
+        rows.append(Experiment("cnn-fast", "Fast CNN recipe", "cnn", "fast", beyond_paper=True))
+    if best:
+        if ("cnn", "best") not in RECIPES:
+            raise UsageError("--best needs the 'best' CNN recipe, which this install does not have.")
+        rows.append(Experiment("cnn-best", "Best CNN recipe", "cnn", "best", beyond_paper=True))
+    return tuple(rows)
