@@ -281,8 +281,8 @@ def test_eta_from_reports_leaves_out_each_runs_start_up() -> None:
                       images_per_second=step * 100 / elapsed, elapsed=elapsed)  # fmt: skip
 
     eta = runner.Eta(jobs)
-    eta.observe_report(0, report(10, 5.0))  # 0.5 s a step, start-up included: the only measure yet
-    assert eta.seconds() == pytest.approx((20 + 30) * 0.5)
+    eta.observe_report(0, report(10, 5.0))  # start-up included: no speed yet, "estimating…"
+    assert eta.seconds() == 0 and eta.unmeasured() == ("softmax", "cnn")
     eta.observe_report(0, report(20, 6.0))  # 0.1 s a step since the first report
     assert eta.seconds() == pytest.approx((10 + 30) * 0.1)
     eta.observe(0, 30, None)

@@ -68,16 +68,14 @@ class Eta:
         """A running job's speed, counted from its first report on.
 
         The first interval holds start-up costs (on the loaded 2-core EPYC, softmax's first 50
-        steps ran at 600 images/s, its next 950 at ~6,900), so it sets a kind's speed only
-        while that kind has none.
+        steps ran at 600 images/s, its next 950 at ~6,900; timed from them, a fresh `make run`
+        opened with "~4:22:03 left"), so it never sets a speed: until a second report the
+        kind stays "estimating…".
         """
         first_step, first_elapsed = self.first.setdefault(index, (report.step, report.elapsed))
+        rate = None
         if report.step > first_step:
             rate = (report.elapsed - first_elapsed) / (report.step - first_step)
-        elif self._key(self.jobs[index]) in self.rate:
-            rate = None
-        else:
-            rate = self.jobs[index].config.batch_size / max(report.images_per_second, 1e-9)
         self.observe(index, report.step, rate)
 
     def seconds(self) -> float:
