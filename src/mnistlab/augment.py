@@ -65,7 +65,7 @@ ELASTIC_ALPHA = 34.0
 # Pen width: per image one of these (op, element) pairs, uniformly: thinner by ~2 px,
 # unchanged, thicker by ~2 px (two shapes). Dilation is listed twice as often because
 # people's pens (and the draw page's) are mostly thicker than MNIST's strokes.
-THICKNESS = (("erode", "cross"), (None, None), ("dilate", "cross"), ("dilate", "square3"))
+THICKNESS = (("erode", "plus3x3"), (None, None), ("dilate", "plus3x3"), ("dilate", "3x3"))
 # Faint ink (pencil, a grey photo): half the images get their ink scaled by U[0.1, 1].
 CONTRAST_LOW = 0.1
 # Cutout side in px: a covered or missing part of a stroke.
@@ -104,7 +104,9 @@ def random_thickness(images: torch.Tensor, generator: torch.Generator) -> torch.
     return out
 
 
-def random_contrast(images: torch.Tensor, generator: torch.Generator, *, low: float = CONTRAST_LOW) -> torch.Tensor:
+def random_contrast(
+    images: torch.Tensor, generator: torch.Generator, *, low: float = CONTRAST_LOW
+) -> torch.Tensor:
     """Scale the ink of half the images (chosen at random) by a factor uniform in [`low`, 1]."""
     n = images.shape[0]
     u = torch.rand(2, n, generator=generator, device=images.device, dtype=images.dtype)

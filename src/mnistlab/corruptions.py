@@ -28,31 +28,34 @@ DEFAULT_SEED = 0
 
 @dataclass(frozen=True)
 class Severity:
-    """What one corruption does at severities 1..5: a parameter, its unit, five values."""
+    """What one corruption does at severities 1..5: a sentence with a {} for the parameter."""
 
-    parameter: str
-    unit: str
+    template: str
     values: tuple  # indexed by severity - 1
+
+    def describe(self, severity: int) -> str:
+        return self.template.format(self.values[severity - 1])
 
 
 # The single table of what each corruption does. Ranges were set so that severity 3 is a
-# plausible "someone else's handwriting" case: e.g. Simard et al. (2003) used alpha = 34,
-# sigma = 4 for elastic distortions; strokes of MNIST digits are about 2-4 px wide.
+# plausible "someone else's handwriting" case: e.g. Simard et al. (2003) used alpha = 34 px,
+# sigma = 4 px for elastic distortions; MNIST's strokes are about 2-4 px wide. Elements are
+# `mnistlab.imageops.ELEMENTS`; "random sign" and "random" draws are per image.
 SEVERITIES: dict[str, Severity] = {
-    "translate": Severity("shift along each axis, random signs", "px", (1, 2, 3, 4, 5)),
-    "rotate": Severity("rotation, random sign", "degrees", (10, 15, 20, 25, 30)),
-    "scale": Severity("zoom by f or 1/f, random per image", "factor f", (1.1, 1.2, 1.3, 1.4, 1.5)),
-    "shear": Severity("horizontal slant, random sign", "tan(angle)", (0.15, 0.25, 0.35, 0.45, 0.55)),
-    "thin": Severity("grey erosion by a flat element", "element", ("pair", "square2", "cross", "square3", "disk2")),
+    "translate": Severity("shift by {} px along each axis, random signs", (1, 2, 3, 4, 5)),
+    "rotate": Severity("rotate by {} degrees, random sign", (10, 15, 20, 25, 30)),
+    "scale": Severity("zoom by a factor of {0} or 1/{0}, random", (1.1, 1.2, 1.3, 1.4, 1.5)),
+    "shear": Severity("slant by tan(angle) = {}, random sign", (0.15, 0.25, 0.35, 0.45, 0.55)),
+    "thin": Severity("grey erosion by a flat {} element", ("1x2", "2x2", "plus3x3", "3x3", "disk5x5")),
     "thick": Severity(
-        "grey dilation by a flat element", "element", ("square2", "cross", "square3", "disk2", "square5")
+        "grey dilation by a flat {} element", ("2x2", "plus3x3", "3x3", "disk5x5", "5x5")
     ),
-    "elastic": Severity("Simard displacement scale alpha, sigma = 4 px", "px", (20, 27, 34, 41, 48)),
-    "blur": Severity("Gaussian blur sigma", "px", (0.5, 0.75, 1.0, 1.25, 1.5)),
-    "gaussian_noise": Severity("additive noise std", "fraction of 255", (0.1, 0.2, 0.3, 0.4, 0.5)),
-    "impulse_noise": Severity("pixels set to 0 or 255", "fraction", (0.03, 0.06, 0.09, 0.12, 0.15)),
-    "occlusion": Severity("black square patch inside the central 20x20 box", "side px", (4, 6, 8, 10, 12)),
-    "low_contrast": Severity("ink scaled so 255 becomes", "grey level", (128, 96, 64, 48, 32)),
+    "elastic": Severity("elastic, alpha = {} px, sigma = 4 px (Simard 2003)", (20, 27, 34, 41, 48)),
+    "blur": Severity("Gaussian blur, sigma = {} px", (0.5, 0.75, 1.0, 1.25, 1.5)),
+    "gaussian_noise": Severity("add noise of std {} x 255", (0.1, 0.2, 0.3, 0.4, 0.5)),
+    "impulse_noise": Severity("set a fraction {} of pixels to 0 or 255", (0.03, 0.06, 0.09, 0.12, 0.15)),
+    "occlusion": Severity("black {0}x{0} px square in the central 20x20 box", (4, 6, 8, 10, 12)),
+    "low_contrast": Severity("scale ink so 255 becomes {}", (128, 96, 64, 48, 32)),
 }
 CORRUPTIONS: tuple[str, ...] = tuple(SEVERITIES)
 ELASTIC_SIGMA = 4.0  # px, Simard et al. (2003)
@@ -73,12 +76,6 @@ def check_severity(severity: int) -> int:
     if isinstance(severity, bool) or not isinstance(severity, int) or not lo <= severity <= hi:
         raise UsageError(f"Severity must be an integer from {lo} to {hi}, got {severity!r}.")
     return severity
-
-
-def describe(name: str, severity: int = DEFAULT_SEVERITY) -> str:
-    """E.g. "rotate: rotation, random sign = 20 degrees"."""
-    s = SEVERITIES[name]
-    return f"{name}: {s.parameter} = {s.values[severity - 1]} {s.unit}"
 
 
 def _signs(n: int, g: torch.Generator) -> torch.Tensor:
@@ -106,7 +103,9 @@ def _corrupt_float(x: torch.Tensor, name: str, value, g: torch.Generator) -> tor
         return imageops.morphology(x, value, "dilate")
     if name == "elastic":
         noise = torch.rand(n, 2, *x.shape[-2:], generator=g) * 2 - 1
-        return imageops.elastic_warp(x, noise.to(dev), torch.full((n,), float(value), device=dev), ELASTIC_SIGMA)
+        return imageops.elastic_warp(
+            x, noise.to(dev), torch.full((n,), float(value), device=dev), ELASTIC_SIGMA
+        )
     if name == "blur":
         return imageops.gaussian_blur(x, value)
     if name == "gaussian_noise":

@@ -14,32 +14,34 @@ import torch
 import torch.nn.functional as F
 
 # Flat structuring elements as (dy, dx) offsets. A stroke of width w grows (dilation) or
-# shrinks (erosion) to about w + 1 with "pair" and "square2", w + 2 with "cross" and
-# "square3" (the square also fills diagonals), w + 4 with "disk2" and "square5".
+# shrinks (erosion) to about w + 1 with "1x2" and "2x2", w + 2 with "plus3x3" and
+# "3x3" (the square also fills diagonals), w + 4 with "disk5x5" and "5x5".
 ELEMENTS: dict[str, tuple[tuple[int, int], ...]] = {
-    "pair": ((0, 0), (0, 1)),
-    "square2": ((0, 0), (0, 1), (1, 0), (1, 1)),
-    "cross": ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)),
-    "square3": tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)),
-    "disk2": tuple((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if dy * dy + dx * dx <= 4),
-    "square5": tuple((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)),
+    "1x2": ((0, 0), (0, 1)),
+    "2x2": ((0, 0), (0, 1), (1, 0), (1, 1)),
+    "plus3x3": ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)),
+    "3x3": tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)),
+    "disk5x5": tuple((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if dy * dy + dx * dx <= 4),
+    "5x5": tuple((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)),
 }
 
 
 def morphology(images: torch.Tensor, element: str, op: str) -> torch.Tensor:
     """Grey-level dilation (`op="dilate"`, max over the element) or erosion ("erode", min).
 
-    Dilation of one lit pixel by "square3" is a lit 3x3 square; erosion of a lit 3x3 square
-    by "square3" or "cross" leaves its centre pixel. Outside the image counts as background.
+    Dilation of one lit pixel by "3x3" is a lit 3x3 square; erosion of a lit 3x3 square
+    by "3x3" or "plus3x3" leaves its centre pixel. Outside the image counts as background.
     """
     offsets = ELEMENTS[element]
     r = max(max(abs(dy), abs(dx)) for dy, dx in offsets)
     h, w = images.shape[-2:]
     padded = F.pad(images, (r, r, r, r))
-    pick = torch.maximum if op == "dilate" else torch.minimum
+    pick, sign = (torch.maximum, -1) if op == "dilate" else (torch.minimum, 1)
     out = None
     for dy, dx in offsets:
-        # out[y, x] = op over (dy, dx) of in[y + dy, x + dx]
+        # Dilation: out(p) = max over b of in(p - b), so a lit pixel becomes the element placed
+        # on it; erosion: out(p) = min over b of in(p + b), so erode(dilate(x)) >= x.
+        dy, dx = sign * dy, sign * dx
         view = padded[..., r + dy : r + dy + h, r + dx : r + dx + w]
         out = view.clone() if out is None else pick(out, view)
     return out
@@ -93,7 +95,9 @@ def shear_matrices(shear: torch.Tensor) -> torch.Tensor:
     return torch.stack([row0, row1], dim=1)
 
 
-def elastic_warp(images: torch.Tensor, noise: torch.Tensor, alpha: torch.Tensor, sigma: float) -> torch.Tensor:
+def elastic_warp(
+    images: torch.Tensor, noise: torch.Tensor, alpha: torch.Tensor, sigma: float
+) -> torch.Tensor:
     """Simard et al. (2003) elastic distortion: displacement fields `noise` (N, 2, H, W),
     uniform in [-1, 1], smoothed by a Gaussian of `sigma` px and scaled by `alpha` px
     (per image, shape (N,)), then applied by bilinear resampling.
@@ -110,7 +114,7 @@ def elastic_warp(images: torch.Tensor, noise: torch.Tensor, alpha: torch.Tensor,
 def shift_integer(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
     """Move image i by exactly (dy[i], dx[i]) whole pixels (down, right); ink leaving the
     field is lost, the uncovered border is background."""
-    n, c, h, w = images.shape
+    n, _, h, w = images.shape
     r = int(max(dy.abs().max().item(), dx.abs().max().item(), 0))
     padded = F.pad(images, (r, r, r, r))
     rows = torch.arange(h, device=images.device).view(1, h) - dy.view(n, 1) + r  # (N, H)
