@@ -102,7 +102,7 @@ def test_translation_moves_a_lit_pixel_by_exactly_k_pixels(severity) -> None:
     where = out.flatten(1).argmax(1)
     dy, dx = where // 28 - 14, where % 28 - 14
     assert set(dy.abs().tolist()) == {k} and set(dx.abs().tolist()) == {k}
-    assert len(set(zip(dy.tolist(), dx.tolist()))) == 4  # all four diagonal directions occur
+    assert len(set(zip(dy.tolist(), dx.tolist(), strict=True))) == 4  # all four diagonal directions occur
 
 
 def test_thin_at_severity_3_erodes_a_3x3_square_to_its_centre() -> None:
