@@ -88,3 +88,20 @@ def test_bad_robustness_flags_exit_2_with_one_sentence(capsys, tmp_path: Path, f
     line = one_line_error(capsys, ["evaluate", str(tmp_path / "no-run"), *flags])
     assert message in line
     assert not (tmp_path / "no-run").exists()
+
+
+def test_corruption_samples_and_robustness_bars_figures(mnist) -> None:
+    from mnistlab.visualize import corruption_samples, figure_bytes, robustness_bars
+
+    fig = corruption_samples(mnist.test.images[:2], severity=2)
+    assert len(fig.axes) == 2 * (1 + len(CORRUPTIONS))
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["clean", "translate"]
+    assert figure_bytes(fig).startswith(b"\x89PNG\r\n\x1a\n")
+
+    a = RobustnessResult("test", 3, 0, 10, 0.99, {"thin": 0.5, "rotate": 0.9}).to_dict()
+    b = RobustnessResult("test", 3, 0, 10, 0.98, {"thin": 0.7, "rotate": 0.8}).to_dict()
+    fig = robustness_bars({"fast": a, "robust": b})
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["rotate", "thin", "mean", "clean"]
+    widths = [round(p.get_width(), 6) for p in ax.patches]
+    assert widths == [90.0, 50.0, 70.0, 99.0, 80.0, 70.0, 75.0, 98.0]
