@@ -38,6 +38,5 @@ def test_round_trip_through_predict_loses_at_most_0_2_points(cnn_run: Path, mnis
     lost = 100 * float(raw.double().mean() - read.double().mean())
     print(f"round trip: raw {raw.double().mean():.2%}, through predict {read.double().mean():.2%}")
     assert lost <= script.MAX_LOSS_POINTS
-    # The pre-processed digit is MNIST-like itself: the round trip keeps the ink's grey levels
-    # (strongest ink 255) and moves the centre of mass by at most a pixel.
+    # Every round-tripped digit is scaled as MNIST's are: strongest ink at 255.
     assert int(digits.amax(dim=(1, 2)).min()) == 255
