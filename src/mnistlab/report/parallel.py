@@ -27,6 +27,7 @@ from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Dataset
 from mnistlab.errors import UsageError
 from mnistlab.report.claims import claim
+from mnistlab.runtime import load_average
 from mnistlab.training import Report, train
 
 
@@ -88,7 +89,7 @@ def _run(spec: RunSpec) -> Outcome:
             run_dir=spec.run_dir,
             resume=ckpt.has_checkpoint(spec.run_dir),
             device=_WORKER["device"],
-            runtime=_WORKER["runtime"],
+            runtime={**_WORKER["runtime"], "load_average_start": load_average()},
             on_report=lambda report: _WORKER["reports"].put((spec.index, report)),
             should_stop=stop.is_set,
         )

@@ -26,6 +26,7 @@ from mnistlab.report.claims import claim, shard_indices
 from mnistlab.report.experiments import PAPER_EXPERIMENTS, PAPER_SEEDS, Experiment
 from mnistlab.report.parallel import Outcome, RunSpec, run_parallel, threads_per_job
 from mnistlab.report.plan import Job, finished_results, plan
+from mnistlab.runtime import load_average
 from mnistlab.training import Report, train
 
 
@@ -236,13 +237,14 @@ def reproduce(
             emit(index, "training", report.step, report=report)
 
         try:
+            # The invocation's runtime was described once, at its start: each run gets its own start load.
             result = train(
                 job.config,
                 data,
                 run_dir=job.run_dir,
                 resume=ckpt.has_checkpoint(job.run_dir),
                 device=device,
-                runtime=dict(runtime or {}),
+                runtime={**(runtime or {}), "load_average_start": load_average()},
                 on_report=on_report,
                 should_stop=should_stop,
             )

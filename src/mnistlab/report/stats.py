@@ -134,11 +134,8 @@ def compare_with_paper(
     """("inside" | "above" | "below" | None, one sentence) for a paper number against our seeds."""
     if mean is None:
         return None, None
-    gap = (
-        f"Our mean {_pct(mean)} is below the paper's {_pct(paper)}."
-        if mean < paper
-        else f"Our mean {_pct(mean)} is not below the paper's {_pct(paper)}."
-    )
+    relation = "below" if mean < paper else "above" if mean > paper else "equal to"
+    gap = f"Our mean {_pct(mean)} is {relation} the paper's {_pct(paper)}."
     if interval is None:
         return None, f"One seed only, so no interval: {gap[0].lower()}{gap[1:]}"
     where = (
