@@ -19,6 +19,7 @@ import torch
 
 from mnistlab import checkpoint as ckpt
 from mnistlab.analysis import PAPER_CNN_RELU_INPUTS, never_firing
+from mnistlab.data.splits import normalize
 from mnistlab.fileio import atomic_write_json
 from mnistlab.report.claims import holder
 from mnistlab.report.environment import Machines, run_environment
@@ -140,7 +141,7 @@ def compare_with_baselines(rows: Sequence[dict[str, Any]]) -> None:
 
 
 def _never_firing_of_run(out_dir: Path, run: dict[str, Any], images: torch.Tensor) -> dict[str, Any]:
-    """The run's never-firing counts on `images` from its final weights, cached under ANALYSIS_DIR."""
+    """The run's never-firing counts on uint8 `images` from its final weights, cached under ANALYSIS_DIR."""
     run_dir = out_dir / run["run_dir"]
     digest = hashlib.sha256((run_dir / ckpt.RESULTS_FILE).read_bytes()).hexdigest()[:16]
     source = f"{digest}:{len(images)}"
@@ -152,7 +153,7 @@ def _never_firing_of_run(out_dir: Path, run: dict[str, Any], images: torch.Tenso
     except (OSError, ValueError, KeyError):
         pass
     model, _ = ckpt.load_model(run_dir)
-    counts = never_firing(model, images, PAPER_CNN_RELU_INPUTS)
+    counts = never_firing(model, normalize(images), PAPER_CNN_RELU_INPUTS)
     atomic_write_json(cache, {"source": source, "counts": counts})
     return counts
 
