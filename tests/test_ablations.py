@@ -68,7 +68,7 @@ def test_bias_ablation_reports_never_firing_units_from_each_runs_weights(
         f"never-firing-{key}-s{seed}.json" for key in ("cnn", "cnn-bias0") for seed in (0, 1)
     )
     page = (tmp_path / "index.html").read_text()
-    assert "ReLU units that never fire" in page and "cnn-bias0: biases at 0" in page
+    assert "ReLU units that never fire" in page and "biases at 0 (cnn-bias0)" in page
     # A rebuilt report reads the cache instead of running the models again.
     monkeypatch.setattr(rows, "never_firing", lambda *a, **k: pytest.fail("recomputed a cached count"))
     again = reproduce(small, tmp_path, experiments=plan, seeds=(0, 1), report_only=True)

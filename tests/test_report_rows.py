@@ -137,7 +137,7 @@ def test_ablation_rows_show_the_welch_difference_to_the_baseline(tmp_path: Path,
     expected = f"{100 * (-0.010 - half):+.2f} to {100 * (-0.010 + half):+.2f} pp"
     assert f"| -1.00 pp | {expected} |" in markdown
     assert "Deep CNN, no dropout" not in headline_markdown(results)  # ablations have their own table
-    assert "keep probability 1.0 (dropout 0)" in render_html(results)
+    assert "no dropout: keep probability 1.0 instead of 0.5 (cnn-no-dropout)" in render_html(results)
 
 
 def test_the_steps_figure_pools_each_milestone_over_seeds(tmp_path: Path) -> None:

@@ -81,10 +81,10 @@ def _ablation(key: str, title: str, change: str, overrides: Mapping[str, Any], *
 # "cnn" row. model_options replaces the whole dict, so each gives every option it sets.
 # Add a row here to add an ablation.
 ABLATIONS: tuple[Experiment, ...] = (
-    _ablation("no-dropout", "no dropout", "keep probability 1.0 (dropout 0)", {"model_options": {"dropout": 0.0}}),
+    _ablation("no-dropout", "no dropout", "no dropout: keep probability 1.0 instead of 0.5", {"model_options": {"dropout": 0.0}}),
     _ablation("bias0", "biases initialised at 0", "biases initialised at 0 instead of 0.1",
               {"model_options": {"bias_init": 0.0}}, dead_units=True),
-    _ablation("sgd", "SGD with momentum", f"SGD, momentum 0.9, lr {SGD_MOMENTUM_LR:g}, instead of Adam 1e-4",
+    _ablation("sgd", "SGD with momentum", f"SGD with momentum 0.9 at lr {SGD_MOMENTUM_LR:g} instead of Adam at 1e-4",
               {"optimizer": "sgd", "momentum": 0.9, "lr": SGD_MOMENTUM_LR}),
     _ablation("fc256", "fc 256 units", "fc layer of 256 units instead of 1024", {"model_options": {"hidden": 256}}),
 )  # fmt: skip

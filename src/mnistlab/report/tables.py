@@ -195,7 +195,7 @@ def ablation_rows(results: dict[str, Any]) -> list[dict[str, str]]:
         cells.append(
             {
                 "key": row["key"],
-                "ablation": f"{row['title']}: {row['change']}",
+                "ablation": f"{row['change']} ({row['key']})",
                 "mean": mean_std(row),
                 "seeds": "; ".join(run_cell(r) for r in row["runs"]),
                 "difference": "–" if value is None else f"{100 * value:+.2f} pp",
