@@ -120,8 +120,10 @@ def test_a_run_claimed_by_another_live_process_is_left_to_it(
     results = reproduce(small, tmp_path, experiments=TINY, seeds=(0, 1), on_progress=seen.append)
     assert counted == ["sm-s0"] and not results["complete"]
     assert [p.state for p in seen if p.state != "training"] == ["finished", "elsewhere"]
+    me = f"{socket.gethostname()} pid {os.getpid()}"
+    assert (seen[-1].claimed_by, seen[-1].claim_file) == (me, tmp_path / "runs" / "sm-s1" / claims.CLAIM_FILE)
     run = results["experiments"][0]["runs"][1]
-    assert run["status"] == "running" and run["claimed_by"] == f"{socket.gethostname()} pid {os.getpid()}"
+    assert run["status"] == "running" and run["claimed_by"] == me
     assert f"s1: training now on {run['claimed_by']}" in (tmp_path / "index.html").read_text()
     held.release()
     assert reproduce(small, tmp_path, experiments=TINY, seeds=(0, 1))["complete"]

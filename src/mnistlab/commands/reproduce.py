@@ -108,7 +108,13 @@ def run(args: argparse.Namespace) -> int:
         if p.state == "interrupted":
             return
         if p.state == "elsewhere":
-            print(f"{where}: claimed or finished by another process; left to it.", file=sys.stderr)
+            what = (
+                f"claimed by {p.claimed_by}, left to it (if that process is gone, delete {p.claim_file} and "
+                "rerun; a claim of a dead process on this host is taken over by itself)"
+                if p.claimed_by
+                else "finished by another process"
+            )
+            print(f"{where}: {what}.", file=sys.stderr)
             return
         verb = "reused" if p.state == "reused" else "done"
         print(

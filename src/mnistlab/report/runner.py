@@ -22,7 +22,7 @@ import torch
 from mnistlab import checkpoint as ckpt
 from mnistlab.data.splits import Dataset
 from mnistlab.errors import UsageError
-from mnistlab.report.claims import claim, shard_indices
+from mnistlab.report.claims import CLAIM_FILE, claim, holder, shard_indices
 from mnistlab.report.experiments import PAPER_EXPERIMENTS, PAPER_SEEDS, Experiment
 from mnistlab.report.parallel import Outcome, RunSpec, run_parallel, threads_per_job
 from mnistlab.report.plan import Job, finished_results, plan
@@ -46,6 +46,8 @@ class Progress:
     test_accuracy: float | None = None
     train_seconds: float | None = None
     eta_unmeasured: tuple[str, ...] = ()  # models with steps left whose speed is not measured yet
+    claimed_by: str | None = None  # "elsewhere": the live claim's "host pid N"; None if it finished there
+    claim_file: Path | None = None  # "elsewhere": the claim to delete if that process is known to be gone
 
 
 class Eta:
@@ -167,6 +169,10 @@ def reproduce(
                 )
             )
 
+    def emit_elsewhere(index: int) -> None:
+        run_dir = jobs[index].run_dir
+        emit(index, "elsewhere", 0, claimed_by=holder(run_dir), claim_file=run_dir / CLAIM_FILE)
+
     if processes > 1:
         specs = [
             RunSpec(index, job.config, job.run_dir) for index, job in enumerate(jobs) if done[index] is None
@@ -189,7 +195,7 @@ def reproduce(
             started.remove(outcome.index)
             if outcome.elsewhere:
                 eta.observe(outcome.index, jobs[outcome.index].config.steps, None)
-                emit(outcome.index, "elsewhere", 0)
+                emit_elsewhere(outcome.index)
             elif outcome.started and not outcome.interrupted:
                 eta.observe(outcome.index, outcome.step, None)
                 emit(outcome.index, "finished", outcome.step, test_accuracy=outcome.test_accuracy,
@@ -228,7 +234,7 @@ def reproduce(
             if owned is not None:
                 owned.release()
             eta.observe(index, job.config.steps, None)
-            emit(index, "elsewhere", 0)
+            emit_elsewhere(index)
             continue
         writer.update(running=job)
 
