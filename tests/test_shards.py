@@ -135,11 +135,12 @@ CHILD = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from mnistlab.data import Dataset, Split, load_dataset
+    from mnistlab.cli import main
+    from mnistlab.commands import reproduce as command
     from mnistlab.report import figures, runner
     from mnistlab.report.experiments import Experiment
 
-    out, data_dir, log = sys.argv[1:4]
+    log, args = sys.argv[1], sys.argv[2:]
     real = runner.train
 
     def train(config, data, *, run_dir, **kwargs):
@@ -149,11 +150,9 @@ CHILD = textwrap.dedent(
 
     runner.train = train
     figures.figure_specs = lambda *args: []
-    full = load_dataset("mnist", data_dir)
-    small = Dataset(full.name, full.classes, full.train, Split(full.val.images[:500], full.val.labels[:500]),
-                    Split(full.test.images[:1000], full.test.labels[:1000]))
     tiny = (Experiment("sm", "Softmax tiny", "softmax", overrides={"steps": 20, "eval_every": 10}),)
-    runner.reproduce(small, out, experiments=tiny, seeds=range(6))
+    command.available_experiments = lambda **flags: tiny
+    sys.exit(main(["reproduce", *args]))
     """
 )
 
@@ -163,9 +162,12 @@ def test_two_processes_on_one_plan_train_every_run_exactly_once(
     tmp_path: Path, data_dir: Path, monkeypatch
 ) -> None:
     out, log = tmp_path / "report", tmp_path / "trained.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-c", CHILD, str(out), str(data_dir), str(log)]
-    children = [subprocess.Popen(command, env=env) for _ in range(2)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    args = ["--seeds", *map(str, range(6)), "--out", str(out), "--data-dir", str(data_dir), "--threads", "1"]
+    # One process takes shard 0 of 2 (runs 0, 2, 4), the other the whole plan: they meet on
+    # shard 0's runs, where only the claims keep a run from being trained twice.
+    commands = [[sys.executable, "-c", CHILD, str(log), *args, *extra] for extra in (["--shard", "0/2"], [])]
+    children = [subprocess.Popen(command, env=env) for command in commands]
     assert [child.wait(timeout=300) for child in children] == [0, 0]
     trained = Counter(line.split()[1] for line in log.read_text().splitlines())
     assert trained == Counter({f"sm-s{seed}": 1 for seed in range(6)})
