@@ -220,7 +220,8 @@ def accuracy_against_steps(panels: Sequence[Mapping[str, Any]]) -> Figure:
     Each panel: {"title", "series": [{"label", "steps", "mean", "std"}], "paper": [(step, accuracy)]},
     accuracies as fractions; `std` entries may be None (one seed: no error bar).
     """
-    fig = new_figure(5.2 * len(panels), 4.2)
+    fig = new_figure(5.2 * len(panels), 4.4)
+    fig.suptitle("Test accuracy at milestone steps inside each run (test evaluations: they select nothing)")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, panel in zip(axes, panels, strict=True):
         for series in panel["series"]:
