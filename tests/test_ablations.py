@@ -14,6 +14,7 @@ from mnistlab.data.splits import normalize
 from mnistlab.models import create_model
 from mnistlab.report import experiments, figures, rows
 from mnistlab.report.experiments import ABLATIONS, PAPER_EXPERIMENTS, Experiment
+from mnistlab.report.plan import plan
 from mnistlab.report.runner import reproduce
 
 
@@ -37,6 +38,13 @@ def test_each_ablation_changes_only_its_override_of_the_paper_cnn() -> None:
     assert not {a.key for a in ABLATIONS} & {e.key for e in experiments.available_experiments()}
 
 
+def test_quick_ablations_get_their_own_reduced_folders() -> None:
+    jobs = plan(experiments.available_experiments(ablations=True), (0,), "/tmp/unused", quick=True)
+    ablation_jobs = [job for job in jobs if job.experiment.baseline]
+    assert [job.run_dir.name for job in ablation_jobs] == [f"{a.key}-quick-s0" for a in ABLATIONS]
+    assert {job.config.steps for job in ablation_jobs} == {400}
+
+
 def _tiny(key: str, **extra) -> Experiment:
     # fc 16 units: checkpoints of the 1024-unit fc (40 MB with Adam's state) dominate a 3-step run.
     options = {"hidden": 16, **extra.pop("model_options", {})}
@@ -50,13 +58,13 @@ def test_bias_ablation_reports_never_firing_units_from_each_runs_weights(
 ) -> None:
     small = Dataset(mnist.name, mnist.classes, mnist.train, Split(mnist.val.images[:300], mnist.val.labels[:300]),
                     Split(mnist.test.images[:300], mnist.test.labels[:300]))  # fmt: skip
-    plan = (
+    tiny = (
         _tiny("cnn", paper_accuracy=0.9927),
         _tiny("cnn-bias0", model_options={"bias_init": 0.0}, beyond_paper=True, baseline="cnn",
               change="biases at 0", dead_units=True),
     )  # fmt: skip
     monkeypatch.setattr(figures, "figure_specs", lambda *args: [])
-    results = reproduce(small, tmp_path, experiments=plan, seeds=(0, 1))
+    results = reproduce(small, tmp_path, experiments=tiny, seeds=(0, 1))
     for row in results["experiments"]:
         for run in row["runs"]:
             model, _ = ckpt.load_model(tmp_path / run["run_dir"])
@@ -71,5 +79,5 @@ def test_bias_ablation_reports_never_firing_units_from_each_runs_weights(
     assert "ReLU units that never fire" in page and "biases at 0 (cnn-bias0)" in page
     # A rebuilt report reads the cache instead of running the models again.
     monkeypatch.setattr(rows, "never_firing", lambda *a, **k: pytest.fail("recomputed a cached count"))
-    again = reproduce(small, tmp_path, experiments=plan, seeds=(0, 1), report_only=True)
+    again = reproduce(small, tmp_path, experiments=tiny, seeds=(0, 1), report_only=True)
     assert again["experiments"] == results["experiments"]

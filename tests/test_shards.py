@@ -95,6 +95,7 @@ def test_only_a_dead_process_claim_on_this_host_is_taken_over(tmp_path: Path) ->
     assert claims.claim(tmp_path / "garbled") is None
 
 
+@pytest.mark.slow
 def test_each_shard_trains_only_its_slice_and_reports_the_whole_plan(
     small: Dataset, tmp_path: Path, counted: list[str]
 ) -> None:
