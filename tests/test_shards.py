@@ -72,6 +72,18 @@ def test_a_claim_is_exclusive_until_released(tmp_path: Path) -> None:
     assert claims.read_claim(tmp_path / "run") == again.owner
 
 
+def test_without_hard_links_a_claim_is_still_exclusive(tmp_path: Path, monkeypatch) -> None:
+    def no_link(*args):
+        raise PermissionError("no hard links here")
+
+    monkeypatch.setattr(claims.os, "link", no_link)
+    first = claims.claim(tmp_path / "run")
+    assert first is not None and claims.claim(tmp_path / "run") is None
+    assert claims.read_claim(tmp_path / "run") == first.owner
+    first.release()
+    assert claims.claim(tmp_path / "run") is not None
+
+
 def _write_claim(run_dir: Path, **owner) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / claims.CLAIM_FILE).write_text(json.dumps(owner))

@@ -20,15 +20,13 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from mnistlab.errors import UsageError
 
 CLAIM_FILE = "claim.json"
-T = TypeVar("T")
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -116,6 +114,14 @@ def _link_claim(run_dir: Path, owner: dict[str, Any]) -> bool:
         return True
     except FileExistsError:
         return False
+    except OSError:  # no hard links on this file system (some FUSE or SMB mounts): O_EXCL instead
+        try:
+            fd = os.open(run_dir / CLAIM_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w", encoding="utf-8") as f:  # a reader meanwhile sees it unreadable: held
+            f.write(json.dumps(owner))
+        return True
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -146,7 +152,3 @@ def holder(run_dir: Path) -> str | None:
     if held is None or is_stale(held):
         return None
     return f"{held.get('host', '?')} pid {held.get('pid', '?')}"
-
-
-def pick(items: Sequence[T], indices: Sequence[int]) -> list[T]:
-    return [items[i] for i in indices]
