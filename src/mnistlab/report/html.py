@@ -133,7 +133,8 @@ def _html_list(name: str, lines: Sequence[str], css: str = "") -> list[str]:
     if not lines:
         return []
     items = "".join(f"<li>{_e(line)}</li>" for line in lines)
-    return [f'<ul id="{name}"{f" class={chr(34)}{css}{chr(34)}" if css else ""}>{items}</ul>']
+    css_attribute = f' class="{css}"' if css else ""
+    return [f'<ul id="{name}"{css_attribute}>{items}</ul>']
 
 
 def _html_table(name: str, columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, str]]) -> list[str]:
