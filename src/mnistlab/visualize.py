@@ -214,6 +214,39 @@ def training_curves(metrics: Sequence[Mapping[str, Any]], *, title: str = "Train
     return fig
 
 
+def accuracy_against_steps(panels: Sequence[Mapping[str, Any]]) -> Figure:
+    """Test accuracy against training steps, one panel per model, on a log step axis.
+
+    Each panel: {"title", "series": [{"label", "steps", "mean", "std"}], "paper": [(step, accuracy)]},
+    accuracies as fractions; `std` entries may be None (one seed: no error bar).
+    """
+    fig = new_figure(5.2 * len(panels), 4.4)
+    fig.suptitle("Test accuracy at milestone steps inside each run (test evaluations: they select nothing)")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel in zip(axes, panels, strict=True):
+        for series in panel["series"]:
+            ax.errorbar(
+                series["steps"],
+                [100 * m for m in series["mean"]],
+                yerr=[0.0 if s is None else 100 * s for s in series["std"]],
+                marker="o",
+                markersize=4,
+                capsize=4,
+                label=series["label"],
+            )
+        if panel.get("paper"):
+            steps, accuracies = zip(*panel["paper"], strict=True)
+            ax.plot(steps, [100 * a for a in accuracies], linestyle="none", marker="*", markersize=11,
+                    color="black", label="paper")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_title(panel["title"])
+        ax.set_xlabel("training steps (log scale)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="lower right")
+    return fig
+
+
 def confusion_figure(confusion: Sequence[Sequence[int]] | torch.Tensor, classes: Sequence[str]) -> Figure:
     """A confusion matrix (rows: true class, columns: predicted) with each count printed."""
     counts = torch.as_tensor(confusion, dtype=torch.float64)
