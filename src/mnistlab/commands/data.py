@@ -39,6 +39,9 @@ def run_info(args: argparse.Namespace) -> int:
         splits[name] = {"count": len(split), "labels": dict(zip(data.classes, histogram, strict=True))}
     info = {
         "dataset": data.name,
+        "title": located.spec.display_name if located else data.name,
+        "classes": list(data.classes),
+        "split_rule": data.split_rule(),
         "source": located.source if located else None,
         "root": str(located.root) if located else None,
         "files": {role: str(path) for role, path in located.paths.items()} if located else {},
@@ -49,15 +52,21 @@ def run_info(args: argparse.Namespace) -> int:
     if args.json:
         print_json(info)
         return 0
-    print(f"{data.name}: found via {info['source']} in {info['root']} (verified: {info['verified']})")
+    print(
+        f"{info['title']} ({data.name}): found via {info['source']} in {info['root']} "
+        f"(verified: {info['verified']})"
+    )
     for role, path in info["files"].items():
         print(f"  {role:<13} {path}")
-    print(f"  images are {'x'.join(map(str, info['image_shape']))} uint8")
-    width = max(len(c) for c in data.classes)
-    print("\n  " + " " * 6 + "".join(f"{c:>7}" for c in data.classes) + "    total")
-    for name, split in splits.items():
-        counts = "".join(f"{n:>{max(7, width + 1)}}" for n in split["labels"].values())
-        print(f"  {name:<6}{counts}  {split['count']:>7}")
+    print(f"  images are {'x'.join(map(str, info['image_shape']))} uint8, {data.num_classes} classes")
+    print(f"  split: {info['split_rule']}")
+    print()
+    width = max(7, *(len(c) + 1 for c in data.classes))
+    print(f"  {'class':<{width}}" + "".join(f"{name:>8}" for name in splits))
+    for c, name in enumerate(data.classes):
+        counts = "".join(f"{list(split['labels'].values())[c]:>8}" for split in splits.values())
+        print(f"  {name:<{width}}{counts}")
+    print(f"  {'total':<{width}}" + "".join(f"{split['count']:>8}" for split in splits.values()))
     return 0
 
 
