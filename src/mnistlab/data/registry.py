@@ -27,6 +27,7 @@ __all__ = [
     "FILE_ROLES",
     "IMAGE_KINDS",
     "MNIST",
+    "NAME_PATTERN",
     "DatasetFile",
     "DatasetSpec",
     "all_dataset_specs",
@@ -48,6 +49,8 @@ IMAGE_KINDS: tuple[str, ...] = ("digits", "objects")
 RECORD_FORMAT = "mnistlab-dataset/1"
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# A user dataset's name is also a file and folder name: no separators, no leading dot.
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -240,7 +243,7 @@ def spec_from_record(record: Any, where: Path) -> DatasetSpec:
             image_kind=str(record["image_kind"]),
             folder=Path(record["folder"]),
         )
-        if not _NAME.fullmatch(spec.name):
+        if not NAME_PATTERN.fullmatch(spec.name):
             raise ValueError(f"name {spec.name!r}")
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(
@@ -286,7 +289,7 @@ def get_dataset_spec(name: str) -> DatasetSpec:
     """Return the built-in or user-added dataset called `name`."""
     if name in DATASETS:
         return DATASETS[name]
-    spec = _read_user_spec(name) if _NAME.fullmatch(name) else None
+    spec = _read_user_spec(name) if NAME_PATTERN.fullmatch(name) else None
     if spec is None:
         known = ", ".join([*DATASETS, *user_dataset_names()])
         raise DataError(
@@ -294,10 +297,6 @@ def get_dataset_spec(name: str) -> DatasetSpec:
             f"`mnistlab data add {name} DIR`)."
         )
     return spec
-
-
-# A user dataset's name is also a file and folder name: no separators, no leading dot.
-_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 def identify_content(found: dict[str, str], *, exclude: str | None = None) -> DatasetSpec | None:
