@@ -1,4 +1,4 @@
-"""`mnistlab serve [RUN_DIR ...]`: the draw-a-digit page and JSON API, served by uvicorn.
+"""`mnistlab serve [RUN_DIR ...]`: the drawing page and JSON API, served by uvicorn.
 
 With no run directory it serves the newest finished softmax and CNN runs under `runs/`,
 training whichever is missing first, so the first start works out of the box.
