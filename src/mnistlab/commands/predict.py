@@ -69,7 +69,7 @@ def describe(prediction: Prediction, classes: list[str]) -> str:
 
 
 def label_text(label: int, classes: list[str]) -> str:
-    """ "7" for a digit class named "7"; "9 Ankle boot" otherwise."""
+    """The label as shown: "7" for a digit class named "7", "9 Ankle boot" otherwise."""
     return classes[label] if classes[label] == str(label) else f"{label} {classes[label]}"
 
 

@@ -30,11 +30,12 @@ __all__ = [
     "NAME_PATTERN",
     "DatasetFile",
     "DatasetSpec",
-    "all_dataset_specs",
     "config_root",
     "get_dataset_spec",
     "identify_content",
     "spec_from_record",
+    "spec_record",
+    "user_dataset_names",
     "user_dataset_path",
     "user_datasets_dir",
 ]
@@ -243,8 +244,8 @@ def spec_from_record(record: Any, where: Path) -> DatasetSpec:
             image_kind=str(record["image_kind"]),
             folder=Path(record["folder"]),
         )
-        if not NAME_PATTERN.fullmatch(spec.name):
-            raise ValueError(f"name {spec.name!r}")
+        if spec.name != where.stem or not NAME_PATTERN.fullmatch(spec.name):
+            raise ValueError(f"name {spec.name!r} in {where.name}")
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(
             f"The dataset record {where} is not one mnistlab wrote ({exc}); remove it with "
@@ -277,12 +278,6 @@ def user_dataset_names() -> list[str]:
         return sorted(p.stem for p in folder.glob("*.json") if not p.name.startswith("."))
     except OSError:
         return []
-
-
-def all_dataset_specs() -> list[DatasetSpec]:
-    """Built-in datasets, then the user's, each by name."""
-    added = [spec for name in user_dataset_names() if (spec := _read_user_spec(name)) is not None]
-    return [*DATASETS.values(), *added]
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
