@@ -250,3 +250,11 @@ def test_the_same_content_plain_or_gzip_is_the_same_dataset(capsys, tmp_path: Pa
     capsys.readouterr()
     message = _error(capsys, ["data", "add", "gz", str(_folder(tmp_path / "b", arrays))])
     assert message.endswith("are plain, already registered as 'plain'; use --dataset plain.")
+
+
+def test_a_record_copied_under_another_name_is_not_trusted(capsys, tmp_path: Path):
+    assert main(["data", "add", "pets", str(_folder(tmp_path / "mine"))]) == 0
+    capsys.readouterr()
+    user_dataset_path("copy").write_bytes(user_dataset_path("pets").read_bytes())
+    message = _error(capsys, ["data", "info", "--dataset", "copy"])
+    assert "is not one mnistlab wrote (name 'pets' in copy.json)" in message
