@@ -331,12 +331,13 @@ def test_cli_reports_each_bad_image_and_predicts_the_rest(cnn_run, tmp_path, cap
         "downscale it first.",
     ]
     assert captured.err.splitlines() == expected_errors
-    (line,) = captured.out.splitlines()
+    said, line = captured.out.splitlines()
+    assert said.startswith("Pre-processing for MNIST: MNIST's digit pre-processing: grey, light ink on black")
     assert line.startswith("good.png: 7  (top 3: 7 ")  # the 300-step CNN reads the drawn 7
 
     assert main(["predict", str(cnn_run), "good.png", "blank.png", "--json", "--device", "cpu"]) == 1
     rows = json.loads(capsys.readouterr().out)["predictions"]
-    assert rows[0]["image"] == "good.png" and rows[0]["label"] == 7
+    assert rows[0]["image"] == "good.png" and rows[0]["label"] == 7 and rows[0]["class"] == "7"
     assert rows[1] == {"image": "blank.png", "error": expected_errors[2].removeprefix("mnistlab: error: ")}
 
 
@@ -364,4 +365,4 @@ def test_save_preprocessed(cnn_run, tmp_path, capsys) -> None:
         saved = Image.open(out / name)
         assert saved.mode == "L" and saved.size == (28, 28)
         assert np.array_equal(np.asarray(saved), preprocess(load_image(source)))
-    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert len(capsys.readouterr().out.splitlines()) == 3  # the pre-processing, then one line per image

@@ -9,6 +9,9 @@ Layout of a run directory::
     best.safetensors            weights with the best validation accuracy so far
     metrics.jsonl               one JSON object per logged step
     results.json                final accuracies, wall time and which checkpoint was tested
+    dataset.json                the data it was trained on: `Dataset.record()` (name, classes,
+                                content SHA-256 of each file, ...); runs older than this
+                                file were trained on their config's dataset, MNIST
 
 `state.json` is the commit point: it is replaced atomically only after the files it names
 are complete, and older files are deleted only after that, so a kill at any moment leaves
@@ -30,6 +33,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from mnistlab.config import TrainConfig
+from mnistlab.data.registry import get_dataset_spec
 from mnistlab.errors import CheckpointError
 from mnistlab.fileio import atomic_write_bytes, atomic_write_json
 
@@ -38,6 +42,7 @@ STATE_FILE = "state.json"
 BEST_FILE = "best.safetensors"
 METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
+DATASET_FILE = "dataset.json"
 FORMAT = "mnistlab-run/1"
 
 
@@ -236,17 +241,59 @@ def read_results(run_dir: Path | str) -> dict[str, Any] | None:
     return read_json(path, "results file") if path.is_file() else None
 
 
+def builtin_record(name: str) -> dict[str, Any]:
+    """The record of a registered dataset without loading it (sizes unknown): what a run
+    from before dataset.json existed was trained on."""
+    spec = get_dataset_spec(name)
+    return {
+        "name": spec.name,
+        "title": spec.display_name,
+        "classes": list(spec.classes),
+        "sha256": {role: f.sha256 for role, f in spec.files_by_role.items()},
+        "source": spec.source,
+        "image_kind": spec.image_kind,
+        "validation_size": spec.validation_size,
+        "sizes": None,
+    }
+
+
+def read_dataset_record(run_dir: Path | str) -> dict[str, Any]:
+    """What the run was trained on: its dataset.json, with at least name, title, classes,
+    sha256 (by file role, or None), source and image_kind.
+
+    A run from before dataset.json was trained on its config's dataset (MNIST): its record
+    is built from the registry, with the registry's digests.
+    """
+    run_dir = require_run_dir(run_dir)
+    path = run_dir / DATASET_FILE
+    if not path.is_file():
+        config, _ = read_run_config(run_dir)
+        return builtin_record(config.dataset)
+    record = read_json(path, "dataset record")
+    classes = record.get("classes") if isinstance(record, dict) else None
+    if not (
+        isinstance(classes, list)
+        and isinstance(record.get("name"), str)
+        and len(classes) >= 2
+        and all(isinstance(c, str) for c in classes)
+    ):
+        raise CheckpointError(f"The dataset record {path} lacks a name or a list of at least 2 class names.")
+    return {"title": record["name"], "image_kind": "digits", "source": None, "sha256": None, **record}
+
+
 def load_model(
     run_dir: Path | str, which: str = "final", device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, TrainConfig]:
     """Rebuild a run's model in eval mode with its `which` weights: "best", "last" or "final".
 
-    "final" is the checkpoint that the run's own test evaluation used.
+    "final" is the checkpoint that the run's own test evaluation used. The model has one
+    output per class of the run's dataset (`read_dataset_record`).
     """
     from mnistlab.models import create_model
 
     run_dir = require_run_dir(run_dir)
     config, _ = read_run_config(run_dir)
+    num_classes = len(read_dataset_record(run_dir)["classes"])
     if which == "final":
         results = read_results(run_dir) or {}
         which = results.get("test_checkpoint", "last")
@@ -256,6 +303,6 @@ def load_model(
         path = run_dir / read_json(run_dir / STATE_FILE, "checkpoint state")["model_file"]
     else:
         raise ValueError(f"which must be 'best', 'last' or 'final', got {which!r}")
-    model = create_model(config.model, **config.model_options)
+    model = create_model(config.model, num_classes=num_classes, **config.model_options)
     load_weights(path, model, model_name=config.model)
     return model.to(device).eval(), config

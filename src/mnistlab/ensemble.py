@@ -19,6 +19,7 @@ from mnistlab.checkpoint import load_model
 from mnistlab.data.splits import Split
 from mnistlab.errors import UsageError
 from mnistlab.evaluation import Evaluation, evaluation_from_logits, predict_logits
+from mnistlab.runs import common_dataset_record
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,13 @@ def ensemble_probabilities(models: Sequence[nn.Module], images: torch.Tensor) ->
 def evaluate_ensemble(
     run_dirs: Sequence[str | Path], split: Split, *, which: str = "final", device: str | torch.device = "cpu"
 ) -> EnsembleResult:
-    """Load each run's `which` weights and evaluate the mean of their probabilities on `split`."""
+    """Load each run's `which` weights and evaluate the mean of their probabilities on `split`.
+
+    Raises UsageError when the runs were trained on different datasets.
+    """
     if not run_dirs:
         raise UsageError("An ensemble needs at least one run directory.")
+    common_dataset_record(run_dirs)
     member_logits, members = [], []
     for run_dir in run_dirs:
         model, _ = load_model(run_dir, which, device)

@@ -40,8 +40,6 @@ from mnistlab.runtime import load_average
 
 # Which weights the final test evaluation uses. The paper reports its final model.
 TEST_CHECKPOINT = "last"
-# What a run directory records about its data (`Dataset.record()`), for readers of the run.
-DATASET_FILE = "dataset.json"
 
 
 @dataclass(frozen=True)
@@ -183,7 +181,7 @@ def _set_up(
             (run_dir / ckpt.METRICS_FILE).unlink(missing_ok=True)
         if run.writes is not None:
             ckpt.write_run_config(run_dir, config, runtime)
-            ckpt.atomic_write_json(run_dir / DATASET_FILE, data.record())
+            ckpt.atomic_write_json(run_dir / ckpt.DATASET_FILE, data.record())
     # DDP broadcasts rank 0's weights once here and averages gradients in backward().
     run.forward = distributed.wrap(model, device, context)
     return run

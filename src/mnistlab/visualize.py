@@ -69,14 +69,24 @@ def _hide_ticks(ax: Any) -> None:
     ax.set_yticks([])
 
 
+def _is_digits(classes: Sequence[str] | None) -> bool:
+    return classes is None or all(name == str(c) for c, name in enumerate(classes))
+
+
+def _class_name(label: int, classes: Sequence[str] | None) -> str:
+    """A label as people read it: the digit itself, or the class name ("Ankle boot")."""
+    return str(label) if classes is None else classes[label]
+
+
 def digit_grid(
     images: torch.Tensor,
     labels: Sequence[Any] | torch.Tensor,
     *,
     columns: int | None = None,
     title: str = "MNIST digits",
+    classes: Sequence[str] | None = None,
 ) -> Figure:
-    """Figure 1: uint8 images (N, 28, 28) in a grid, each titled with its label."""
+    """Figure 1: uint8 images (N, 28, 28) in a grid, each titled with its label (or class name)."""
     n = images.shape[0]
     rows, columns = _grid_shape(n, columns)
     fig = new_figure(1.2 * columns + 0.4, 1.3 * rows + 0.5)
@@ -88,7 +98,8 @@ def digit_grid(
             ax.set_axis_off()
             continue
         ax.imshow(images[i].cpu().numpy(), cmap=INK, vmin=0, vmax=255)
-        ax.set_title(f"label {int(labels[i])}", fontsize=9)
+        label = int(labels[i])
+        ax.set_title(f"label {label}" if _is_digits(classes) else _class_name(label, classes), fontsize=9)
     return fig
 
 
@@ -291,13 +302,16 @@ def misclassified_gallery(
     *,
     n: int = 16,
     columns: int | None = None,
+    classes: Sequence[str] | None = None,
 ) -> Figure:
-    """The `n` test digits the model got wrong with the highest probability on its answer."""
+    """The `n` test images the model got wrong with the highest probability on its answer,
+    each titled with the true and the predicted class (names when `classes` is given)."""
     index, predicted, probability = confident_mistakes(logits, labels, n)
     rows, columns = _grid_shape(n, columns)
     fig = new_figure(1.4 * columns + 0.4, 1.6 * rows + 0.5)
     errors = int((logits.argmax(1).cpu() != labels.cpu()).sum())
-    fig.suptitle(f"Most confidently misclassified test digits ({errors:,} errors in all)")
+    what = "digits" if _is_digits(classes) else "images"
+    fig.suptitle(f"Most confidently misclassified test {what} ({errors:,} errors in all)")
     axes = fig.subplots(rows, columns, squeeze=False)
     for i, ax in enumerate(axes.flat):
         _hide_ticks(ax)
@@ -306,7 +320,8 @@ def misclassified_gallery(
             continue
         ax.imshow(images[index[i]].cpu().numpy(), cmap=INK, vmin=0, vmax=255)
         ax.set_title(
-            f"true {int(labels[index[i]])}, said {int(predicted[i])}\np = {float(probability[i]):.3f}",
+            f"true {_class_name(int(labels[index[i]]), classes)}, said "
+            f"{_class_name(int(predicted[i]), classes)}\np = {float(probability[i]):.3f}",
             fontsize=8,
         )
     return fig

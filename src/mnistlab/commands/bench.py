@@ -92,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         plan = dataclasses.replace(plan, accuracy_seeds=tuple(args.seeds))
     data = load_data(args)
+    if data.num_classes != 10:
+        # The suite's models and its DataLoader reference are built with ten outputs.
+        raise UsageError(f"bench measures ten-class models; {data.name} has {data.num_classes} classes.")
     record = run_bench(
         data,
         plan,

@@ -22,7 +22,12 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
         help="folder holding the dataset's IDX files (plain or .gz, directly or in a <dataset>/ "
         "subfolder); default: $MNISTLAB_DATA, then the user cache, then a download",
     )
-    parser.add_argument("--dataset", default="mnist", help="registered dataset name (default: mnist)")
+    parser.add_argument(
+        "--dataset",
+        metavar="NAME",
+        help="dataset name, built in (mnist, fashion-mnist) or added with `mnistlab data add` "
+        "(default: mnist; for a command reading a run: the run's own)",
+    )
 
 
 def add_runtime_args(parser: argparse.ArgumentParser) -> None:
@@ -63,8 +68,9 @@ def download_bar(desc: str) -> Callable[[int, int | None], None]:
     return update
 
 
-def load_data(args: argparse.Namespace) -> Dataset:
-    return load_dataset(args.dataset, args.data_dir, progress=download_bar("download"))
+def load_data(args: argparse.Namespace, default: str = "mnist") -> Dataset:
+    """The dataset named by --dataset (else `default`), from --data-dir or its usual places."""
+    return load_dataset(args.dataset or default, args.data_dir, progress=download_bar("download"))
 
 
 @contextmanager

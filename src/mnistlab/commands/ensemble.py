@@ -9,10 +9,11 @@ from mnistlab.commands.common import (
     add_data_args,
     add_json_arg,
     add_runtime_args,
-    load_data,
+    download_bar,
     print_json,
 )
 from mnistlab.ensemble import evaluate_ensemble
+from mnistlab.runs import load_run_data
 from mnistlab.runtime import resolve_device, set_threads
 
 
@@ -30,11 +31,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     set_threads(args.threads)
-    data = load_data(args)
+    run_data = load_run_data(args.run_dirs, args.dataset, args.data_dir, progress=download_bar("download"))
+    data = run_data.dataset
     result = evaluate_ensemble(args.run_dirs, data.split(args.split), which=args.checkpoint, device=device)
     if args.json:
-        print_json({"split": args.split, "checkpoint": args.checkpoint, **result.to_dict()})
+        print_json(
+            {
+                "split": args.split,
+                "checkpoint": args.checkpoint,
+                "dataset": data.name,
+                "trained_on": run_data.trained_on["name"],
+                "domain_shift": run_data.domain_shift,
+                **result.to_dict(),
+            }
+        )
         return 0
+    if run_data.domain_shift:
+        print(f"Domain shift: runs trained on {run_data.trained_on['title']}, evaluated on {data.name}.")
     for run_dir, accuracy in result.members:
         print(f"  {accuracy:.2%}  {run_dir}")
     print(

@@ -13,7 +13,7 @@ from mnistlab.commands.common import (
     add_data_args,
     add_json_arg,
     add_runtime_args,
-    load_data,
+    download_bar,
     print_json,
 )
 from mnistlab.corruptions import CORRUPTIONS, DEFAULT_SEVERITY, SEVERITIES
@@ -21,6 +21,7 @@ from mnistlab.data import SPLITS, Dataset
 from mnistlab.errors import UsageError
 from mnistlab.evaluation import Evaluation, evaluate
 from mnistlab.robustness import RobustnessResult, evaluate_robustness, write_robustness
+from mnistlab.runs import load_run_data
 from mnistlab.runtime import resolve_device, set_threads
 
 
@@ -54,9 +55,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def format_evaluation(evaluation: Evaluation, classes: tuple[str, ...]) -> str:
-    """A readable report: overall accuracy, then the confusion matrix with per-class accuracy."""
+    """A readable report: overall accuracy, then the confusion matrix with per-class accuracy.
+
+    Rows are named by class; columns too when the names fit, else by label with the rows
+    saying "label name".
+    """
     width = max(5, *(len(str(n)) for row in evaluation.confusion for n in row)) + 1
-    header = "true\\pred" + "".join(f"{c:>{width}}" for c in classes) + "  accuracy"
+    short = all(len(c) < width for c in classes)
+    columns = classes if short else tuple(str(c) for c in range(len(classes)))
+    rows = classes if short else tuple(f"{c} {name}" for c, name in enumerate(classes))
+    first = max(9, *(len(r) for r in rows))
+    header = "true\\pred".rjust(first) + "".join(f"{c:>{width}}" for c in columns) + "  accuracy"
     lines = [
         f"accuracy {evaluation.accuracy:.2%} ({evaluation.count - evaluation.errors}/{evaluation.count}, "
         f"{evaluation.errors} errors)",
@@ -65,7 +74,7 @@ def format_evaluation(evaluation: Evaluation, classes: tuple[str, ...]) -> str:
     ]
     for c, row in enumerate(evaluation.confusion):
         cells = "".join(f"{n:>{width}}" for n in row)
-        lines.append(f"{classes[c]:>9}{cells}  {evaluation.per_class_accuracy[c]:8.2%}")
+        lines.append(f"{rows[c]:>{first}}{cells}  {evaluation.per_class_accuracy[c]:8.2%}")
     return "\n".join(lines)
 
 
@@ -118,9 +127,8 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     set_threads(args.threads)
     model, config = load_model(args.run_dir, args.checkpoint, device)
-    if args.dataset == "mnist":
-        args.dataset = config.dataset  # the run knows what it was trained on
-    data = load_data(args)
+    run_data = load_run_data([args.run_dir], args.dataset, args.data_dir, progress=download_bar("download"))
+    data, trained_on = run_data.dataset, run_data.trained_on
     if args.robustness:
         return run_robustness(args, model, data)
     evaluation = evaluate(model, data.split(args.split))
@@ -130,10 +138,19 @@ def run(args: argparse.Namespace) -> int:
                 "run_dir": args.run_dir,
                 "split": args.split,
                 "checkpoint": args.checkpoint,
+                "dataset": data.name,
+                "trained_on": trained_on["name"],
+                "domain_shift": run_data.domain_shift,
                 **evaluation.to_dict(),
             }
         )
     else:
-        print(f"{args.run_dir} ({config.model}, {args.checkpoint} weights) on {args.split}:")
+        title = data.source.spec.display_name if data.source else data.name
+        if run_data.domain_shift:
+            print(
+                f"Domain shift: {args.run_dir} was trained on {trained_on['title']} and is evaluated on "
+                f"{title} (same classes, other images)."
+            )
+        print(f"{args.run_dir} ({config.model}, {args.checkpoint} weights) on {title} {args.split}:")
         print(format_evaluation(evaluation, data.classes))
     return 0

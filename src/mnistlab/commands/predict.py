@@ -1,4 +1,9 @@
-"""`mnistlab predict RUN_DIR IMAGE...`: a trained model's top classes for your own digits."""
+"""`mnistlab predict RUN_DIR IMAGE...`: a trained model's top classes for your own images.
+
+Each image is pre-processed the way the run's dataset was made: MNIST's digit
+normalisation for digit datasets, Fashion-MNIST's conversion for object datasets
+(`mnistlab.preprocessing`); the output says which.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnistlab.checkpoint import load_model
+from mnistlab.checkpoint import load_model, read_dataset_record
 from mnistlab.commands.common import add_checkpoint_arg, add_json_arg, add_runtime_args, print_json
 from mnistlab.errors import ImageError
 from mnistlab.fileio import atomic_write_bytes
-from mnistlab.predict import Prediction, load_image, predict_digits, preprocess
+from mnistlab.predict import Prediction, load_image, predict_digits
+from mnistlab.preprocessing import for_kind
 from mnistlab.runtime import resolve_device, set_threads
 
 TOP_K = 3
@@ -23,9 +29,11 @@ TOP_K = 3
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "predict",
-        help="classify your own digit images (any size, dark-on-light or light-on-dark)",
-        description="Pre-process each image as MNIST was made (grey, light ink on black, "
-        "longer side 20 px, centre of mass at the centre of 28x28) and print the top classes.",
+        help="classify your own images (any size, dark-on-light or light-on-dark)",
+        description="Pre-process each image the way the run's dataset was made and print the top "
+        "classes: for digits as MNIST (grey, light ink on black, longer side 20 px, centre of mass "
+        "at the centre of 28x28), for objects as Fashion-MNIST (trimmed, longest edge 28 px, "
+        "sharpened, centred, negated, grey).",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by `mnistlab train`")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, GIF, BMP, TIFF, ...)")
@@ -56,20 +64,27 @@ def png_bytes(digit: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def describe(prediction: Prediction) -> str:
-    return ", ".join(f"{c} {p:.1%}" for c, p in prediction.top(TOP_K))
+def describe(prediction: Prediction, classes: list[str]) -> str:
+    return ", ".join(f"{classes[c]} {p:.1%}" for c, p in prediction.top(TOP_K))
+
+
+def label_text(label: int, classes: list[str]) -> str:
+    """The label as shown: "7" for a digit class named "7", "9 Ankle boot" otherwise."""
+    return classes[label] if classes[label] == str(label) else f"{label} {classes[label]}"
 
 
 def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     set_threads(args.threads)
     model, _ = load_model(args.run_dir, args.checkpoint, device)  # a bad RUN_DIR ends here
+    trained_on = read_dataset_record(args.run_dir)
+    classes, preprocessing = trained_on["classes"], for_kind(trained_on["image_kind"])
 
     digits: dict[str, np.ndarray] = {}
     errors: dict[str, str] = {}
     for image in args.images:
         try:
-            digits[image] = preprocess(load_image(image), name=f"Image {image}")
+            digits[image] = preprocessing.from_image(load_image(image), name=f"Image {image}")
         except ImageError as exc:
             errors[image] = str(exc)
             print(f"mnistlab: error: {exc}", file=sys.stderr)
@@ -95,14 +110,25 @@ def run(args: argparse.Namespace) -> int:
                     {
                         "image": image,
                         "label": p.label,
+                        "class": classes[p.label],
                         "top": [[c, prob] for c, prob in p.top(TOP_K)],
                         "probabilities": list(p.probabilities),
                     }
                 )
-        print_json({"run_dir": str(args.run_dir), "predictions": rows})
+        print_json(
+            {
+                "run_dir": str(args.run_dir),
+                "dataset": trained_on["name"],
+                "classes": classes,
+                "preprocessing": {"name": preprocessing.name, "description": preprocessing.description},
+                "predictions": rows,
+            }
+        )
     else:
+        if predictions:
+            print(f"Pre-processing for {trained_on['title']}: {preprocessing.description}.")
         for image in args.images:
             if image in predictions:
                 p = predictions[image]
-                print(f"{image}: {p.label}  (top {TOP_K}: {describe(p)})")
+                print(f"{image}: {label_text(p.label, classes)}  (top {TOP_K}: {describe(p, classes)})")
     return 1 if errors else 0

@@ -1,4 +1,4 @@
-"""`mnistlab serve [RUN_DIR ...]`: the draw-a-digit page and JSON API, served by uvicorn.
+"""`mnistlab serve [RUN_DIR ...]`: the drawing page and JSON API, served by uvicorn.
 
 With no run directory it serves the newest finished softmax and CNN runs under `runs/`,
 training whichever is missing first, so the first start works out of the box.
@@ -7,6 +7,7 @@ training whichever is missing first, so the first start works out of the box.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import socket
 import sys
@@ -31,13 +32,13 @@ FIRST_START_CNN_RECIPES = ("robust", "fast")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("serve", help="a draw-a-digit web page and JSON API over trained models")
+    p = subparsers.add_parser("serve", help="a drawing web page and JSON API over trained models")
     p.add_argument(
         "run_dirs",
         nargs="*",
         metavar="RUN_DIR",
-        help="runs to serve (default: the newest finished softmax and CNN runs in --runs-dir, "
-        "trained first if there are none)",
+        help="runs of one dataset to serve (default: the newest finished softmax and CNN runs on "
+        "--dataset in --runs-dir, trained first if there are none)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
@@ -64,6 +65,7 @@ def train_missing(args: argparse.Namespace, tasks: list[str], device: torch.devi
     trained: dict[str, Path] = {}
     for task in tasks:
         config, note = first_start_config(task)
+        config = dataclasses.replace(config, dataset=data.name)
         run_dir = Path(args.runs_dir) / default_run_dir(task, config).name
         print(
             f"mnistlab serve: training {task} ({config.recipe}, {config.steps:,} steps"
@@ -98,11 +100,12 @@ def train_missing(args: argparse.Namespace, tasks: list[str], device: torch.devi
 def default_runs(args: argparse.Namespace, device: torch.device) -> list[Path]:
     from mnistlab.serve import TASKS, latest_finished_runs
 
-    found = latest_finished_runs(Path(args.runs_dir))
+    dataset = args.dataset or "mnist"
+    found = latest_finished_runs(Path(args.runs_dir), dataset)
     missing = [task for task in TASKS if task not in found]
     if missing:
         print(
-            f"mnistlab serve: no finished {' or '.join(missing)} run in {args.runs_dir}/; "
+            f"mnistlab serve: no finished {' or '.join(missing)} run on {dataset} in {args.runs_dir}/; "
             "training it now, once (later starts reuse it).",
             file=sys.stderr,
         )

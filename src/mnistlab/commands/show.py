@@ -34,7 +34,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n <= 0:
         raise UsageError(f"--n must be a positive number of digits, got {args.n}.")
-    split = load_data(args).split(args.split)
+    data = load_data(args)
+    split = data.split(args.split)
+    title = data.source.spec.display_name if data.source else data.name
+    digits = data.source is None or data.source.spec.image_kind == "digits"
     if args.index is not None and not 0 <= args.index < len(split):
         raise UsageError(f"--index must be between 0 and {len(split) - 1} for the {args.split} split.")
     generator = torch.Generator().manual_seed(args.seed)
@@ -44,7 +47,15 @@ def run(args: argparse.Namespace) -> int:
             if args.index is not None
             else int(torch.randint(len(split), (1,), generator=generator))
         )
-        fig = visualize.digit_matrix(split.images[index], int(split.labels[index]))
+        label = int(split.labels[index])
+        name = data.classes[label]
+        fig = visualize.digit_matrix(
+            split.images[index],
+            label,
+            title=None
+            if name == str(label)
+            else f"{name} (label {label}): the {title} image as a 28x28 matrix of intensities",
+        )
         out = args.out or f"digit-{index}.png"
     else:
         if args.index is not None:
@@ -52,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             chosen = torch.randperm(len(split), generator=generator)[: args.n]
         fig = visualize.digit_grid(
-            split.images[chosen], split.labels[chosen], title=f"MNIST digits ({args.split} split)"
+            split.images[chosen],
+            split.labels[chosen],
+            title=f"{title} {'digits' if digits else 'images'} ({args.split} split)",
+            classes=data.classes,
         )
         out = args.out or "digits.png"
     print(f"Saved {visualize.save_figure(fig, out)}")

@@ -29,7 +29,7 @@ from mnistlab.training import Report, train
 
 TASKS = sorted({task for task, _ in RECIPES})
 # Flags that change the numbers; with --resume they come from the run's config instead.
-CONFIG_FLAGS = ("steps", "batch_size", "lr", "seed", "eval_every")
+CONFIG_FLAGS = ("steps", "batch_size", "lr", "seed", "eval_every", "dataset")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -114,7 +114,7 @@ def _train(
     context: distributed.DistContext,
 ) -> int:
     set_threads(args.threads)
-    data = load_data(args)
+    data = load_data(args, default=config.dataset)  # --dataset is in the config; a resumed run keeps its own
     runtime = describe_runtime(device)
 
     bar = StepProgress(

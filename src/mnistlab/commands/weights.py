@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mnistlab.checkpoint import load_model
+from mnistlab.checkpoint import load_model, read_dataset_record
 from mnistlab.commands.common import add_checkpoint_arg
 
 
@@ -24,5 +24,6 @@ def run(args: argparse.Namespace) -> int:
     from mnistlab import visualize  # matplotlib loads only for the commands that draw
 
     model, _ = load_model(args.run_dir, args.checkpoint)
-    print(f"Saved {visualize.save_figure(visualize.weights_figure(model), args.out)}")
+    classes = read_dataset_record(args.run_dir)["classes"]
+    print(f"Saved {visualize.save_figure(visualize.weights_figure(model, classes), args.out)}")
     return 0

@@ -1,24 +1,57 @@
-"""The datasets mnistlab knows: their files, the checksums of those files, and mirrors.
+"""The datasets mnistlab knows: built in (MNIST, Fashion-MNIST) or added by the user.
 
 Checksums are SHA-256 of the DECOMPRESSED IDX files. Mirrors re-compress (the .gz bytes
 of the same content differ between mirrors), so only the content's digest identifies the
-data. Each file is fetched as `<mirror><filename>.gz`.
+data. Each built-in file is fetched as `<mirror><filename>.gz`.
+
+A dataset added with `mnistlab data add` is a JSON record in the user's config folder,
+$XDG_CONFIG_HOME/mnistlab/datasets/<name>.json (default ~/.config/mnistlab/...): the
+folder of its files, each file's content SHA-256, its classes and validation size. This
+module reads those records; `mnistlab.data.userdata` validates and writes them.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from mnistlab.errors import DataError
 
-__all__ = ["DATASETS", "FILE_ROLES", "MNIST", "DatasetFile", "DatasetSpec", "get_dataset_spec"]
+__all__ = [
+    "DATASETS",
+    "FASHION_MNIST",
+    "FILE_ROLES",
+    "IMAGE_KINDS",
+    "MNIST",
+    "NAME_PATTERN",
+    "DatasetFile",
+    "DatasetSpec",
+    "config_root",
+    "get_dataset_spec",
+    "identify_content",
+    "spec_from_record",
+    "spec_record",
+    "user_dataset_names",
+    "user_dataset_path",
+    "user_datasets_dir",
+]
 
 # The four files of every dataset, in the order of DatasetSpec.files; also the keys of
 # LocatedDataset.paths and of what download_dataset returns.
 FILE_ROLES: tuple[str, ...] = ("train_images", "train_labels", "test_images", "test_labels")
+# What the images show, which decides how `predict` turns a person's picture into 28x28:
+# "digits" are pen strokes (MNIST's size-normalisation), "objects" are photographed things
+# scaled whole into the field (Fashion-MNIST's conversion).
+IMAGE_KINDS: tuple[str, ...] = ("digits", "objects")
+RECORD_FORMAT = "mnistlab-dataset/1"
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# A user dataset's name is also a file and folder name: no separators, no leading dot.
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -37,7 +70,7 @@ class DatasetFile:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset in the MNIST layout: four IDX files, class names and download mirrors."""
+    """A dataset in the MNIST layout: four IDX files, class names and where to find them."""
 
     name: str  # also the cache folder and the optional subfolder of a data directory
     train_images: DatasetFile
@@ -45,7 +78,19 @@ class DatasetSpec:
     test_images: DatasetFile
     test_labels: DatasetFile
     classes: tuple[str, ...]  # class names, indexed by label value
-    mirrors: tuple[str, ...]  # base URLs ending in "/", tried in order
+    mirrors: tuple[str, ...] = ()  # base URLs ending in "/", tried in order
+    title: str = ""  # how people write it, e.g. "Fashion-MNIST" (default: the name)
+    validation_size: int = 5000  # the first this many training images are the validation split
+    image_kind: str = "digits"  # one of IMAGE_KINDS
+    folder: Path | None = None  # where a user-added dataset's files are; None when built in
+
+    def __post_init__(self) -> None:
+        if self.image_kind not in IMAGE_KINDS:
+            raise ValueError(f"DatasetSpec.image_kind must be one of {IMAGE_KINDS}, got {self.image_kind!r}.")
+        if not 2 <= len(self.classes) <= 256:
+            raise ValueError(f"A dataset needs 2 to 256 classes, got {len(self.classes)}.")
+        if self.validation_size <= 0:
+            raise ValueError(f"DatasetSpec.validation_size must be positive, got {self.validation_size}.")
 
     @property
     def files(self) -> tuple[DatasetFile, ...]:
@@ -56,6 +101,15 @@ class DatasetSpec:
     def files_by_role(self) -> dict[str, DatasetFile]:
         """The four files keyed by FILE_ROLES ("train_images", ...)."""
         return dict(zip(FILE_ROLES, self.files, strict=True))
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
+
+    @property
+    def source(self) -> str:
+        """ "built-in", or "added" for a dataset registered with `mnistlab data add`."""
+        return "built-in" if self.folder is None else "added"
 
 
 # MNIST (LeCun, Cortes, Burges), http://yann.lecun.com/exdb/mnist/. The SHA-256 digests are
@@ -87,17 +141,169 @@ MNIST = DatasetSpec(
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
         "http://yann.lecun.com/exdb/mnist/",
     ),
+    title="MNIST",
 )
 
-# Fashion-MNIST is absent on purpose: its publishers give md5 sums of the .gz files only,
-# and no trustworthy SHA-256 of its decompressed files was found to pin it by content.
-DATASETS: dict[str, DatasetSpec] = {MNIST.name: MNIST}
+# Fashion-MNIST (Xiao, Rasul, Vollgraf 2017, arXiv:1708.07747; github.com/zalandoresearch/
+# fashion-mnist). The SHA-256 digests are of the decompressed files as listed in the project's
+# shared/data/README.md (Debian's dataset-fashion-mnist 0.0~git20200523.55506a9-1, upstream's
+# content). The publisher gives md5 sums of its own .gz files only (train images
+# 8d4fb7e6c68d591d4c3dfef9ec88bf0d, train labels 25c81989df183df01b3e8a0aad5dffbe, test images
+# bef4ecab320f06d8554ea6380940ec79, test labels bb300cfdad3c16e7a12a480ee83cd310); a mirror
+# that re-compresses changes those but not the content checked here. Mirrors: the
+# publisher's S3 site (the one torchvision's FashionMNIST uses), then the repository's files.
+FASHION_MNIST = DatasetSpec(
+    name="fashion-mnist",
+    train_images=DatasetFile(
+        "train-images-idx3-ubyte",
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    ),
+    train_labels=DatasetFile(
+        "train-labels-idx1-ubyte",
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    ),
+    test_images=DatasetFile(
+        "t10k-images-idx3-ubyte",
+        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    ),
+    test_labels=DatasetFile(
+        "t10k-labels-idx1-ubyte",
+        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    ),
+    classes=(
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+    mirrors=(
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+    ),
+    title="Fashion-MNIST",
+    image_kind="objects",
+)
+
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (MNIST, FASHION_MNIST)}
+
+
+# -- datasets added by the user ---------------------------------------------------------
+
+
+def config_root() -> Path:
+    """mnistlab's user config folder: $XDG_CONFIG_HOME/mnistlab (default ~/.config/mnistlab)."""
+    # XDG says to ignore an empty or relative XDG_CONFIG_HOME.
+    xdg = os.environ.get("XDG_CONFIG_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".config"
+    return base / "mnistlab"
+
+
+def user_datasets_dir() -> Path:
+    return config_root() / "datasets"
+
+
+def user_dataset_path(name: str) -> Path:
+    return user_datasets_dir() / f"{name}.json"
+
+
+def spec_record(spec: DatasetSpec) -> dict[str, Any]:
+    """The JSON record of a user-added dataset (the inverse of `spec_from_record`)."""
+    return {
+        "format": RECORD_FORMAT,
+        "name": spec.name,
+        "folder": str(spec.folder),
+        "classes": list(spec.classes),
+        "validation_size": spec.validation_size,
+        "image_kind": spec.image_kind,
+        "files": {
+            role: {"filename": f.filename, "sha256": f.sha256} for role, f in spec.files_by_role.items()
+        },
+    }
+
+
+def spec_from_record(record: Any, where: Path) -> DatasetSpec:
+    """Rebuild a user-added dataset from its JSON record; DataError if it is not one."""
+    try:
+        if record["format"] != RECORD_FORMAT:
+            raise ValueError(f"format {record['format']!r}")
+        files = [
+            DatasetFile(record["files"][role]["filename"], record["files"][role]["sha256"])
+            for role in FILE_ROLES
+        ]
+        spec = DatasetSpec(
+            str(record["name"]),
+            *files,
+            classes=tuple(str(c) for c in record["classes"]),
+            validation_size=int(record["validation_size"]),
+            image_kind=str(record["image_kind"]),
+            folder=Path(record["folder"]),
+        )
+        if spec.name != where.stem or not NAME_PATTERN.fullmatch(spec.name):
+            raise ValueError(f"name {spec.name!r} in {where.name}")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(
+            f"The dataset record {where} is not one mnistlab wrote ({exc}); remove it with "
+            f"`mnistlab data remove {where.stem}` and add the folder again."
+        ) from None
+    return spec
+
+
+def _read_user_spec(name: str) -> DatasetSpec | None:
+    path = user_dataset_path(name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise DataError(f"The dataset record {path} cannot be read ({exc.strerror}).") from None
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise DataError(
+            f"The dataset record {path} is corrupt ({exc}); remove it with `mnistlab data remove {name}` "
+            f"and add the folder again."
+        ) from None
+    return spec_from_record(record, path)
+
+
+def user_dataset_names() -> list[str]:
+    folder = user_datasets_dir()
+    try:
+        return sorted(p.stem for p in folder.glob("*.json") if not p.name.startswith("."))
+    except OSError:
+        return []
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
-    """Return the registered dataset called `name`."""
-    try:
+    """Return the built-in or user-added dataset called `name`."""
+    if name in DATASETS:
         return DATASETS[name]
-    except KeyError:
-        known = ", ".join(sorted(DATASETS))
-        raise DataError(f"Unknown dataset {name!r}; choose one of: {known}.") from None
+    spec = _read_user_spec(name) if NAME_PATTERN.fullmatch(name) else None
+    if spec is None:
+        known = ", ".join([*DATASETS, *user_dataset_names()])
+        raise DataError(
+            f"Unknown dataset {name!r}; choose one of: {known} (or register your own files with "
+            f"`mnistlab data add {name} DIR`)."
+        )
+    return spec
+
+
+def identify_content(found: dict[str, str], *, exclude: str | None = None) -> DatasetSpec | None:
+    """The registered dataset whose files have the `found` SHA-256 digests (keyed by role)."""
+    for name in [*DATASETS, *user_dataset_names()]:
+        if name == exclude or not found:
+            continue
+        try:
+            spec = get_dataset_spec(name)
+        except DataError:
+            continue  # a broken record identifies nothing; `data list` reports it
+        expected = spec.files_by_role
+        if all(expected[role].sha256 == digest for role, digest in found.items()):
+            return spec
+    return None

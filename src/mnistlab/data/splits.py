@@ -1,8 +1,10 @@
 """The paper's splits as uint8 tensors, parsed once.
 
 train = training images 5,000-59,999 (55,000), validation = the first 5,000, test = the
-10,000 test images: the split of TensorFlow's `read_data_sets`, which the paper used.
-Images stay uint8 (N, 28, 28); `normalize` turns a batch into float32 in [0, 1] on the fly.
+10,000 test images: the split of TensorFlow's `read_data_sets`, which the paper used. Every
+dataset follows the same rule with its own validation size (`DatasetSpec.validation_size`:
+5,000 for the built-in ones). Images stay uint8 (N, 28, 28); `normalize` turns a batch into
+float32 in [0, 1] on the fly.
 """
 
 from __future__ import annotations
@@ -58,15 +60,29 @@ class Dataset:
 
     def record(self) -> dict[str, Any]:
         """What a run directory stores about its data (dataset.json): enough to find it again
-        and to prove it is the same content."""
+        and to prove it is the same content.
+
+        Keys: name, title, classes, sha256 (by file role, None for in-memory data), source
+        ("built-in", "added" or None), image_kind, validation_size, sizes.
+        """
         spec = None if self.source is None else self.source.spec
         return {
             "name": self.name,
+            "title": self.name if spec is None else spec.display_name,
             "classes": list(self.classes),
             "sha256": None if spec is None else {role: f.sha256 for role, f in spec.files_by_role.items()},
+            "source": None if spec is None else spec.source,
+            "image_kind": "digits" if spec is None else spec.image_kind,
             "validation_size": len(self.val),
             "sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
         }
+
+    def split_rule(self) -> str:
+        """The split in words, as `data info` states it."""
+        return (
+            f"validation = the first {len(self.val):,} training images, train = the other "
+            f"{len(self.train):,}, test = the {len(self.test):,} test images"
+        )
 
     def to(self, device: torch.device | str) -> Dataset:
         return Dataset(
@@ -95,12 +111,12 @@ def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DataError(
             f"{images_path} should hold uint8 images of shape (N, H, W), "
-            f"found {images.dtype} of shape {images.shape}; re-download it."
+            f"found {images.dtype} of shape {images.shape}; it is not a dataset in the MNIST layout."
         )
     if labels.ndim != 1 or labels.dtype != np.uint8:
         raise DataError(
             f"{labels_path} should hold uint8 labels of shape (N,), "
-            f"found {labels.dtype} of shape {labels.shape}; re-download it."
+            f"found {labels.dtype} of shape {labels.shape}; it is not a dataset in the MNIST layout."
         )
     if len(images) != len(labels):
         raise DataError(
@@ -144,10 +160,14 @@ def load_dataset(
     *,
     download: bool = True,
     progress: ProgressFn | None = None,
-    validation_size: int = VALIDATION_SIZE,
+    validation_size: int | None = None,
 ) -> Dataset:
-    """Find (or download), verify and parse a registered dataset into the paper's splits."""
+    """Find (or download), verify and parse a registered dataset into the paper's splits.
+
+    `validation_size` defaults to the dataset's own (5,000 for MNIST and Fashion-MNIST).
+    """
     spec = get_dataset_spec(name)
+    validation_size = spec.validation_size if validation_size is None else validation_size
     located = locate_dataset(spec, data_dir, download=download, progress=progress)
     paths = located.paths
     train = _read_pair(paths["train_images"], paths["train_labels"])

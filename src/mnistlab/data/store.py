@@ -1,12 +1,17 @@
 """Where a dataset's files come from, and proof that they hold the right content.
 
-locate_dataset looks, in order, in: the `data_dir` argument (the CLI's --data-dir), the
-MNISTLAB_DATA environment variable, the user cache, and finally downloads into the cache.
-The first place that answers wins. An explicit directory that holds no files is an error
-rather than a reason to fall through: the user asked for that directory.
+For a built-in dataset, locate_dataset looks, in order, in: the `data_dir` argument (the
+CLI's --data-dir), the MNISTLAB_DATA environment variable, the user cache, and finally
+downloads into the cache. The first place that answers wins. An explicit directory that
+holds no files is an error rather than a reason to fall through: the user asked for that
+directory. A user-added dataset is read from `data_dir` when given, else from the folder
+it was added from; it is never downloaded.
 
 Every located file is checked against the registry's SHA-256 of its decompressed content
-(`mnistlab.data.verify`, which remembers a passed file so it is hashed once).
+(`mnistlab.data.verify`, which remembers a passed file so it is hashed once). When the
+content is wrong, the error says what to do, which depends on whose files they are: files
+that match another registered dataset are named as such; mnistlab's own cache may be
+fetched again; a person's files are never to be deleted.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mnistlab.data.registry import DatasetSpec
-from mnistlab.data.verify import cache_root, remember_verified, verify_file
+from mnistlab.data.registry import DatasetSpec, identify_content
+from mnistlab.data.verify import ChecksumError, cache_root, remember_verified, verify_file
 from mnistlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -41,7 +46,7 @@ class LocatedDataset:
 
     spec: DatasetSpec
     paths: dict[str, Path]  # keys: "train_images", "train_labels", "test_images", "test_labels"
-    source: str  # "--data-dir", "MNISTLAB_DATA", "cache" or "download"
+    source: str  # "--data-dir", "MNISTLAB_DATA", "cache", "download" or "registered folder"
     root: Path  # the folder holding the files
 
 
@@ -102,6 +107,8 @@ def locate_dataset(
     `env` supplies MNISTLAB_DATA and defaults to os.environ; the cache location always
     follows the process's XDG_CACHE_HOME. `progress` is passed on to a download.
     """
+    if spec.folder is not None:
+        return _locate_added(spec, data_dir)
     env = os.environ if env is None else env
     explicit = [("--data-dir", data_dir), (ENV_VAR, env.get(ENV_VAR) or None)]
     for source, directory in explicit:
@@ -136,10 +143,63 @@ def locate_dataset(
     return LocatedDataset(spec=spec, paths=paths, source="download", root=cache)
 
 
+def _locate_added(spec: DatasetSpec, data_dir: str | os.PathLike | None) -> LocatedDataset:
+    """A user-added dataset: in `data_dir` when given, else in the folder it was added from."""
+    source, directory = (
+        ("--data-dir", Path(data_dir)) if data_dir is not None else ("registered folder", spec.folder)
+    )
+    assert directory is not None
+    wanted = ", ".join(f.filename for f in spec.files)
+    if source == "registered folder" and not directory.is_dir():
+        raise DataError(
+            f"The folder {directory} that dataset {spec.name!r} was added from is gone; restore it, "
+            f"pass --data-dir DIR where its files are now, or forget it with `mnistlab data remove {spec.name}`."
+        )
+    paths = find_files(spec, directory, label=f"{source} directory")
+    if paths is None:
+        raise DataError(
+            f"The {source} {directory} holds no {spec.name} files: looked for {wanted} (plain or .gz); "
+            f"restore them or pass --data-dir DIR where they are now."
+        )
+    return _verified(spec, paths, source)
+
+
 def _verified(spec: DatasetSpec, paths: dict[str, Path], source: str) -> LocatedDataset:
     # All four must pass before any is remembered: a failed start leaves nothing new behind.
+    mismatched: dict[str, ChecksumError] = {}
     for role, file in spec.files_by_role.items():
-        verify_file(paths[role], file.sha256, remember=False)
+        try:
+            verify_file(paths[role], file.sha256, remember=False)
+        except ChecksumError as exc:
+            mismatched[role] = exc
+    if mismatched:
+        raise DataError(_wrong_content(spec, mismatched, source))
     for role, file in spec.files_by_role.items():
         remember_verified(paths[role], file.sha256)
     return LocatedDataset(spec=spec, paths=paths, source=source, root=paths["train_images"].parent)
+
+
+def _wrong_content(spec: DatasetSpec, mismatched: dict[str, ChecksumError], source: str) -> str:
+    """One sentence: what the files are instead, and the fix that fits whose files they are."""
+    first = next(iter(mismatched.values()))
+    other = identify_content({role: exc.found for role, exc in mismatched.items()}, exclude=spec.name)
+    if other is not None:
+        return (
+            f"The files in {first.path.parent} are {other.display_name}, not {spec.display_name}; "
+            f"use --dataset {other.name}."
+        )
+    checksum = str(first).rstrip(".")
+    if source in ("cache", "download"):  # mnistlab put these files there itself
+        return (
+            f"{checksum}; delete it and fetch it again with `mnistlab data download --dataset {spec.name}`."
+        )
+    if spec.folder is not None:
+        return (
+            f"{checksum}: it changed since `mnistlab data add {spec.name}` recorded it; restore the "
+            f"original, or record the new files with `mnistlab data remove {spec.name}` and "
+            f"`mnistlab data add {spec.name} DIR`."
+        )
+    return (
+        f"{checksum}: these files are not {spec.display_name}; point {source} at the genuine "
+        f"{spec.display_name} files, or register your own with `mnistlab data add NAME DIR`."
+    )

@@ -19,9 +19,21 @@ from pathlib import Path
 from mnistlab.errors import DataError
 from mnistlab.fileio import atomic_write_bytes
 
-__all__ = ["cache_root", "remember_verified", "sha256_of_content", "verify_file"]
+__all__ = ["ChecksumError", "cache_root", "remember_verified", "sha256_of_content", "verify_file"]
 
 _CHUNK = 1 << 20  # bytes per read while hashing
+
+
+class ChecksumError(DataError):
+    """A file's content is not the expected one. The caller knows whose file it is and so
+    what the fix is (`mnistlab.data.store` words it); `found` lets it name what the file is."""
+
+    def __init__(self, path: Path, expected: str, found: str) -> None:
+        super().__init__(
+            f"Dataset file {path} fails its checksum (SHA-256 of the decompressed content: "
+            f"expected {expected}, found {found})."
+        )
+        self.path, self.expected, self.found = path, expected, found
 
 
 def cache_root() -> Path:
@@ -47,7 +59,7 @@ def sha256_of_content(path: Path) -> str:
         raise DataError(f"Dataset file {path} does not exist.") from None
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise DataError(
-            f"Dataset file {path} is a corrupt gzip stream ({e}); delete it and fetch it again."
+            f"Dataset file {path} is a corrupt gzip stream ({e}); replace it with an intact copy."
         ) from None
     except OSError as e:
         raise DataError(f"Dataset file {path} cannot be read ({e.strerror}).") from None
@@ -73,7 +85,7 @@ def _stamp(path: Path, expected_sha256: str) -> tuple[Path, dict]:
 
 
 def verify_file(path: Path, expected_sha256: str, *, remember: bool = True) -> None:
-    """Raise DataError unless the decompressed content of `path` has `expected_sha256`.
+    """Raise ChecksumError unless the decompressed content of `path` has `expected_sha256`.
 
     A stamp in the user cache remembers a success (unless `remember` is false), so an
     unchanged file is hashed once.
@@ -88,10 +100,7 @@ def verify_file(path: Path, expected_sha256: str, *, remember: bool = True) -> N
 
     found = sha256_of_content(path)
     if found != expected_sha256:
-        raise DataError(
-            f"Dataset file {path} fails its checksum (SHA-256 of the decompressed content: "
-            f"expected {expected_sha256}, found {found}); delete it and fetch it again."
-        )
+        raise ChecksumError(path, expected_sha256, found)
     if remember:
         remember_verified(path, expected_sha256)
 

@@ -1,4 +1,4 @@
-"""`mnistlab serve`: a draw-a-digit web page and a JSON API over trained runs.
+"""`mnistlab serve`: a drawing page (digits, or the classes of the runs' dataset) and a JSON API over trained runs.
 
     from mnistlab.serve import create_app, load_served_models
     app = create_app(load_served_models(["runs/softmax-...", "runs/cnn-..."]))

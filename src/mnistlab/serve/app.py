@@ -1,4 +1,7 @@
-"""The FastAPI app: the draw-a-digit page, `POST /api/predict`, `GET /api/models`, `/healthz`.
+"""The FastAPI app: the drawing page, `POST /api/predict`, `GET /api/models`, `/healthz`.
+
+Requests are pre-processed the way the served models' dataset was made (`Predictor.
+preprocessing`): MNIST's digit normalisation, or Fashion-MNIST's conversion for objects.
 
 Every failure a client can cause is a JSON `{"error": "<one sentence>"}` with a 4xx
 status; only a bug gives a 500 (also as JSON). Bodies over 1 MB are refused with 413
@@ -31,7 +34,8 @@ from swagger_ui_bundle import swagger_ui_path
 
 from mnistlab import __version__
 from mnistlab.errors import ImageError, MnistlabError
-from mnistlab.predict import load_image, preprocess, preprocess_intensities
+from mnistlab.predict import load_image
+from mnistlab.preprocessing import DIGITS, Preprocessing
 from mnistlab.serve.models import Predictor, ServedModel
 
 MAX_BODY_BYTES = 1_000_000  # 1 MB; a 280x280 canvas PNG is ~5-20 kB
@@ -130,19 +134,19 @@ def sentence(text: str) -> str:
 # -- request bodies to a pre-processed (28, 28) uint8 digit ------------------------------
 
 
-def digit_from_image(data: bytes) -> np.ndarray:
+def digit_from_image(data: bytes, preprocessing: Preprocessing = DIGITS) -> np.ndarray:
     """Decode image bytes and pre-process them exactly as `mnistlab predict` does."""
     try:
         image = load_image(data, name="The upload")
     except ImageError as exc:
         raise ApiError(400, sentence(str(exc))) from None
     try:
-        return preprocess(image, name="The drawing")
+        return preprocessing.from_image(image, name="The drawing")
     except ImageError as exc:  # a blank canvas
         raise ApiError(422, sentence(str(exc))) from None
 
 
-def digit_from_pixels(pixels: Any) -> np.ndarray:
+def digit_from_pixels(pixels: Any, preprocessing: Preprocessing = DIGITS) -> np.ndarray:
     """A JSON 28x28 array of light-on-dark intensities (0..255, or fractions in 0..1)."""
     if not (
         isinstance(pixels, list)
@@ -161,14 +165,14 @@ def digit_from_pixels(pixels: Any) -> np.ndarray:
     if not np.isfinite(values).all() or values.min() < 0 or values.max() > 255:
         raise ApiError(422, "Every value in 'pixels' must be a finite intensity between 0 and 255.")
     try:
-        return preprocess_intensities(values.astype(np.float32))
+        return preprocessing.from_intensities(values.astype(np.float32))
     except ImageError as exc:  # a blank canvas
         raise ApiError(422, sentence(str(exc))) from None
 
 
-def digit_from_json(payload: Any) -> np.ndarray:
+def digit_from_json(payload: Any, preprocessing: Preprocessing = DIGITS) -> np.ndarray:
     if isinstance(payload, list):
-        return digit_from_pixels(payload)
+        return digit_from_pixels(payload, preprocessing)
     if isinstance(payload, dict) and "image" in payload:
         match = DATA_URL.fullmatch(payload["image"]) if isinstance(payload["image"], str) else None
         if match is None:
@@ -177,13 +181,13 @@ def digit_from_json(payload: Any) -> np.ndarray:
             data = base64.b64decode(match["data"], validate=True)
         except (binascii.Error, ValueError):
             raise ApiError(400, "The 'image' data URL does not hold valid base64.") from None
-        return digit_from_image(data)
+        return digit_from_image(data, preprocessing)
     if isinstance(payload, dict) and "pixels" in payload:
-        return digit_from_pixels(payload["pixels"])
+        return digit_from_pixels(payload["pixels"], preprocessing)
     raise ApiError(422, "The JSON body needs an 'image' data URL or a 'pixels' 28x28 array.")
 
 
-async def read_digit(request: Request) -> np.ndarray:
+async def read_digit(request: Request, preprocessing: Preprocessing = DIGITS) -> np.ndarray:
     """Dispatch on Content-Type; decoding and pre-processing run off the event loop."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "application/json":
@@ -192,7 +196,7 @@ async def read_digit(request: Request) -> np.ndarray:
             payload = json.loads(body)
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise ApiError(400, "The request body is not valid JSON.") from None
-        return await run_in_threadpool(digit_from_json, payload)
+        return await run_in_threadpool(digit_from_json, payload, preprocessing)
     if media_type == "multipart/form-data":
         # Any field name is accepted (`curl -F file=@digit.png` as well as the page's 'image');
         # a few extra files are parsed only to name them in the error.
@@ -203,9 +207,9 @@ async def read_digit(request: Request) -> np.ndarray:
             raise ApiError(
                 422, f"The multipart upload needs exactly one file part; got {len(uploads)} ({got})."
             )
-        return await run_in_threadpool(digit_from_image, await uploads[0][1].read())
+        return await run_in_threadpool(digit_from_image, await uploads[0][1].read(), preprocessing)
     if media_type.startswith("image/"):
-        return await run_in_threadpool(digit_from_image, await request.body())
+        return await run_in_threadpool(digit_from_image, await request.body(), preprocessing)
     given = (
         f"Content-Type {media_type!r} is not supported" if media_type else "The request has no Content-Type"
     )
@@ -221,7 +225,7 @@ def create_app(models: Sequence[ServedModel], *, max_body_bytes: int = MAX_BODY_
     app = FastAPI(
         title="mnistlab",
         version=__version__,
-        description="Draw a digit; the softmax regression and the CNN read it side by side.",
+        description=f"Draw {predictor.prompt}; the served models read it side by side.",
         docs_url=None,  # FastAPI's default /docs loads Swagger UI from a CDN; served locally below
         redoc_url=None,
     )
@@ -252,18 +256,22 @@ def create_app(models: Sequence[ServedModel], *, max_body_bytes: int = MAX_BODY_
 
     @app.get("/api/models")
     def list_models() -> dict[str, Any]:
-        """The served models: name, kind (registered model), recipe, test accuracy of its run."""
-        return {"models": [served.describe() for served in predictor.models]}
+        """The served models (name, kind, recipe, test accuracy of its run) and their dataset:
+        name, title, class names in label order, image kind and pre-processing."""
+        return {
+            "models": [served.describe() for served in predictor.models],
+            "dataset": predictor.describe_dataset(),
+        }
 
     @app.post("/api/predict", openapi_extra={"requestBody": PREDICT_BODY})
     async def predict(request: Request) -> dict[str, Any]:
-        """Probabilities of the ten digits from every model, and the 28x28 input they saw.
+        """Probabilities of every class from every model, and the 28x28 input they saw.
 
         Send a PNG (multipart field `image`, a JSON `{"image": data URL}` or a raw image
         body) or JSON `{"pixels": 28x28}`; images get `mnistlab predict`'s pre-processing.
         """
         start = time.perf_counter()
-        digit = await read_digit(request)
+        digit = await read_digit(request, predictor.preprocessing)
         answers = await run_in_threadpool(predictor.predict, digit)
         return {
             "input": digit.tolist(),

@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,8 +23,10 @@ from torch import nn
 
 from mnistlab import checkpoint as ckpt
 from mnistlab.config import RECIPES
-from mnistlab.errors import CheckpointError
+from mnistlab.errors import CheckpointError, UsageError
 from mnistlab.predict import predict_digits
+from mnistlab.preprocessing import Preprocessing, for_kind
+from mnistlab.runs import common_dataset_record
 
 # What a first start needs: one model of each task, shown side by side, in this order.
 TASKS = ("softmax", "cnn")
@@ -39,6 +42,7 @@ class ServedModel:
     accuracy: float | None  # test accuracy (fraction) from the run's results.json
     run_dir: Path
     model: nn.Module
+    dataset: dict[str, Any] = field(default_factory=lambda: ckpt.builtin_record("mnist"))  # the run's record
 
     def describe(self) -> dict[str, object]:
         return {
@@ -85,13 +89,19 @@ def is_finished(run_dir: Path) -> bool:
     return bool(results) and not results.get("interrupted") and results.get("test_accuracy") is not None
 
 
-def latest_finished_runs(runs_root: Path) -> dict[str, Path]:
-    """The newest finished run of each task under `runs_root` (newest = latest results.json)."""
+def latest_finished_runs(runs_root: Path, dataset: str = "mnist") -> dict[str, Path]:
+    """The newest finished run of each task on `dataset` under `runs_root` (newest = latest
+    results.json)."""
     newest: dict[str, tuple[float, Path]] = {}
     if not runs_root.is_dir():
         return {}
     for run_dir in runs_root.iterdir():
         if not (run_dir / ckpt.CONFIG_FILE).is_file() or not is_finished(run_dir):
+            continue
+        try:
+            if ckpt.read_dataset_record(run_dir)["name"] != dataset:
+                continue
+        except CheckpointError:
             continue
         results = ckpt.read_results(run_dir) or {}
         task = task_of(str(results.get("model")), str(results.get("recipe")))
@@ -104,10 +114,17 @@ def latest_finished_runs(runs_root: Path) -> dict[str, Path]:
 def load_served_models(
     run_dirs: Sequence[Path | str], device: torch.device | str = "cpu"
 ) -> list[ServedModel]:
-    """Load each run's final weights once; names are the task, suffixed -2, -3 on repeats."""
+    """Load each run's final weights once; names are the task, suffixed -2, -3 on repeats.
+
+    The runs must share one dataset (UsageError otherwise): one page, one set of classes.
+    """
+    run_dirs = list(map(Path, run_dirs))
+    if not run_dirs:
+        raise UsageError("Serving needs at least one run directory.")
+    common_dataset_record(run_dirs)
     served: list[ServedModel] = []
     seen: dict[str, int] = {}
-    for run_dir in map(Path, run_dirs):
+    for run_dir in run_dirs:
         model, config = ckpt.load_model(run_dir, "final", device)
         results = ckpt.read_results(run_dir) or {}
         task = task_of(config.model, config.recipe)
@@ -122,6 +139,7 @@ def load_served_models(
                 accuracy=None if accuracy is None else float(accuracy),
                 run_dir=run_dir,
                 model=model,
+                dataset=ckpt.read_dataset_record(run_dir),
             )
         )
     return served
@@ -133,8 +151,32 @@ class Predictor:
     def __init__(self, models: Sequence[ServedModel]) -> None:
         if not models:
             raise ValueError("a Predictor needs at least one model")
+        names = {served.dataset["name"] for served in models}
+        if len(names) > 1:
+            raise UsageError(
+                f"The served runs were trained on different datasets ({', '.join(sorted(names))})."
+            )
         self.models = tuple(models)
+        self.dataset = models[0].dataset
+        self.preprocessing: Preprocessing = for_kind(self.dataset["image_kind"])
         self._lock = threading.Lock()
+
+    @property
+    def prompt(self) -> str:
+        """What to draw: "a digit", or "one of: T-shirt/top, Trouser, ..."."""
+        if self.dataset["image_kind"] == "digits":
+            return "a digit"
+        return f"one of: {', '.join(self.dataset['classes'])}"
+
+    def describe_dataset(self) -> dict[str, Any]:
+        return {
+            "name": self.dataset["name"],
+            "title": self.dataset["title"],
+            "classes": list(self.dataset["classes"]),
+            "image_kind": self.dataset["image_kind"],
+            "prompt": f"Draw {self.prompt}.",
+            "preprocessing": self.preprocessing.description,
+        }
 
     def predict(self, digit: np.ndarray) -> list[ModelAnswer]:
         """Every model's probabilities for one pre-processed (28, 28) uint8 digit."""

@@ -1,4 +1,5 @@
-// The draw-a-digit page: a canvas, debounced POSTs to /api/predict, one bar chart per model.
+// The drawing page: a canvas, debounced POSTs to /api/predict, one bar chart per model.
+// The served dataset (GET /api/models) names the classes and says what to draw.
 // No framework and nothing from the network but this server.
 "use strict";
 
@@ -10,6 +11,7 @@ const ink = pad.getContext("2d");
 const seen = document.getElementById("seen").getContext("2d");
 const statusLine = document.getElementById("status");
 const cards = new Map(); // model name -> {digit, confidence, timing, rows}
+let classes = []; // class names in label order, from /api/models
 
 let drawing = false;
 let drawn = false;
@@ -146,8 +148,8 @@ function makeCard(model) {
   root.append(answer);
   const bars = element("div", "bars");
   const rows = [];
-  for (let d = 0; d < 10; d++) {
-    const label = element("span", "label", String(d));
+  for (let d = 0; d < classes.length; d++) {
+    const label = element("span", "label", classes[d]);
     const track = element("div", "track");
     const fill = element("div", "fill");
     track.append(fill);
@@ -162,7 +164,7 @@ function makeCard(model) {
 
 function showProbabilities(card, result) {
   card.root.classList.toggle("answered", result !== null);
-  card.digit.textContent = result ? String(result.top) : "–";
+  card.digit.textContent = result ? classes[result.top] : "–";
   card.confidence.textContent = result ? `${(100 * result.probabilities[result.top]).toFixed(1)} %` : "";
   card.timing.textContent = result ? `· ${result.ms.toFixed(2)} ms` : "";
   card.rows.forEach((row, d) => {
@@ -177,8 +179,15 @@ function showProbabilities(card, result) {
 async function loadModels() {
   try {
     const response = await fetch("/api/models");
-    const { models } = await response.json();
-    for (const model of models) cards.set(model.name, makeCard(model));
+    const { models, dataset } = await response.json();
+    classes = dataset.classes;
+    document.getElementById("prompt").textContent = dataset.prompt;
+    document.title = `mnistlab: ${dataset.title}`;
+    for (const model of models) {
+      const card = makeCard(model);
+      card.digit.classList.toggle("name", classes.some((name) => name.length > 1));
+      cards.set(model.name, card);
+    }
   } catch (err) {
     setStatus("Could not list the models; reload the page.", true);
   }
