@@ -13,8 +13,10 @@ from mnistlab.commands.common import (
     load_data,
     print_json,
 )
+from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.data import SPLITS
 from mnistlab.evaluation import Evaluation, evaluate
+from mnistlab.precision import autocast
 from mnistlab.runtime import resolve_device, set_threads
 
 
@@ -23,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--split", choices=SPLITS, default="test", help="which split (default: test)")
     add_checkpoint_arg(p)
+    add_precision_arg(p, default=None, help_default="the precision the run trained in")
     add_data_args(p)
     add_runtime_args(p)
     add_json_arg(p)
@@ -49,20 +52,24 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     set_threads(args.threads)
     model, config = load_model(args.run_dir, args.checkpoint, device)
+    precision = args.precision or config.precision
+    check_and_warn(precision, device)
     if args.dataset == "mnist":
         args.dataset = config.dataset  # the run knows what it was trained on
     data = load_data(args)
-    evaluation = evaluate(model, data.split(args.split))
+    with autocast(precision, device):
+        evaluation = evaluate(model, data.split(args.split))
     if args.json:
         print_json(
             {
                 "run_dir": args.run_dir,
                 "split": args.split,
                 "checkpoint": args.checkpoint,
+                "precision": precision,
                 **evaluation.to_dict(),
             }
         )
     else:
-        print(f"{args.run_dir} ({config.model}, {args.checkpoint} weights) on {args.split}:")
+        print(f"{args.run_dir} ({config.model}, {args.checkpoint} weights, {precision}) on {args.split}:")
         print(format_evaluation(evaluation, data.classes))
     return 0
