@@ -68,7 +68,7 @@ def test_precision_throughput_alternates_and_reports_the_ratio_of_each_round(
 ) -> None:
     calls: list[str] = []
 
-    def fake_intervals(config, data, *, interval, intervals):  # noqa: ANN001, ANN202
+    def fake_intervals(config, data, *, interval, intervals):
         calls.append(config.precision)
         # warm-up interval first; then bf16 takes half fp32's time per interval.
         per = 2.0 if config.precision == "fp32" else 1.0
@@ -100,7 +100,7 @@ def test_parity_alternates_precisions_and_compares_them(monkeypatch: pytest.Monk
     order: list[tuple[int, str]] = []
     results = {"fp32": (12.0, 10.0, 0.9930), "bf16": (8.0, 6.0, 0.9925)}
 
-    def fake_timed_train(task, recipe, seed, *, threads, data_dir, precision):  # noqa: ANN001, ANN202
+    def fake_timed_train(task, recipe, seed, *, threads, data_dir, precision):
         order.append((seed, precision))
         wall, train, accuracy = results[precision]
         return fake_run(seed, precision, wall, train, accuracy)

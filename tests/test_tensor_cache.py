@@ -80,7 +80,7 @@ def test_load_or_build_parses_once_then_reads_the_cache() -> None:
     ],
     ids=["truncated", "trailing", "bit-flip", "magic", "header", "empty"],
 )
-def test_a_damaged_cache_reads_as_missing_and_is_rebuilt(damage, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_damaged_cache_reads_as_missing_and_is_rebuilt(damage, tmp_path: Path) -> None:
     hashes = ["2" * 64, *HASHES[1:]]
     path = tensor_cache.cache_path(tensor_cache.cache_key(hashes))
     arrays = sample_arrays()

@@ -11,6 +11,7 @@ and the caller parses again; writes are atomic and best effort.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import struct
@@ -50,10 +51,9 @@ def write_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
             "crc32": zlib.crc32(payload),
         }
     ).encode()
-    try:
+    # Without a cache the next run parses again; that is all.
+    with contextlib.suppress(OSError):
         atomic_write_bytes(path, MAGIC + _LENGTH.pack(len(header)) + header + payload)
-    except OSError:
-        pass  # without a cache the next run parses again; that is all
 
 
 def read_arrays(path: Path) -> dict[str, np.ndarray] | None:
