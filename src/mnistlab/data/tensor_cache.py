@@ -57,7 +57,7 @@ def write_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def read_arrays(path: Path) -> dict[str, np.ndarray] | None:
-    """The arrays written to `path`, or None if it is missing or not exactly what was written."""
+    """The arrays written to `path` (read-only views of it), or None if it is not exactly what was written."""
     try:
         with open(path, "rb") as f:
             if f.read(len(MAGIC)) != MAGIC:
@@ -65,14 +65,19 @@ def read_arrays(path: Path) -> dict[str, np.ndarray] | None:
             (length,) = _LENGTH.unpack(f.read(_LENGTH.size))
             header = json.loads(f.read(length))
             nbytes = int(header["nbytes"])
-            payload = np.fromfile(f, dtype=np.uint8, count=nbytes)
-            if payload.size != nbytes or f.read(1) or zlib.crc32(payload) != header["crc32"]:
-                return None
-            arrays, offset = {}, 0
-            for name, shape in header["arrays"]:
-                size = int(np.prod(shape, dtype=np.int64))
-                arrays[str(name)] = payload[offset : offset + size].reshape(shape)
-                offset += size
+            start = f.tell()
+        if path.stat().st_size != start + nbytes:
+            return None
+        # Mapped, not read: the pages come straight from the OS cache, and the caller's
+        # split copies them once (a file replaced later leaves this mapping intact).
+        payload = np.memmap(path, dtype=np.uint8, mode="r", offset=start, shape=(nbytes,))
+        if zlib.crc32(payload) != header["crc32"]:
+            return None
+        arrays, offset = {}, 0
+        for name, shape in header["arrays"]:
+            size = int(np.prod(shape, dtype=np.int64))
+            arrays[str(name)] = payload[offset : offset + size].reshape(shape)
+            offset += size
     except (OSError, ValueError, KeyError, TypeError, struct.error):
         return None
     return arrays if offset == nbytes else None
