@@ -43,7 +43,7 @@ TARGETS: dict[float, int | None] = {0.990: FAST_99_STEPS, 0.9927: None}
 
 @dataclass(frozen=True)
 class BenchPlan:
-    """How much to measure. `quick()` runs in well under a minute on 2 cores."""
+    """How much to measure. `quick()`: one round, no time to accuracy, one parity seed (about a minute)."""
 
     rounds: int = 5  # alternating engine/reference runs per model
     cnn_interval: int = 20  # paper-CNN steps per timed repeat (1,000 images at batch 50)
