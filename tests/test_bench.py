@@ -96,6 +96,7 @@ def test_run_bench_with_a_tiny_plan_produces_a_table(mnist: Dataset) -> None:
         precision_rounds=1,
         fast_interval=2,
         matmul_repeats=1,
+        matmul_size=128,
         parity_seeds=(),
     )
     record = run_bench(mnist, plan)
@@ -109,7 +110,7 @@ def test_run_bench_with_a_tiny_plan_produces_a_table(mnist: Dataset) -> None:
     hw = record["hardware"]
     assert set(hw["training"]) == {"softmax", "cnn", "cnn_fast"} and len(hw["roofline"]) == 6
     assert hw["flops_per_image"]["softmax"] == 4 * 784 * 10
-    assert "Matmul 2048x2048" in table and record["parity"] is None
+    assert "Matmul 128x128" in table and record["parity"] is None
 
 
 def test_timed_train_runs_a_child_process_and_reads_its_result(data_dir: Path) -> None:

@@ -60,10 +60,15 @@ def precision_throughput(
 
 
 def compare_precisions(
-    data: Dataset, *, intervals: dict[str, int], rounds: int, matmul_repeats: int = 5
+    data: Dataset,
+    *,
+    intervals: dict[str, int],
+    rounds: int,
+    matmul_repeats: int = 5,
+    matmul_size: int = MATMUL_SIZE,
 ) -> dict[str, Any]:
     """Matmul rates, FLOPs per image, fp32/bf16 training rates and the roofline rows, for MODELS."""
-    peaks = {p: matmul_rate(p, repeats=matmul_repeats).to_dict() for p in PRECISIONS}
+    peaks = {p: matmul_rate(p, size=matmul_size, repeats=matmul_repeats).to_dict() for p in PRECISIONS}
     configs = {name: resolve_config(task, recipe) for name, (task, recipe) in MODELS.items()}
     flops = {name: model_flops(config) for name, config in configs.items()}
     training = {
@@ -74,7 +79,7 @@ def compare_precisions(
         name: {p: r["images_per_second"][p]["median"] for p in PRECISIONS} for name, r in training.items()
     }
     return {
-        "matmul_size": MATMUL_SIZE,
+        "matmul_size": matmul_size,
         "matmul_gflops": peaks,
         "flops_per_image": flops,
         "training": training,

@@ -56,6 +56,7 @@ class BenchPlan:
     precision_rounds: int = 3  # alternating fp32/bf16 rounds per model
     fast_interval: int = 10  # fast-CNN steps per timed repeat (2,560 images at batch 256)
     matmul_repeats: int = 5
+    matmul_size: int = 2048  # the fp32/bf16 ceiling: an n x n matmul
     parity_seeds: tuple[int, ...] = (0, 1, 2)  # fast recipe, fp32 and bf16; empty: skip
 
     @classmethod
@@ -133,6 +134,7 @@ def run_bench(
         },
         rounds=plan.precision_rounds,
         matmul_repeats=plan.matmul_repeats,
+        matmul_size=plan.matmul_size,
     )
     record["hardware"]["bf16"] = describe_precision("bf16", "cpu")
     record["parity"] = None
