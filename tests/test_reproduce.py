@@ -247,12 +247,12 @@ def test_paper_experiments_use_the_paper_hyper_parameters() -> None:
 def test_beyond_paper_rows_follow_the_recipes(monkeypatch) -> None:
     monkeypatch.delitem(RECIPES, ("cnn", "fast"), raising=False)
     monkeypatch.delitem(RECIPES, ("cnn", "best"), raising=False)
-    assert experiments.available_experiments() == experiments.PAPER_EXPERIMENTS
+    assert experiments.available_experiments() == (*experiments.PAPER_EXPERIMENTS, experiments.SOFTMAX_STEPS)
     with pytest.raises(UsageError, match="best"):
         experiments.available_experiments(best=True)
     monkeypatch.setitem(RECIPES, ("cnn", "fast"), RECIPES[("cnn", "paper")])
     monkeypatch.setitem(RECIPES, ("cnn", "best"), RECIPES[("cnn", "paper")])
-    extra = experiments.available_experiments(best=True)[3:]
+    extra = experiments.available_experiments(best=True)[4:]
     assert [(e.key, e.recipe, e.beyond_paper) for e in extra] == [
         ("cnn-fast", "fast", True),
         ("cnn-best", "best", True),
@@ -297,7 +297,7 @@ def test_cli_quick_writes_the_report(tmp_path: Path, data_dir: Path, monkeypatch
     out, data = tmp_path / "X", ["--data-dir", str(data_dir)]
     assert main(["reproduce", "--quick", "--only", "softmax-1k", "--out", str(out), *data]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["seeds"] == [0] and results["complete"] and results["omitted"] == ["CNN tiny"]
+    assert results["seeds"] == [0] and results["complete"] and results["omitted"][0] == "CNN tiny"
     err = capsys.readouterr().err
     assert "[1/1] Softmax tiny, seed 0: test" in err
     # Off a terminal: plain lines, at most MAX_LINES per run besides its last step (30 reports here).

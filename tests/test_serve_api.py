@@ -413,7 +413,7 @@ def test_serve_trains_what_it_needs_on_first_start(
     trained = latest_finished_runs(runs)
     assert set(trained) == {"softmax", "cnn"}
     assert read_results(trained["softmax"])["recipe"] == "paper"
-    cnn_recipe = "fast" if ("cnn", "fast") in RECIPES else "paper"
+    cnn_recipe = next((r for r in serve_command.FIRST_START_CNN_RECIPES if ("cnn", r) in RECIPES), "paper")
     assert read_results(trained["cnn"])["recipe"] == cnn_recipe
     with TestClient(captured["app"]) as test_client:
         assert [m["name"] for m in test_client.get("/api/models").json()["models"]] == ["softmax", "cnn"]
@@ -423,7 +423,9 @@ def test_first_start_recipes() -> None:
     softmax, note = serve_command.first_start_config("softmax")
     assert (softmax.model, softmax.recipe, softmax.steps, note) == ("softmax", "paper", 1000, None)
     cnn, note = serve_command.first_start_config("cnn")
-    if ("cnn", "fast") in RECIPES:
+    if ("cnn", "robust") in RECIPES:
+        assert cnn == resolve_config("cnn", "robust") and note is None
+    elif ("cnn", "fast") in RECIPES:
         assert cnn == resolve_config("cnn", "fast") and note is None
     else:
         assert (cnn.model, cnn.recipe, cnn.steps) == ("cnn", "paper", serve_command.FALLBACK_CNN_STEPS)

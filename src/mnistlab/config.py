@@ -33,7 +33,8 @@ class TrainConfig:
     schedule: str = "constant"  # "constant" | "onecycle"
     warmup_fraction: float = 0.25  # of all steps; only read by "onecycle"
     label_smoothing: float = 0.0
-    augment: bool = False
+    augment: bool = False  # True: random affine maps (the `best` recipe), = augmentations ("affine",)
+    augmentations: tuple[str, ...] = ()  # names from mnistlab.augment.AUGMENTATIONS; overrides augment
     eval_every: int = 100  # steps between validation passes
     log_every: int = 50  # steps between progress reports (each costs one host sync)
     seed: int = 0
@@ -58,6 +59,22 @@ class TrainConfig:
             raise UsageError(f"test_milestones must be positive steps, got {list(self.test_milestones)}.")
         if self.schedule not in SCHEDULES:
             raise UsageError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}.")
+        if isinstance(self.augmentations, str) or not all(isinstance(a, str) for a in self.augmentations):
+            raise UsageError(f"augmentations must be a list of names, got {self.augmentations!r}.")
+        object.__setattr__(self, "augmentations", tuple(self.augmentations))  # JSON/TOML give lists
+        if self.augmentations:
+            from mnistlab.augment import AUGMENTATIONS  # torch: only configs that augment pay
+
+            unknown = [a for a in self.augmentations if a not in AUGMENTATIONS]
+            if unknown:
+                raise UsageError(
+                    f"Unknown augmentation {unknown[0]!r}; choose from {', '.join(AUGMENTATIONS)}."
+                )
+
+    @property
+    def augmentation_names(self) -> tuple[str, ...]:
+        """What the training loop applies to each batch (empty: nothing)."""
+        return self.augmentations or (("affine",) if self.augment else ())
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

@@ -26,7 +26,7 @@ from torch import nn
 
 from mnistlab import checkpoint as ckpt
 from mnistlab import distributed
-from mnistlab.augment import random_affine
+from mnistlab.augment import augment_batch
 from mnistlab.config import TrainConfig
 from mnistlab.data.batches import BatchSampler
 from mnistlab.data.splits import Dataset, Split, normalize
@@ -155,7 +155,7 @@ def _set_up(
     model = create_model(config.model, num_classes=data.num_classes, **config.model_options)
     model = prepare_model(model.to(device))
     augment_generator = None
-    if config.augment:
+    if config.augmentation_names:
         augment_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
     distributed.seed_rank(config.seed, augment_generator, context)
     run = _Run(
@@ -214,7 +214,7 @@ def _train_step(run: _Run) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, fl
     x = normalize(run.train_split.images[index])  # (B, 1, 28, 28) float32 in [0, 1]
     y = run.train_split.labels[index]  # (B,)
     if run.augment_generator is not None:
-        x = random_affine(x, run.augment_generator)
+        x = augment_batch(x, run.config.augmentation_names, run.augment_generator)
     with autocast(run.config.precision, run.device):
         logits = run.forward(x)  # (B, C)
         loss = F.cross_entropy(logits, y, label_smoothing=run.config.label_smoothing)

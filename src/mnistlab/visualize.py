@@ -214,6 +214,39 @@ def training_curves(metrics: Sequence[Mapping[str, Any]], *, title: str = "Train
     return fig
 
 
+def accuracy_against_steps(panels: Sequence[Mapping[str, Any]]) -> Figure:
+    """Test accuracy against training steps, one panel per model, on a log step axis.
+
+    Each panel: {"title", "series": [{"label", "steps", "mean", "std"}], "paper": [(step, accuracy)]},
+    accuracies as fractions; `std` entries may be None (one seed: no error bar).
+    """
+    fig = new_figure(5.2 * len(panels), 4.4)
+    fig.suptitle("Test accuracy at milestone steps inside each run (test evaluations: they select nothing)")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel in zip(axes, panels, strict=True):
+        for series in panel["series"]:
+            ax.errorbar(
+                series["steps"],
+                [100 * m for m in series["mean"]],
+                yerr=[0.0 if s is None else 100 * s for s in series["std"]],
+                marker="o",
+                markersize=4,
+                capsize=4,
+                label=series["label"],
+            )
+        if panel.get("paper"):
+            steps, accuracies = zip(*panel["paper"], strict=True)
+            ax.plot(steps, [100 * a for a in accuracies], linestyle="none", marker="*", markersize=11,
+                    color="black", label="paper")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_title(panel["title"])
+        ax.set_xlabel("training steps (log scale)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="lower right")
+    return fig
+
+
 def confusion_figure(confusion: Sequence[Sequence[int]] | torch.Tensor, classes: Sequence[str]) -> Figure:
     """A confusion matrix (rows: true class, columns: predicted) with each count printed."""
     counts = torch.as_tensor(confusion, dtype=torch.float64)
@@ -276,4 +309,58 @@ def misclassified_gallery(
             f"true {int(labels[index[i]])}, said {int(predicted[i])}\np = {float(probability[i]):.3f}",
             fontsize=8,
         )
+    return fig
+
+
+def corruption_samples(images: torch.Tensor, *, severity: int = 3, seed: int = 0) -> Figure:
+    """Each digit of uint8 `images` (N, 28, 28) clean and under every corruption, one row each."""
+    from mnistlab.corruptions import CORRUPTIONS, SEVERITIES, corrupt
+
+    columns = ["clean", *CORRUPTIONS]
+    panels = [images, *(corrupt(images, name, severity, seed=seed) for name in CORRUPTIONS)]
+    rows = images.shape[0]
+    fig = new_figure(1.15 * len(columns) + 0.3, 1.25 * rows + 0.9)
+    fig.suptitle(f"Corruptions at severity {severity} (mnistlab evaluate --robustness)")
+    axes = fig.subplots(rows, len(columns), squeeze=False)
+    for c, (name, panel) in enumerate(zip(columns, panels, strict=True)):
+        for r in range(rows):
+            ax = axes[r, c]
+            _hide_ticks(ax)
+            ax.imshow(panel[r].cpu().numpy(), cmap=INK, vmin=0, vmax=255)
+        axes[0, c].set_title(name.replace("_", "\n"), fontsize=8)
+        if name != "clean":
+            value = SEVERITIES[name].values[severity - 1]
+            axes[-1, c].set_xlabel(str(value), fontsize=7)
+    return fig
+
+
+def robustness_bars(results: Mapping[str, Mapping[str, Any]]) -> Figure:
+    """Accuracy per corruption, their mean and clean, one bar per model.
+
+    `results` maps a model's label to its robustness result as a dict (the contents of
+    `robustness.json`: "corruptions" {name: accuracy}, "mean", "clean", "severity", "split").
+    """
+    from mnistlab.corruptions import CORRUPTIONS
+
+    labels = list(results)
+    first = results[labels[0]]
+    # The benchmark's order (the JSON file's keys are sorted), unknown names last.
+    corruptions = sorted(first["corruptions"], key=lambda n: (*CORRUPTIONS, n).index(n))
+    names = [*corruptions, "mean", "clean"]
+    height = 0.8 / max(1, len(labels))
+    fig = new_figure(7.5, 0.32 * len(names) * max(1, len(labels)) ** 0.5 + 1.6)
+    ax = fig.subplots()
+    for m, label in enumerate(labels):
+        r = results[label]
+        values = [100 * r["corruptions"].get(n, float("nan")) for n in corruptions]
+        values += [100 * r["mean"], 100 * r["clean"]]
+        ys = [i + (m - (len(labels) - 1) / 2) * height for i in range(len(names))]
+        ax.barh(ys, values, height=height, label=label)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("accuracy (%)")
+    ax.axhline(len(names) - 2.5, color="grey", linewidth=0.8)
+    ax.set_title(f"Accuracy under corruption ({first['split']} split, severity {first['severity']})")
+    ax.legend(loc="lower left", fontsize=8)
     return fig

@@ -1,8 +1,11 @@
-"""`mnistlab evaluate RUN_DIR`: accuracy, per-class accuracy and the confusion matrix."""
+"""`mnistlab evaluate RUN_DIR`: accuracy, per-class accuracy and the confusion matrix;
+with `--robustness`, the accuracy under each corruption of `mnistlab.corruptions`."""
 
 from __future__ import annotations
 
 import argparse
+
+from torch import nn
 
 from mnistlab.checkpoint import load_model
 from mnistlab.commands.common import (
@@ -14,9 +17,12 @@ from mnistlab.commands.common import (
     print_json,
 )
 from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
-from mnistlab.data import SPLITS
+from mnistlab.corruptions import CORRUPTIONS, DEFAULT_SEVERITY, SEVERITIES
+from mnistlab.data import SPLITS, Dataset
+from mnistlab.errors import UsageError
 from mnistlab.evaluation import Evaluation, evaluate
 from mnistlab.precision import autocast
+from mnistlab.robustness import RobustnessResult, evaluate_robustness, write_robustness
 from mnistlab.runtime import resolve_device, set_threads
 
 
@@ -24,6 +30,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("evaluate", help="accuracy and confusion matrix of a trained run")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--split", choices=SPLITS, default="test", help="which split (default: test)")
+    p.add_argument(
+        "--robustness",
+        action="store_true",
+        help="accuracy under each corruption (translate, rotate, ..., low_contrast) instead of the "
+        "confusion matrix; also writes RUN_DIR/robustness.json",
+    )
+    p.add_argument(
+        "--corruptions",
+        metavar="A,B",
+        help=f"with --robustness: a comma-separated subset of {', '.join(CORRUPTIONS)} (default: all)",
+    )
+    p.add_argument(
+        "--severity",
+        type=int,
+        default=DEFAULT_SEVERITY,
+        metavar="N",
+        help=f"with --robustness: corruption severity 1-5 (default: {DEFAULT_SEVERITY})",
+    )
     add_checkpoint_arg(p)
     add_precision_arg(p, default=None, help_default="the precision the run trained in")
     add_data_args(p)
@@ -48,7 +72,52 @@ def format_evaluation(evaluation: Evaluation, classes: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
+def format_robustness(result: RobustnessResult) -> str:
+    """One row per corruption with its parameter at the severity, then the mean and clean rows."""
+    width = max(len(name) for name in (*result.corruptions, "mean (corrupted)"))
+    lines = [f"{'corruption':<{width}}  accuracy  at severity {result.severity}"]
+    for name, acc in result.corruptions.items():
+        lines.append(f"{name:<{width}}  {acc:8.2%}  {SEVERITIES[name].describe(result.severity)}")
+    lines.append(f"{'mean (corrupted)':<{width}}  {result.mean:8.2%}")
+    lines.append(f"{'clean':<{width}}  {result.clean:8.2%}")
+    return "\n".join(lines)
+
+
+def run_robustness(args: argparse.Namespace, model: nn.Module, data: Dataset) -> int:
+    names = [n.strip() for n in args.corruptions.split(",") if n.strip()] if args.corruptions else None
+    result = evaluate_robustness(
+        model, data.split(args.split), split_name=args.split, corruptions=names, severity=args.severity
+    )
+    path = write_robustness(args.run_dir, result)
+    if args.json:
+        print_json({"run_dir": args.run_dir, "checkpoint": args.checkpoint, **result.to_dict()})
+    else:
+        print(
+            f"{args.run_dir} ({args.checkpoint} weights) on {result.count:,} corrupted {args.split} "
+            f"images, severity {result.severity} (written to {path}):"
+        )
+        print(format_robustness(result))
+    return 0
+
+
+def check_robustness_flags(args: argparse.Namespace) -> None:
+    """Reject robustness flags without --robustness, and bad names or severities up front."""
+    from mnistlab.corruptions import check_corruptions, check_severity
+
+    if not args.robustness:
+        if args.corruptions is not None or args.severity != DEFAULT_SEVERITY:
+            raise UsageError("--corruptions and --severity only apply with --robustness; add it.")
+        return
+    check_severity(args.severity)
+    if args.corruptions is not None:
+        names = [n.strip() for n in args.corruptions.split(",") if n.strip()]
+        if not names:
+            raise UsageError("--corruptions needs at least one name, e.g. --corruptions rotate,thin.")
+        check_corruptions(names)
+
+
 def run(args: argparse.Namespace) -> int:
+    check_robustness_flags(args)
     device = resolve_device(args.device)
     set_threads(args.threads)
     model, config = load_model(args.run_dir, args.checkpoint, device)
@@ -57,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset == "mnist":
         args.dataset = config.dataset  # the run knows what it was trained on
     data = load_data(args)
+    if args.robustness:
+        with autocast(precision, device):
+            return run_robustness(args, model, data)
     with autocast(precision, device):
         evaluation = evaluate(model, data.split(args.split))
     if args.json:

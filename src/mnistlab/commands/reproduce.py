@@ -12,6 +12,7 @@ from mnistlab.commands.common import add_data_args, add_runtime_args, load_data,
 from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.commands.progress import StepProgress, format_eta, report_facts
 from mnistlab.errors import UsageError
+from mnistlab.report.claims import parse_shard
 from mnistlab.report.experiments import PAPER_SEEDS, QUICK_SEEDS, Experiment, available_experiments
 from mnistlab.report.parallel import threads_per_job
 from mnistlab.report.plan import plan
@@ -42,6 +43,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a reduced first look: seed 0 only and fewer steps (the page lists each reduction)",
     )
     p.add_argument("--best", action="store_true", help="also run the 'best' CNN recipe (beyond the paper)")
+    p.add_argument(
+        "--ablations",
+        action="store_true",
+        help="also run the ablations of the paper CNN (no dropout, biases at 0, SGD with momentum, fc 256), "
+        "each compared with the paper CNN in one table",
+    )
+    p.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="train only runs K, K+N, K+2N, ... of the plan (K from 0), e.g. in a Slurm array "
+        "--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; shards share --out and never train "
+        "the same run (each run's folder is claimed first)",
+    )
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: rebuild the report from the runs finished so far",
+    )
     p.add_argument(
         "--only",
         nargs="+",
@@ -94,8 +113,13 @@ def run(args: argparse.Namespace) -> int:
     seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else PAPER_SEEDS)
     if len(set(seeds)) != len(seeds) or min(seeds) < 0:
         raise UsageError(f"--seeds must be distinct non-negative integers, got {' '.join(map(str, seeds))}.")
-    experiments, keys = with_precision(available_experiments(best=args.best), args.precision)
+    experiments, keys = with_precision(
+        available_experiments(best=args.best, ablations=args.ablations), args.precision
+    )
     only = [keys.get(k, k) for k in args.only] if args.only else None  # plain keys work too
+    shard = parse_shard(args.shard) if args.shard is not None else None
+    if shard is not None and args.report_only:
+        raise UsageError("--report-only trains nothing, so --shard has no meaning with it; drop one of them.")
     plan(experiments, seeds, args.out, quick=args.quick, only=only)  # a bad --only fails before data loads
     device = resolve_device(args.device)
     check_and_warn(args.precision, device)
@@ -115,6 +139,15 @@ def run(args: argparse.Namespace) -> int:
         if p.job in bar:
             bar.pop(p.job).close()
         if p.state == "interrupted":
+            return
+        if p.state == "elsewhere":
+            what = (
+                f"claimed by {p.claimed_by}, left to it (if that process is gone, delete {p.claim_file} and "
+                "rerun; a claim of a dead process on this host is taken over by itself)"
+                if p.claimed_by
+                else "finished by another process"
+            )
+            print(f"{where}: {what}.", file=sys.stderr)
             return
         verb = "reused" if p.state == "reused" else "done"
         print(
@@ -137,12 +170,25 @@ def run(args: argparse.Namespace) -> int:
             should_stop=lambda: stopped() is not None,
             processes=args.jobs,
             threads=per_run_threads,
+            shard=shard,
+            report_only=args.report_only,
         )
-    if not results["complete"]:
+        interrupted = stopped() is not None and not results["complete"]
+    if interrupted:
         print(
             "mnistlab: stopped; the unfinished run has a checkpoint. Rerun the same command to continue.",
             file=sys.stderr,
         )
         return 130
+    if not results["complete"]:
+        left = sum(run["status"] != "finished" for row in results["experiments"] for run in row["runs"])
+        whose = (
+            "were not trained (--report-only)" if args.report_only else "belong to other shards or processes"
+        )
+        print(
+            f"mnistlab: {left} run(s) of the plan are not finished; they {whose}. "
+            f"Once they finish, `mnistlab reproduce --report-only --out {out}` rebuilds the report.",
+            file=sys.stderr,
+        )
     print(f"Report: {out / 'index.html'} (also results.md, results.json, figures/)")
     return 0

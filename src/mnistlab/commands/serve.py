@@ -22,9 +22,12 @@ from mnistlab.errors import UsageError
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 from mnistlab.training import Report, train
 
-# Without a fast CNN recipe, the paper CNN for this many steps: ~1-2 min on a laptop CPU,
+# Without a robust or fast CNN recipe, the paper CNN for this many steps: ~1-2 min on a laptop CPU,
 # ~97 % test accuracy, instead of the paper's 20,000 steps (~99.2 %, tens of minutes).
 FALLBACK_CNN_STEPS = 1000
+# The CNN recipe a first start trains, the first of these that exists: `robust` reads people's
+# own handwriting best (augmented for pen width, slant and shaky strokes; issue 13).
+FIRST_START_CNN_RECIPES = ("robust", "fast")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,10 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def first_start_config(task: str) -> tuple[TrainConfig, str | None]:
     """The recipe a first start trains for `task`, and a note when it is a stand-in."""
-    if task == "cnn" and ("cnn", "fast") not in RECIPES:
-        config = resolve_config("cnn", "paper", overrides={"steps": FALLBACK_CNN_STEPS, "eval_every": 500})
-        return config, f"no fast CNN recipe here, so the paper CNN for {FALLBACK_CNN_STEPS:,} steps"
-    return resolve_config(task, "fast" if task == "cnn" else "paper"), None
+    if task != "cnn":
+        return resolve_config(task, "paper"), None
+    for recipe in FIRST_START_CNN_RECIPES:
+        if ("cnn", recipe) in RECIPES:
+            return resolve_config("cnn", recipe), None
+    config = resolve_config("cnn", "paper", overrides={"steps": FALLBACK_CNN_STEPS, "eval_every": 500})
+    return config, f"no fast CNN recipe here, so the paper CNN for {FALLBACK_CNN_STEPS:,} steps"
 
 
 def train_missing(args: argparse.Namespace, tasks: list[str], device: torch.device) -> dict[str, Path]:

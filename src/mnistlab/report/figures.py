@@ -3,7 +3,8 @@
 Figures 1 and 2 come from the data. Figure 3 comes from the first softmax row (1,000 steps,
 the tutorial's own model), the filters from the paper CNN, the confusion matrix and the
 misclassified gallery from the last finished paper row (the CNN once it is done); each from
-the lowest finished seed.
+the lowest finished seed. The accuracy-against-steps figure pools all finished seeds of the
+rows in STEPS_ROWS.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ FIGURES_DIR = "figures"
 DIGITS_SEED = 0
 DIGITS_SHOWN = 16
 MATRIX_LABEL = 1  # Figure 2 of the paper shows a "1"
+# The rows whose test milestones show accuracy against steps: one long softmax run and the
+# paper CNN, each evaluated on test at milestone steps inside every seed's run.
+STEPS_ROWS = {"softmax": "softmax-30k", "cnn": "cnn"}
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,49 @@ def figure_specs(out_dir: Path, data: Dataset, rows: Sequence[dict[str, Any]]) -
         ),
     ]
     specs += _run_specs(out_dir, data, rows)
+    steps = _steps_spec(out_dir, rows)
+    if steps is not None:
+        specs.append(steps)
     return specs
+
+
+def _steps_spec(out_dir: Path, rows: Sequence[dict[str, Any]]) -> FigureSpec | None:
+    """Test accuracy against steps over seeds, if some STEPS_ROWS row has two or more milestones."""
+    by_key = {row["key"]: row for row in rows}
+    panels, sources, described = [], [], []
+    for task, key in STEPS_ROWS.items():
+        row = by_key.get(key)
+        if row is None or len(row["test_milestones"]) < 2:
+            continue
+        points = row["test_milestones"]
+        finished = [run for run in row["runs"] if run["status"] == "finished"]
+        sources += [_source(out_dir, run) for run in finished]
+        seeds = ", ".join(str(run["seed"]) for run in finished)
+        at = ", ".join(f"{p['step']:,}" for p in points)
+        described.append(f"{row['title']}: steps {at}, seeds {seeds}")
+        paper = sorted(
+            (r["paper_steps"], r["paper_accuracy"])
+            for r in rows
+            if r["task"] == task and r["paper_accuracy"] is not None and not r["beyond_paper"]
+        )
+        series = {
+            "label": f"{row['title'].split(',')[0]} (mean ± std, {len(finished)} seeds)",
+            "steps": [p["step"] for p in points],
+            "mean": [p["mean_test_accuracy"] for p in points],
+            "std": [p["std_test_accuracy"] for p in points],
+        }
+        panels.append({"title": row["title"].split(",")[0], "series": [series], "paper": paper})
+    if not panels:
+        return None
+    return FigureSpec(
+        f"{FIGURES_DIR}/accuracy-vs-steps.png",
+        "Test accuracy against training steps",
+        "Test-set accuracy at milestone steps inside each seed's run (test evaluations that select "
+        "nothing: no step, weight or setting is chosen by them); points are the mean over seeds, bars "
+        "± one sample standard deviation; stars are the paper's numbers. " + "; ".join(described) + ".",
+        "steps:" + ",".join(sources),
+        partial(visualize.accuracy_against_steps, panels),
+    )
 
 
 def _run_specs(out_dir: Path, data: Dataset, rows: Sequence[dict[str, Any]]) -> list[FigureSpec]:

@@ -13,8 +13,26 @@ from typing import Any
 
 from mnistlab import __version__
 from mnistlab.fileio import atomic_write_bytes, atomic_write_json
-
-REFRESH_SECONDS = 15  # while runs are still going, the page reloads itself to show new rows
+from mnistlab.report.tables import (
+    ABLATION_COLUMNS,
+    ABLATION_NOTE,
+    COLUMNS,
+    INTERVAL_NOTE,
+    LOAD_NOTE,
+    NEVER_FIRING_NOTE,
+    REFRESH_SECONDS,
+    RUN_COLUMNS,
+    ablation_rows,
+    environment_rows,
+    machine_lines,
+    never_firing_rows,
+    paper_sentences,
+    pooled_warnings,
+    reductions,
+    run_rows,
+    status_line,
+    table_rows,
+)
 
 STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -30,105 +48,11 @@ tr.beyond td { background: #f6fbff; }
 figure { margin: 2em 0; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; }
+.warning { color: #a00; font-weight: bold; }
 """
 
-
-def percent(fraction: float | None) -> str:
-    return "–" if fraction is None else f"{100 * fraction:.2f} %"
-
-
-def mean_std(row: dict[str, Any]) -> str:
-    """ "92.01 ± 0.05 %" over the finished seeds; a single seed has no spread."""
-    if row["mean_test_accuracy"] is None:
-        return "–"
-    if row["std_test_accuracy"] is None:
-        return f"{100 * row['mean_test_accuracy']:.2f} % (1 seed)"
-    return f"{100 * row['mean_test_accuracy']:.2f} ± {100 * row['std_test_accuracy']:.2f} %"
-
-
-def run_cell(run: dict[str, Any]) -> str:
-    if run["status"] == "finished":
-        return f"s{run['seed']}: {percent(run['test_accuracy'])}"
-    if run["status"] == "running":
-        return f"s{run['seed']}: training now" + (f" (from step {run['step']:,})" if run["step"] else "")
-    if run["status"] == "partial":
-        return f"s{run['seed']}: stopped at step {run['step']:,} of {run['steps']:,}; rerun to continue"
-    return f"s{run['seed']}: pending"
-
-
-def time_cell(run: dict[str, Any]) -> str:
-    return (
-        f"s{run['seed']}: {run['train_seconds']:.1f} s"
-        if run["status"] == "finished"
-        else f"s{run['seed']}: –"
-    )
-
-
-def steps_cell(row: dict[str, Any]) -> str:
-    if row["steps"] == row["paper_steps"]:
-        return f"{row['steps']:,}"
-    return f"{row['steps']:,} (paper: {row['paper_steps']:,})"
-
-
-def table_rows(results: dict[str, Any]) -> list[dict[str, str]]:
-    """The results table as text cells, shared by the HTML and the Markdown page."""
-    return [
-        {
-            "key": row["key"],
-            "experiment": row["title"] + (" (beyond the paper)" if row["beyond_paper"] else ""),
-            "steps": steps_cell(row),
-            "paper": percent(row["paper_accuracy"]),
-            "mean": mean_std(row),
-            "seeds": "; ".join(run_cell(run) for run in row["runs"]),
-            "time": "; ".join(time_cell(run) for run in row["runs"]),
-        }
-        for row in results["experiments"]
-    ]
-
-
-COLUMNS = (
-    ("experiment", "Experiment"),
-    ("steps", "Steps"),
-    ("paper", "Paper"),
-    ("mean", "This run (mean ± std)"),
-    ("seeds", "Each seed"),
-    ("time", "Training wall time"),
-)
-
-
-def reductions(results: dict[str, Any]) -> list[str]:
-    """What a --quick report left out, in words."""
-    lines = [
-        f"{row['title']}: {row['steps']:,} steps instead of {row['paper_steps']:,}"
-        for row in results["experiments"]
-        if row["steps"] != row["paper_steps"]
-    ]
-    if results["seeds"] != results["paper_seeds"]:
-        seeds = ", ".join(map(str, results["seeds"]))
-        lines.append(
-            f"seed{'s' if len(results['seeds']) > 1 else ''} {seeds} only, instead of {', '.join(map(str, results['paper_seeds']))}"
-        )
-    lines += [f"{title}: not run" for title in results["omitted"]]
-    share = results["steps_run"] / max(1, results["steps_full"])
-    lines.append(
-        f"{results['steps_run']:,} training steps in all instead of {results['steps_full']:,} ({100 * share:.1f} %)"
-    )
-    return lines
-
-
-def status_line(results: dict[str, Any]) -> str:
-    runs = [run for row in results["experiments"] for run in row["runs"]]
-    finished = sum(run["status"] == "finished" for run in runs)
-    if results["complete"]:
-        return f"Complete: all {len(runs)} runs finished (updated {results['updated']})."
-    return (
-        f"In progress: {finished} of {len(runs)} runs finished (updated {results['updated']}); "
-        f"this page reloads every {REFRESH_SECONDS} s."
-    )
-
-
-def environment_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(str(k), str(v)) for k, v in sorted(results["environment"].items())]
+NEVER_FIRING_LAYERS = (("experiment", "Experiment"), ("conv1", "conv1"), ("conv2", "conv2"), ("fc1", "fc1"),
+                       ("total", "All ReLU units"))  # fmt: skip
 
 
 def _e(text: Any) -> str:
@@ -169,16 +93,33 @@ def render_html(results: dict[str, Any]) -> str:
         body.append("</tr>")
     body.append("</tbody></table>")
     body.append(
-        "<p>Test accuracy on the 10,000 test images with the final weights. ± is the sample standard "
-        "deviation over seeds. Each run's folder (<code>runs/</code>) holds its config, checkpoints, "
-        "metrics and results.json; these numbers are read from those files.</p>"
+        "<p>Test accuracy on the 10,000 test images with the final weights. "
+        f"{_e(INTERVAL_NOTE)} Each run's folder (<code>runs/</code>) holds its config, checkpoints, "
+        "metrics and results.json; these numbers are read from those files. Machines: see "
+        '<a href="#where">where each number was made</a>.</p>'
     )
+    body += _html_list("paper", paper_sentences(results))
+    body += _html_list("pooled", pooled_warnings(results), css="warning")
+    ablations = ablation_rows(results)
+    if ablations:
+        body.append("<h2>Ablations of the paper's choices</h2>")
+        body += _html_table("ablations", ABLATION_COLUMNS, ablations)
+        body.append(f"<p>{_e(ABLATION_NOTE)}</p>")
+    never = never_firing_rows(results)
+    if never:
+        body.append("<h3>ReLU units that never fire</h3>")
+        body += _html_table("never-firing", NEVER_FIRING_LAYERS, never)
+        body.append(f"<p>{_e(NEVER_FIRING_NOTE)}</p>")
     for figure in results["figures"]:
         body.append(
             f'<figure><h3>{_e(figure["title"])}</h3><img src="{_e(figure["file"])}" alt="{_e(figure["title"])}">'
             f"<figcaption>{_e(figure['caption'])}</figcaption></figure>"
         )
-    body.append('<h2>Environment</h2><table id="environment"><tbody>')
+    body.append('<h2 id="where">Where each number was made</h2>')
+    body += _html_list("machines", machine_lines(results))
+    body += _html_table("runs", RUN_COLUMNS, run_rows(results))
+    body.append(f"<p>{_e(LOAD_NOTE)}</p>")
+    body.append('<h3>This invocation (the process that wrote this page)</h3><table id="environment"><tbody>')
     body += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in environment_rows(results)]
     body.append("</tbody></table>")
     body.append(
@@ -188,8 +129,40 @@ def render_html(results: dict[str, Any]) -> str:
     return "\n".join(line for line in (*head, *body) if line) + "\n"
 
 
+def _html_list(name: str, lines: Sequence[str], css: str = "") -> list[str]:
+    if not lines:
+        return []
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    css_attribute = f' class="{css}"' if css else ""
+    return [f'<ul id="{name}"{css_attribute}>{items}</ul>']
+
+
+def _html_table(name: str, columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, str]]) -> list[str]:
+    out = [
+        f'<table id="{name}"><thead><tr>',
+        *(f"<th>{_e(title)}</th>" for _, title in columns),
+        "</tr></thead><tbody>",
+    ]
+    for cells in rows:
+        out.append(
+            "<tr>"
+            + "".join(f'<td class="{key}">{_e(cells.get(key, "–"))}</td>' for key, _ in columns)
+            + "</tr>"
+        )
+    out.append("</tbody></table>")
+    return out
+
+
 def _md_row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+def markdown_table(columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, str]]) -> list[str]:
+    return [
+        _md_row([title for _, title in columns]),
+        _md_row(["---"] * len(columns)),
+        *(_md_row([cells.get(key, "–") for key, _ in columns]) for cells in rows),
+    ]
 
 
 def render_markdown(results: dict[str, Any]) -> str:
@@ -200,14 +173,19 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines += [f"- {line}" for line in reductions(results)] + [""]
     elif results["omitted"]:
         lines += [f"Not run this time: {', '.join(results['omitted'])}.", ""]
-    lines.append(_md_row([title for _, title in COLUMNS]))
-    lines.append(_md_row(["---"] * len(COLUMNS)))
-    lines += [_md_row([cells[name] for name, _ in COLUMNS]) for cells in table_rows(results)]
-    lines += [
-        "",
-        "Test accuracy on the 10,000 test images; ± is the sample standard deviation over seeds.",
-        "",
-    ]
+    lines += markdown_table(COLUMNS, table_rows(results))
+    lines += ["", f"Test accuracy on the 10,000 test images. {INTERVAL_NOTE}", ""]
+    lines += [f"- {line}" for line in paper_sentences(results)]
+    lines += [f"- **{line}**" for line in pooled_warnings(results)]
+    ablations = ablation_rows(results)
+    if ablations:
+        lines += ["", "## Ablations of the paper's choices", "", *markdown_table(ABLATION_COLUMNS, ablations)]
+        lines += ["", ABLATION_NOTE]
+    never = never_firing_rows(results)
+    if never:
+        lines += ["", "### ReLU units that never fire", "", *markdown_table(NEVER_FIRING_LAYERS, never)]
+        lines += ["", NEVER_FIRING_NOTE]
+    lines.append("")
     for figure in results["figures"]:
         lines += [
             f"## {figure['title']}",
@@ -217,7 +195,10 @@ def render_markdown(results: dict[str, Any]) -> str:
             figure["caption"],
             "",
         ]
-    lines += ["## Environment", ""] + [f"- {k}: {v}" for k, v in environment_rows(results)]
+    lines += ["## Where each number was made", ""] + [f"- {line}" for line in machine_lines(results)]
+    lines += ["", *markdown_table(RUN_COLUMNS, run_rows(results)), "", LOAD_NOTE, ""]
+    lines += ["### This invocation (the process that wrote this page)", ""]
+    lines += [f"- {k}: {v}" for k, v in environment_rows(results)]
     return "\n".join(lines) + "\n"
 
 

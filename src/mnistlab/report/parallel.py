@@ -22,9 +22,12 @@ from typing import Any
 
 import torch
 
+from mnistlab import checkpoint as ckpt
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Dataset
 from mnistlab.errors import UsageError
+from mnistlab.report.claims import claim
+from mnistlab.runtime import load_average
 from mnistlab.training import Report, train
 
 
@@ -35,7 +38,6 @@ class RunSpec:
     index: int
     config: TrainConfig
     run_dir: Path
-    resume: bool
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Outcome:
     step: int
     test_accuracy: float | None
     train_seconds: float
+    elsewhere: bool = False  # claimed or finished by another process: not trained here
 
 
 def threads_per_job(total: int, jobs: int) -> int:
@@ -72,16 +75,26 @@ def _run(spec: RunSpec) -> Outcome:
     stop = _WORKER["stop"]
     if stop.is_set():
         return Outcome(spec.index, False, True, 0, None, 0.0)
-    result = train(
-        spec.config,
-        _WORKER["data"],
-        run_dir=spec.run_dir,
-        resume=spec.resume,
-        device=_WORKER["device"],
-        runtime=_WORKER["runtime"],
-        on_report=lambda report: _WORKER["reports"].put((spec.index, report)),
-        should_stop=stop.is_set,
-    )
+    # The worker claims the folder, so a claim's pid is the process that trains it.
+    owned = claim(spec.run_dir)
+    finished = ckpt.read_results(spec.run_dir) if owned is not None else None
+    if owned is None or (finished is not None and not finished.get("interrupted")):
+        if owned is not None:
+            owned.release()
+        return Outcome(spec.index, False, False, 0, None, 0.0, elsewhere=True)
+    try:
+        result = train(
+            spec.config,
+            _WORKER["data"],
+            run_dir=spec.run_dir,
+            resume=ckpt.has_checkpoint(spec.run_dir),
+            device=_WORKER["device"],
+            runtime={**_WORKER["runtime"], "load_average_start": load_average()},
+            on_report=lambda report: _WORKER["reports"].put((spec.index, report)),
+            should_stop=stop.is_set,
+        )
+    finally:
+        owned.release()
     return Outcome(
         spec.index, True, result.interrupted, result.step, result.test_accuracy, result.train_seconds
     )

@@ -1,24 +1,24 @@
 """results.json of a reproduction, assembled from the run folders, and the writer that keeps it current.
 
-Each row's numbers are read from its runs' own results.json files; the mean and the sample
-standard deviation are computed here, over the seeds that have finished so far.
+Each row's numbers are read from its runs' own results.json files; the statistics over the
+seeds that have finished so far are computed in `rows`.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mnistlab import checkpoint as ckpt
 from mnistlab.data.splits import Dataset
+from mnistlab.report.environment import Machines
 from mnistlab.report.experiments import PAPER_SEEDS, Experiment
 from mnistlab.report.figures import draw_figures
 from mnistlab.report.html import write_report
-from mnistlab.report.plan import Job, finished_results
+from mnistlab.report.plan import Job
+from mnistlab.report.rows import add_never_firing, compare_with_baselines, experiment_summary
 
 FORMAT = "mnistlab-reproduce/1"
 
@@ -45,10 +45,15 @@ class ReportWriter:
         self.drawn = _previous_figure_sources(out_dir)
 
     def update(self, running: Job | None) -> dict[str, Any]:
+        machines = Machines()
         rows = [
-            experiment_summary(e, [j for j in self.jobs if j.experiment.key == e.key], self.out_dir, running)
+            experiment_summary(
+                e, [j for j in self.jobs if j.experiment.key == e.key], self.out_dir, running, machines
+            )
             for e in self.experiments
         ]
+        compare_with_baselines(rows)
+        add_never_firing(rows, self.experiments, self.out_dir, self.data.val.images)
         full_steps = sum(e.config(0).steps for e in (*self.experiments, *self.omitted)) * len(PAPER_SEEDS)
         results = {
             "format": FORMAT,
@@ -61,6 +66,7 @@ class ReportWriter:
             "steps_full": full_steps,
             "omitted": [e.title for e in self.omitted],
             "experiments": rows,
+            "machines": machines.described,
             "figures": draw_figures(self.out_dir, self.data, rows, self.drawn),
             "environment": self.runtime,
             "wall_seconds_this_invocation": time.time() - self.started,
@@ -76,55 +82,6 @@ def _previous_figure_sources(out_dir: Path) -> dict[str, str]:
         return {f["file"]: f["source"] for f in previous.get("figures", [])}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
-
-
-def run_summary(job: Job, out_dir: Path, running: Job | None) -> dict[str, Any]:
-    """One seed's cell of the table, read from its run directory."""
-    results = finished_results(job)
-    row: dict[str, Any] = {
-        "seed": job.seed,
-        "run_dir": job.run_dir.relative_to(out_dir).as_posix(),
-        "steps": job.config.steps,
-    }
-    if results is not None:
-        return {
-            **row,
-            "status": "finished",
-            "test_accuracy": results["test_accuracy"],
-            "val_accuracy": results["val_accuracy"],
-            "train_seconds": results["train_seconds"],
-            "test_errors": results["test"]["errors"],
-        }
-    step = (
-        ckpt.read_json(job.run_dir / ckpt.STATE_FILE, "state")["step"]
-        if ckpt.has_checkpoint(job.run_dir)
-        else 0
-    )
-    status = "running" if running == job else "partial" if step else "pending"
-    return {**row, "status": status, "step": step}
-
-
-def experiment_summary(
-    experiment: Experiment, jobs: Sequence[Job], out_dir: Path, running: Job | None
-) -> dict:
-    """A row of the table: each seed's numbers, then their mean and sample standard deviation."""
-    runs = [run_summary(job, out_dir, running) for job in jobs]
-    accuracies = [r["test_accuracy"] for r in runs if r["status"] == "finished"]
-    return {
-        "key": experiment.key,
-        "title": experiment.title,
-        "task": experiment.task,
-        "recipe": experiment.recipe,
-        "model": jobs[0].config.model,
-        "beyond_paper": experiment.beyond_paper,
-        "paper_accuracy": experiment.paper_accuracy,
-        "paper_steps": experiment.config(jobs[0].seed).steps,
-        "steps": jobs[0].config.steps,
-        "runs": runs,
-        "finished": len(accuracies),
-        "mean_test_accuracy": statistics.fmean(accuracies) if accuracies else None,
-        "std_test_accuracy": statistics.stdev(accuracies) if len(accuracies) > 1 else None,
-    }
 
 
 def now_utc() -> str:

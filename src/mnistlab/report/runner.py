@@ -3,6 +3,10 @@
 Each run is trained by `mnistlab.training.train` in its own folder (`plan`). After every run
 the report is rebuilt from the runs' own results.json files (`results`), so no number on the
 page is typed by hand, and the softmax rows appear while the CNN is still training.
+
+A process trains only its shard of the plan (`claims.shard_indices`; all of it by default)
+and only the runs whose folder it claims, so several processes or machines sharing the
+report folder split the work; the report always covers the whole plan.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import torch
 from mnistlab import checkpoint as ckpt
 from mnistlab.data.splits import Dataset
 from mnistlab.errors import UsageError
+from mnistlab.report.claims import CLAIM_FILE, claim, holder, shard_indices
 from mnistlab.report.experiments import PAPER_EXPERIMENTS, PAPER_SEEDS, Experiment
 from mnistlab.report.parallel import Outcome, RunSpec, run_parallel, threads_per_job
 from mnistlab.report.plan import Job, finished_results, plan
+from mnistlab.runtime import load_average
 from mnistlab.training import Report, train
 
 
@@ -34,12 +40,14 @@ class Progress:
     seed: int
     step: int
     steps: int
-    state: str  # "training", "reused", "finished" or "interrupted"
+    state: str  # "training", "reused", "finished", "interrupted" or "elsewhere" (claimed by another process)
     eta_seconds: float  # for the runs whose speed is measured; see `eta_unmeasured`
     report: Report | None = None
     test_accuracy: float | None = None
     train_seconds: float | None = None
     eta_unmeasured: tuple[str, ...] = ()  # models with steps left whose speed is not measured yet
+    claimed_by: str | None = None  # "elsewhere": the live claim's "host pid N"; None if it finished there
+    claim_file: Path | None = None  # "elsewhere": the claim to delete if that process is known to be gone
 
 
 class Eta:
@@ -110,23 +118,34 @@ def reproduce(
     should_stop: Callable[[], bool] | None = None,
     processes: int = 1,
     threads: int | None = None,
+    shard: tuple[int, int] | None = None,
+    report_only: bool = False,
 ) -> dict[str, Any]:
     """Run (or reuse, or resume) every (experiment, seed), rewriting the report in `out_dir` after each.
 
     `processes > 1` trains that many runs at once in worker processes with `threads`
     torch threads each (`parallel`); the numbers equal a sequential run with that
-    many threads. Returns the final results.json content; `results["complete"]` is False if
-    stopped early.
+    many threads. `shard=(K, N)` trains only runs K, K + N, ... of the plan; a run whose
+    folder another live process has claimed is left to it. `report_only` trains nothing.
+    Returns the final results.json content; `results["complete"]` is False while any run of
+    the whole plan is unfinished.
     """
     out_dir = Path(out_dir)
-    jobs = plan(experiments, seeds, out_dir, quick=quick, only=only)
-    if not jobs:
+    planned = plan(experiments, seeds, out_dir, quick=quick, only=only)
+    if not planned:
         raise UsageError("Nothing to run: pass at least one seed and one experiment.")
     from mnistlab.report.results import ReportWriter  # matplotlib loads only when a report is made
 
-    writer = ReportWriter(out_dir, data, experiments, jobs, quick=quick, runtime=dict(runtime or {}))
+    writer = ReportWriter(out_dir, data, experiments, planned, quick=quick, runtime=dict(runtime or {}))
+    done_all = [finished_results(job) for job in planned]  # also checks every folder before training starts
+    if report_only:
+        return writer.update(running=None)
+    mine = shard_indices(len(planned), shard)
+    jobs = [planned[i] for i in mine]
+    done = [done_all[i] for i in mine]
+    if not jobs:
+        return writer.update(running=None)
     eta = Eta(jobs)
-    done = [finished_results(job) for job in jobs]  # also checks every folder before training starts
     for index, results in enumerate(done):
         if results is not None:
             eta.observe(index, results["steps"], results["train_seconds"] / max(1, results["steps"]))
@@ -150,11 +169,13 @@ def reproduce(
                 )
             )
 
+    def emit_elsewhere(index: int) -> None:
+        run_dir = jobs[index].run_dir
+        emit(index, "elsewhere", 0, claimed_by=holder(run_dir), claim_file=run_dir / CLAIM_FILE)
+
     if processes > 1:
         specs = [
-            RunSpec(index, job.config, job.run_dir, ckpt.has_checkpoint(job.run_dir))
-            for index, job in enumerate(jobs)
-            if done[index] is None
+            RunSpec(index, job.config, job.run_dir) for index, job in enumerate(jobs) if done[index] is None
         ]
         for index, results in enumerate(done):
             if results is not None:
@@ -172,7 +193,10 @@ def reproduce(
 
         def on_done(outcome: Outcome) -> None:
             started.remove(outcome.index)
-            if outcome.started and not outcome.interrupted:
+            if outcome.elsewhere:
+                eta.observe(outcome.index, jobs[outcome.index].config.steps, None)
+                emit_elsewhere(outcome.index)
+            elif outcome.started and not outcome.interrupted:
                 eta.observe(outcome.index, outcome.step, None)
                 emit(outcome.index, "finished", outcome.step, test_accuracy=outcome.test_accuracy,
                      train_seconds=outcome.train_seconds)  # fmt: skip
@@ -205,22 +229,33 @@ def reproduce(
                 train_seconds=previous["train_seconds"],
             )
             continue
+        owned = claim(job.run_dir)
+        if owned is None or finished_results(job) is not None:  # another process has it, or finished it
+            if owned is not None:
+                owned.release()
+            eta.observe(index, job.config.steps, None)
+            emit_elsewhere(index)
+            continue
         writer.update(running=job)
 
         def on_report(report: Report, index: int = index) -> None:
             eta.observe_report(index, report)
             emit(index, "training", report.step, report=report)
 
-        result = train(
-            job.config,
-            data,
-            run_dir=job.run_dir,
-            resume=ckpt.has_checkpoint(job.run_dir),
-            device=device,
-            runtime=dict(runtime or {}),
-            on_report=on_report,
-            should_stop=should_stop,
-        )
+        try:
+            # The invocation's runtime was described once, at its start: each run gets its own start load.
+            result = train(
+                job.config,
+                data,
+                run_dir=job.run_dir,
+                resume=ckpt.has_checkpoint(job.run_dir),
+                device=device,
+                runtime={**(runtime or {}), "load_average_start": load_average()},
+                on_report=on_report,
+                should_stop=should_stop,
+            )
+        finally:
+            owned.release()
         if result.interrupted:
             emit(index, "interrupted", result.step)
             return writer.update(running=None)

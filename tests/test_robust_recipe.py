@@ -1,0 +1,81 @@
+"""The `robust` recipe: its model's invariance to faint ink, and exact resume with every augmentation.
+
+References: the same model on the unscaled image (ink-scale invariance is exact up to
+float rounding), and an uninterrupted run's weights (bit-identical after a resume).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+import torch
+
+from mnistlab import training
+from mnistlab.augment import AUGMENTATIONS
+from mnistlab.config import TrainConfig, resolve_config
+from mnistlab.data import Dataset
+from mnistlab.data.splits import Split
+from mnistlab.models import create_model
+
+
+def test_robust_recipe_resolves_to_the_ink_normalised_cnn() -> None:
+    config = resolve_config("cnn", "robust")
+    assert config.model == "cnn_robust" and config.recipe == "robust"
+    assert config.augmentation_names == config.augmentations and len(config.augmentations) >= 3
+    assert set(config.augmentations) <= set(AUGMENTATIONS)
+    model = create_model(config.model, **config.model_options)
+    fast = create_model("cnn_fast", **resolve_config("cnn", "fast").model_options)
+    assert sum(p.numel() for p in model.parameters()) >= sum(p.numel() for p in fast.parameters())
+
+
+def test_cnn_robust_reads_faint_ink_as_full_ink() -> None:
+    torch.manual_seed(0)
+    model = create_model("cnn_robust").eval()
+    x = torch.rand(8, 1, 28, 28)
+    x = x / x.amax(dim=(1, 2, 3), keepdim=True)  # strongest ink 1.0, as MNIST's digits
+    with torch.no_grad():
+        reference = model(x)
+        for c in (0.25, 0.5):
+            torch.testing.assert_close(model(x * c), reference, rtol=1e-4, atol=1e-4)
+    # A fast CNN of the same weights is not: batch-norm fixed the scale at training time.
+    fast = create_model("cnn_fast").eval()
+    fast.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        assert not torch.allclose(fast(x * 0.25), fast(x), atol=1e-2)
+
+
+def _tiny_robust(steps: int) -> TrainConfig:
+    return TrainConfig(
+        model="cnn_robust",
+        model_options={"widths": [4, 8, 8]},
+        steps=steps,
+        batch_size=32,
+        optimizer="nesterov",
+        lr=0.05,
+        momentum=0.9,
+        schedule="onecycle",
+        augmentations=tuple(AUGMENTATIONS),
+        eval_every=3,
+        log_every=3,
+    )
+
+
+def test_run_with_every_augmentation_resumes_bit_identically(mnist: Dataset, tmp_path: Path) -> None:
+    small = dataclasses.replace(mnist, val=Split(mnist.val.images[:64], mnist.val.labels[:64]))
+    small = dataclasses.replace(small, test=small.val)
+    full = training.train(_tiny_robust(6), small, run_dir=tmp_path / "full")
+    calls = itertools.count()
+    cut = training.train(
+        _tiny_robust(6), small, run_dir=tmp_path / "cut", should_stop=lambda: next(calls) >= 3
+    )
+    assert cut.interrupted and cut.step == 3
+    resumed = training.train(_tiny_robust(6), small, run_dir=tmp_path / "cut", resume=True)
+    for (name, a), b in zip(
+        full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    # The augmentations did act: without them the same run ends elsewhere.
+    plain = training.train(dataclasses.replace(_tiny_robust(6), augmentations=()), small)
+    assert not torch.equal(plain.model.head.weight, full.model.head.weight)
