@@ -6,6 +6,7 @@ import dataclasses
 import time
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch.utils.data import default_collate
@@ -92,6 +93,11 @@ def test_run_bench_with_a_tiny_plan_produces_a_table(mnist: Dataset) -> None:
         inference_repeats=1,
         latency_samples=5,
         accuracy_seeds=(),
+        precision_rounds=1,
+        fast_interval=2,
+        matmul_repeats=1,
+        matmul_size=128,
+        parity_seeds=(),
     )
     record = run_bench(mnist, plan)
     assert set(record["training"]) == {"softmax", "cnn"}
@@ -101,6 +107,10 @@ def test_run_bench_with_a_tiny_plan_produces_a_table(mnist: Dataset) -> None:
     assert 0 < lat["p50"] <= lat["p99"]
     table = format_table(record)
     assert "DataLoader reference" in table and "cnn_fast" in table
+    hw = record["hardware"]
+    assert set(hw["training"]) == {"softmax", "cnn", "cnn_fast"} and len(hw["roofline"]) == 6
+    assert hw["flops_per_image"]["softmax"] == 4 * 784 * 10
+    assert "Matmul 128x128" in table and record["parity"] is None
 
 
 def test_timed_train_runs_a_child_process_and_reads_its_result(data_dir: Path) -> None:
@@ -108,6 +118,10 @@ def test_timed_train_runs_a_child_process_and_reads_its_result(data_dir: Path) -
     assert run.wall_seconds > run.train_seconds > 0
     assert 0.5 < run.test_accuracy <= 1.0  # 20 SGD steps of the paper's softmax reach ~85 %
     assert run.peak_rss_mib > 50  # at least torch and MNIST
+    phases = run.breakdown()
+    assert run.precision == "fp32" and phases is not None and phases["train"] == run.train_seconds
+    assert phases["import"] > 0 and phases["data"] >= 0 and phases["evaluate_and_rest"] > 0
+    assert sum(phases.values()) == pytest.approx(run.wall_seconds)
 
 
 def test_bench_plan_quick_skips_time_to_accuracy() -> None:

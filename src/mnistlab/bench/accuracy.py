@@ -2,7 +2,9 @@
 
 Each measurement is a fresh `python -m mnistlab train ... --json` child process, timed from
 just before it is spawned to its exit, so interpreter start, imports, data loading and the
-final test evaluation all count. The child's peak resident memory comes from `os.wait4`.
+final test evaluation all count. The child's peak resident memory comes from `os.wait4`,
+and its own clock splits the wall time into imports, data loading, training and the rest
+(model set-up, the test evaluation, writing the run and exiting).
 """
 
 from __future__ import annotations
@@ -31,9 +33,19 @@ class TimedRun:
     train_seconds: float
     test_accuracy: float
     peak_rss_mib: float
+    precision: str = "fp32"
+    import_seconds: float | None = None  # process start to the end of imports, in the child
+    data_seconds: float | None = None  # loading and checking the dataset
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "breakdown": self.breakdown()}
+
+    def breakdown(self) -> dict[str, float] | None:
+        """Wall seconds by phase: import, data, train and the rest (set-up, test, write, exit)."""
+        if self.import_seconds is None or self.data_seconds is None:
+            return None
+        phases = {"import": self.import_seconds, "data": self.data_seconds, "train": self.train_seconds}
+        return {**phases, "evaluate_and_rest": self.wall_seconds - sum(phases.values())}
 
 
 def timed_train(
@@ -44,11 +56,12 @@ def timed_train(
     steps: int | None = None,
     threads: int | None = None,
     data_dir: str | Path | None = None,
+    precision: str = "fp32",
 ) -> TimedRun:
     """Run `mnistlab train TASK --recipe RECIPE --seed SEED --json` in a child process and time it."""
     with tempfile.TemporaryDirectory(prefix="mnistlab-bench-") as tmp:
         command = [sys.executable, "-m", "mnistlab", "train", task, "--recipe", recipe, "--seed", str(seed)]
-        command += ["--json", "--device", "cpu", "--out", str(Path(tmp) / "run")]
+        command += ["--json", "--device", "cpu", "--precision", precision, "--out", str(Path(tmp) / "run")]
         if steps is not None:
             command += ["--steps", str(steps)]
         if threads is not None:
@@ -66,6 +79,7 @@ def timed_train(
             lines = err_path.read_text(errors="replace").strip().splitlines() or ["(no output)"]
             raise MnistlabError(f"The timed run `mnistlab {' '.join(command[3:])}` failed: {lines[-1]}")
         summary = json.loads(out_path.read_text())
+    startup = summary.get("startup") or {}
     return TimedRun(
         seed=seed,
         steps=steps,
@@ -73,6 +87,9 @@ def timed_train(
         train_seconds=summary["train_seconds"],
         test_accuracy=summary["test_accuracy"],
         peak_rss_mib=usage.ru_maxrss / 1024,  # Linux reports KiB
+        precision=precision,
+        import_seconds=startup.get("import_seconds"),
+        data_seconds=startup.get("data_seconds"),
     )
 
 
@@ -84,6 +101,7 @@ def time_to_accuracy(
     recipe: str = "fast",
     threads: int | None = None,
     data_dir: str | Path | None = None,
+    precision: str = "fp32",
 ) -> list[dict[str, Any]]:
     """For each target accuracy, the fast recipe with the step count given for it, once per seed.
 
@@ -94,13 +112,17 @@ def time_to_accuracy(
     records = []
     for target, steps in targets.items():
         runs = [
-            timed_train(task, recipe, seed, steps=steps, threads=threads, data_dir=data_dir) for seed in seeds
+            timed_train(
+                task, recipe, seed, steps=steps, threads=threads, data_dir=data_dir, precision=precision
+            )
+            for seed in seeds
         ]
         accuracies = [r.test_accuracy for r in runs]
         records.append(
             {
                 "target": target,
                 "steps": steps,
+                "precision": precision,
                 "wall_seconds": Stats.of([r.wall_seconds for r in runs]).to_dict(),
                 "test_accuracy": Stats.of(accuracies).to_dict(),
                 "reached": sum(a >= target for a in accuracies),

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset as TorchDataset
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Split
 from mnistlab.models import create_model
+from mnistlab.precision import autocast
 
 
 class MnistSamples(TorchDataset):
@@ -85,7 +86,8 @@ def train_reference(
     step, t0 = 0, time.perf_counter()
     while len(seconds) < intervals:
         for batch in loader:
-            loss = reference_loss(model, batch, config)
+            with autocast(config.precision, "cpu"):  # the engine's autocast, so both differ only in the loop
+                loss = reference_loss(model, batch, config)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

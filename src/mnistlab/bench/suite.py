@@ -7,7 +7,13 @@ What is measured (medians with min-max over repeats, warm-up excluded):
 * inference images/s at batch 1,000 and single-image latency p50/p99;
 * wall seconds from process start to a tested fast-recipe model at >= 99.0 % and
   >= 99.27 % test accuracy (3 seeds), each in a fresh child process;
-* peak resident memory of each.
+* peak resident memory of each;
+* fp32 against bf16 (`bench.hardware`): the matmul rate of the chip, each model's training
+  FLOPs per image and the share of the matmul rate it achieves, and accuracy parity of the
+  fast recipe over seeds with its import/data/train/rest breakdown from process start.
+
+`BenchPlan.precision` sets the precision of the first three; the fp32/bf16 section always
+measures both.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ from typing import Any
 import torch
 
 from mnistlab.bench.accuracy import time_to_accuracy
+from mnistlab.bench.hardware import compare_precisions, parity
 from mnistlab.bench.throughput import compare_training, inference
 from mnistlab.bench.timing import load_average
 from mnistlab.config import resolve_config
 from mnistlab.data.splits import Dataset, Split
 from mnistlab.models import create_model
+from mnistlab.precision import describe as describe_precision
 from mnistlab.runtime import describe_runtime
 
 # Steps of the fast recipe's schedule that aim at >= 99.0 % (the full recipe aims at 99.27 %).
@@ -35,7 +43,7 @@ TARGETS: dict[float, int | None] = {0.990: FAST_99_STEPS, 0.9927: None}
 
 @dataclass(frozen=True)
 class BenchPlan:
-    """How much to measure. `quick()` runs in well under a minute on 2 cores."""
+    """How much to measure. `quick()`: one round, no time to accuracy, one parity seed (about a minute)."""
 
     rounds: int = 5  # alternating engine/reference runs per model
     cnn_interval: int = 20  # paper-CNN steps per timed repeat (1,000 images at batch 50)
@@ -44,6 +52,12 @@ class BenchPlan:
     inference_repeats: int = 3
     latency_samples: int = 300
     accuracy_seeds: tuple[int, ...] = (0, 1, 2)  # empty: skip time-to-accuracy
+    precision: str = "fp32"  # of the throughput, inference and time-to-accuracy sections
+    precision_rounds: int = 3  # alternating fp32/bf16 rounds per model
+    fast_interval: int = 10  # fast-CNN steps per timed repeat (2,560 images at batch 256)
+    matmul_repeats: int = 5
+    matmul_size: int = 2048  # the fp32/bf16 ceiling: an n x n matmul
+    parity_seeds: tuple[int, ...] = (0, 1, 2)  # fast recipe, fp32 and bf16; empty: skip
 
     @classmethod
     def quick(cls) -> BenchPlan:
@@ -55,6 +69,10 @@ class BenchPlan:
             inference_repeats=2,
             latency_samples=50,
             accuracy_seeds=(),
+            precision_rounds=1,
+            fast_interval=4,
+            matmul_repeats=3,
+            parity_seeds=(0,),
         )
 
 
@@ -72,13 +90,14 @@ def run_bench(
         "runtime": describe_runtime("cpu"),
         "load_average_before": load_average(),
         "plan": dataclasses.asdict(plan),
+        "precision": describe_precision(plan.precision, "cpu"),
         "training": {},
         "inference": {},
     }
     intervals = {"softmax": plan.softmax_interval, "cnn": plan.cnn_interval}
     for task in ("softmax", "cnn"):
         say(f"training throughput: {task} (paper recipe) vs. DataLoader reference")
-        config = resolve_config(task, "paper")
+        config = dataclasses.replace(resolve_config(task, "paper"), precision=plan.precision)
         record["training"][task] = compare_training(
             config, data, interval=intervals[task], rounds=plan.rounds
         )
@@ -91,14 +110,36 @@ def run_bench(
         options = dict(config.model_options) if config else {}
         model = create_model(name, **options)
         record["inference"][name] = inference(
-            model, test, repeats=plan.inference_repeats, latency_samples=plan.latency_samples
+            model,
+            test,
+            repeats=plan.inference_repeats,
+            latency_samples=plan.latency_samples,
+            precision=plan.precision,
         )
 
     record["time_to_accuracy"] = []
     if plan.accuracy_seeds:
         say(f"time to accuracy: fast recipe, seeds {list(plan.accuracy_seeds)}, one process per run")
         record["time_to_accuracy"] = time_to_accuracy(
-            TARGETS, list(plan.accuracy_seeds), threads=threads, data_dir=data_dir
+            TARGETS, list(plan.accuracy_seeds), threads=threads, data_dir=data_dir, precision=plan.precision
         )
+
+    say("fp32 vs bf16: matmul rate, FLOPs per image, training images/s (alternating)")
+    record["hardware"] = compare_precisions(
+        data,
+        intervals={
+            "softmax": plan.softmax_interval,
+            "cnn": plan.cnn_interval,
+            "cnn_fast": plan.fast_interval,
+        },
+        rounds=plan.precision_rounds,
+        matmul_repeats=plan.matmul_repeats,
+        matmul_size=plan.matmul_size,
+    )
+    record["hardware"]["bf16"] = describe_precision("bf16", "cpu")
+    record["parity"] = None
+    if plan.parity_seeds:
+        say(f"fp32 vs bf16 parity: fast recipe, seeds {list(plan.parity_seeds)}, one process per run")
+        record["parity"] = parity(list(plan.parity_seeds), threads=threads, data_dir=data_dir)
     record["load_average_after"] = load_average()
     return record

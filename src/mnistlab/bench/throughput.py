@@ -19,6 +19,7 @@ from mnistlab.bench.reference import train_reference
 from mnistlab.bench.timing import Stats, peak_rss_mib, percentile, reset_peak_rss
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Dataset, Split, normalize
+from mnistlab.precision import autocast
 from mnistlab.training import Report, prepare_model, train
 
 # Validation and test passes are not part of a training-throughput measurement; the
@@ -104,9 +105,16 @@ def inference(
     batch_size: int = 1000,
     repeats: int = 3,
     latency_samples: int = 200,
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     """Throughput at `batch_size` over `split` and single-image latency p50/p99 (milliseconds)."""
-    model = prepare_model(model).eval()
+    with autocast(precision, "cpu"):
+        return _inference(prepare_model(model).eval(), split, batch_size, repeats, latency_samples)
+
+
+def _inference(
+    model: torch.nn.Module, split: Split, batch_size: int, repeats: int, latency_samples: int
+) -> dict[str, Any]:
     batches = [normalize(split.images[i : i + batch_size]) for i in range(0, len(split), batch_size)]
     model(batches[0])  # warm-up: oneDNN picks and caches its kernels on first use
     rates = []

@@ -9,6 +9,7 @@ from typing import Any
 
 from mnistlab.bench import BenchPlan, run_bench
 from mnistlab.commands.common import add_data_args, load_data
+from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.errors import UsageError
 from mnistlab.fileio import atomic_write_json
 from mnistlab.runtime import set_threads
@@ -19,7 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "bench", help="measure training/inference speed and time to 99 %% against a DataLoader reference"
     )
     p.add_argument(
-        "--quick", action="store_true", help="one round, few repeats, no time-to-accuracy (< 1 minute)"
+        "--quick",
+        action="store_true",
+        help="one round, few repeats, no time to accuracy, fp32/bf16 parity with seed 0 only "
+        "(about a minute on an idle 2-core machine)",
     )
     p.add_argument("--json", metavar="FILE", help="also write every measurement to FILE as JSON")
     p.add_argument("--rounds", type=int, metavar="N", help="alternating rounds per model (default: 5)")
@@ -28,7 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         nargs="*",
         metavar="S",
-        help="time-to-accuracy seeds (default: 0 1 2; none: skip)",
+        help="seeds of the fresh-process runs: time to accuracy and fp32/bf16 parity (default: 0 1 2; "
+        "--quick: no time to accuracy, parity with seed 0; none: skip both)",
+    )
+    add_precision_arg(
+        p,
+        default="fp32",
+        help_default="fp32; of the throughput, inference and time-to-accuracy rows, while the "
+        "fp32/bf16 rows always measure both",
     )
     p.add_argument("--threads", type=int, metavar="N", help="torch intra-op threads (default: torch's)")
     add_data_args(p)
@@ -47,7 +58,7 @@ def format_table(record: dict[str, Any]) -> str:
         f"mnistlab bench: torch {rt['torch']}, {rt['threads']} threads, {rt['cpu']}"
         + (f", load {load[0]:.1f}" if load else ""),
         "",
-        "Training throughput, images/s: median (min-max)",
+        f"Training throughput ({record['precision']['precision']}), images/s: median (min-max)",
         f"  {'model':<9}{'batch':>6}  {'mnistlab':>22}  {'DataLoader reference':>22}  {'ratio':>18}",
     ]
     for task, r in record["training"].items():
@@ -61,6 +72,9 @@ def format_table(record: dict[str, Any]) -> str:
         lines.append(
             f"  {name:<9}{_range(r['images_per_second'], ',.0f'):>26}   {lat['p50']:.2f} / {lat['p99']:.2f}"
         )
+    lines += _hardware_lines(record["hardware"])
+    if record.get("parity"):
+        lines += _parity_lines(record["parity"])
     if record["time_to_accuracy"]:
         lines += ["", "Time to accuracy, fast recipe, wall s from process start (median of seeds)"]
         for r in record["time_to_accuracy"]:
@@ -90,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--rounds must be a positive integer, got {args.rounds}.")
         plan = dataclasses.replace(plan, rounds=args.rounds)
     if args.seeds is not None:
-        plan = dataclasses.replace(plan, accuracy_seeds=tuple(args.seeds))
+        plan = dataclasses.replace(plan, accuracy_seeds=tuple(args.seeds), parity_seeds=tuple(args.seeds))
+    check_and_warn(args.precision, "cpu")
+    check_and_warn("bf16", "cpu")  # the fp32/bf16 rows run bf16 whatever --precision says
+    plan = dataclasses.replace(plan, precision=args.precision)
     data = load_data(args)
     if data.num_classes != 10:
         # The suite's models and its DataLoader reference are built with ten outputs.
@@ -106,3 +123,54 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         atomic_write_json(args.json, record)
     return 0
+
+
+def _hardware_lines(hw: dict[str, Any]) -> list[str]:
+    mm, n = hw["matmul_gflops"], hw["matmul_size"]
+    native = "native" if hw["bf16"]["native"] else "EMULATED (no native bf16 on this CPU)"
+    lines = [
+        "",
+        f"Matmul {n}x{n}, GFLOP/s: fp32 {_range(mm['fp32'], ',.0f')}, bf16 {_range(mm['bf16'], ',.0f')} "
+        f"(bf16 {native})",
+        "Training fp32 vs bf16, alternating: FLOPs/image counted by FlopCounterMode (fwd + bwd);",
+        "GFLOP/s achieved and % of that precision's matmul rate",
+        f"  {'model':<9}{'MFLOP/img':>10}  {'fp32 img/s':>11}{'GFLOP/s':>9}{'%':>6}  "
+        f"{'bf16 img/s':>11}{'GFLOP/s':>9}{'%':>6}  {'bf16/fp32':>18}",
+    ]
+    rows = {(r["model"], r["precision"]): r for r in hw["roofline"]}
+    for model, t in hw["training"].items():
+        cells = "  ".join(
+            f"{rows[model, p]['images_per_second']:>11,.0f}{rows[model, p]['gflops']:>9.1f}"
+            f"{rows[model, p]['percent_of_matmul']:>6.0f}"
+            for p in ("fp32", "bf16")
+        )
+        lines.append(
+            f"  {model:<9}{hw['flops_per_image'][model] / 1e6:>10.2f}  {cells}  "
+            f"{_range(t['bf16_over_fp32'], '.2f'):>18}"
+        )
+    return lines
+
+
+def _parity_lines(par: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        f"fp32 vs bf16, fast recipe, seeds {' '.join(map(str, par['seeds']))}, fresh processes: "
+        f"wall s from process start to a tested model (target {par['target']:.2%})",
+    ]
+    for precision, r in par["by_precision"].items():
+        b = r["breakdown"]
+        phases = (
+            f"; import {b['import']:.1f} + data {b['data']:.2f} + train {b['train']:.1f} + "
+            f"evaluate/rest {b['evaluate_and_rest']:.1f} s"
+            if b
+            else ""
+        )
+        lines.append(
+            f"  {precision}: {_range(r['wall_seconds'], '.1f')} s, test {_range(r['test_accuracy'], '.2%')}, "
+            f"{r['reached']}/{len(r['runs'])} reached it{phases}"
+        )
+    lines.append(
+        f"  bf16 speed-up: {par['wall_speedup']:.2f}x wall, {par['train_speedup']:.2f}x training; "
+        f"mean test accuracy bf16 - fp32: {par['accuracy_difference_points']:+.2f} points"
+    )
+    return lines

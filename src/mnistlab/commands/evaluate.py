@@ -16,10 +16,12 @@ from mnistlab.commands.common import (
     download_bar,
     print_json,
 )
+from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.corruptions import CORRUPTIONS, DEFAULT_SEVERITY, SEVERITIES
 from mnistlab.data import SPLITS, Dataset
 from mnistlab.errors import UsageError
 from mnistlab.evaluation import Evaluation, evaluate
+from mnistlab.precision import autocast
 from mnistlab.robustness import RobustnessResult, evaluate_robustness, write_robustness
 from mnistlab.runs import load_run_data
 from mnistlab.runtime import resolve_device, set_threads
@@ -48,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"with --robustness: corruption severity 1-5 (default: {DEFAULT_SEVERITY})",
     )
     add_checkpoint_arg(p)
+    add_precision_arg(p, default=None, help_default="the precision the run trained in")
     add_data_args(p)
     add_runtime_args(p)
     add_json_arg(p)
@@ -127,11 +130,15 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     set_threads(args.threads)
     model, config = load_model(args.run_dir, args.checkpoint, device)
+    precision = args.precision or config.precision
+    check_and_warn(precision, device)
     run_data = load_run_data([args.run_dir], args.dataset, args.data_dir, progress=download_bar("download"))
     data, trained_on = run_data.dataset, run_data.trained_on
     if args.robustness:
-        return run_robustness(args, model, data)
-    evaluation = evaluate(model, data.split(args.split))
+        with autocast(precision, device):
+            return run_robustness(args, model, data)
+    with autocast(precision, device):
+        evaluation = evaluate(model, data.split(args.split))
     if args.json:
         print_json(
             {
@@ -141,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
                 "dataset": data.name,
                 "trained_on": trained_on["name"],
                 "domain_shift": run_data.domain_shift,
+                "precision": precision,
                 **evaluation.to_dict(),
             }
         )
@@ -151,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
                 f"Domain shift: {args.run_dir} was trained on {trained_on['title']} and is evaluated on "
                 f"{title} (same classes, other images)."
             )
-        print(f"{args.run_dir} ({config.model}, {args.checkpoint} weights) on {title} {args.split}:")
+        print(
+            f"{args.run_dir} ({config.model}, {args.checkpoint} weights, {precision}) on {title} {args.split}:"
+        )
         print(format_evaluation(evaluation, data.classes))
     return 0

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from mnistlab.commands.common import add_data_args, add_runtime_args, load_data, stop_on_signals
+from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.commands.progress import StepProgress, format_eta, report_facts
 from mnistlab.errors import UsageError
 from mnistlab.report.claims import parse_shard
-from mnistlab.report.experiments import PAPER_SEEDS, QUICK_SEEDS, available_experiments
+from mnistlab.report.experiments import PAPER_SEEDS, QUICK_SEEDS, Experiment, available_experiments
 from mnistlab.report.parallel import threads_per_job
 from mnistlab.report.plan import plan
 from mnistlab.report.runner import Progress, reproduce
@@ -73,23 +76,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "threads (THREADS: --threads, default torch's); the numbers equal running them one after "
         "another with --threads set to that per-run count (the CNN's weights depend on it)",
     )
+    add_precision_arg(
+        p,
+        default="fp32",
+        help_default="fp32, the paper's arithmetic; another precision names its rows and run "
+        "folders <key>-<precision>",
+    )
     add_data_args(p)
     add_runtime_args(p)
     p.set_defaults(handler=run)
+
+
+def with_precision(
+    experiments: Sequence[Experiment], precision: str
+) -> tuple[tuple[Experiment, ...], dict[str, str]]:
+    """Every experiment in `precision`, and a map from the plain keys to the new ones.
+
+    fp32 changes nothing; another precision gets its own keys, so its run folders and rows
+    never collide with (or reuse) the fp32 runs of the same report folder.
+    """
+    if precision == "fp32":
+        return tuple(experiments), {e.key: e.key for e in experiments}
+    renamed = tuple(
+        dataclasses.replace(
+            e,
+            key=f"{e.key}-{precision}",
+            title=f"{e.title}, {precision}",
+            overrides={**e.overrides, "precision": precision},
+        )
+        for e in experiments
+    )
+    return renamed, {e.key: r.key for e, r in zip(experiments, renamed, strict=True)}
 
 
 def run(args: argparse.Namespace) -> int:
     seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else PAPER_SEEDS)
     if len(set(seeds)) != len(seeds) or min(seeds) < 0:
         raise UsageError(f"--seeds must be distinct non-negative integers, got {' '.join(map(str, seeds))}.")
-    experiments = available_experiments(best=args.best, ablations=args.ablations)
+    experiments, keys = with_precision(
+        available_experiments(best=args.best, ablations=args.ablations), args.precision
+    )
+    only = [keys.get(k, k) for k in args.only] if args.only else None  # plain keys work too
     shard = parse_shard(args.shard) if args.shard is not None else None
     if shard is not None and args.report_only:
         raise UsageError("--report-only trains nothing, so --shard has no meaning with it; drop one of them.")
-    plan(
-        experiments, seeds, args.out, quick=args.quick, only=args.only
-    )  # a bad --only fails before data loads
+    plan(experiments, seeds, args.out, quick=args.quick, only=only)  # a bad --only fails before data loads
     device = resolve_device(args.device)
+    check_and_warn(args.precision, device)
     per_run_threads = threads_per_job(set_threads(args.threads), args.jobs)
     data = load_data(args)
     out = Path(args.out)
@@ -130,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             experiments=experiments,
             seeds=seeds,
             quick=args.quick,
-            only=args.only,
+            only=only,
             runtime=describe_runtime(device),
             device=str(device),
             on_progress=on_progress,

@@ -21,6 +21,7 @@ from mnistlab.commands.common import (
     print_json,
     stop_on_signals,
 )
+from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.commands.progress import StepProgress, format_eta, run_seconds_left
 from mnistlab.config import RECIPES, TrainConfig, read_config_file, resolve_config
 from mnistlab.errors import UsageError
@@ -29,7 +30,7 @@ from mnistlab.training import Report, train
 
 TASKS = sorted({task for task, _ in RECIPES})
 # Flags that change the numbers; with --resume they come from the run's config instead.
-CONFIG_FLAGS = ("steps", "batch_size", "lr", "seed", "eval_every", "dataset")
+CONFIG_FLAGS = ("steps", "batch_size", "lr", "seed", "eval_every", "dataset", "precision")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, metavar="LR", help="(peak) learning rate")
     p.add_argument("--seed", type=int, metavar="S")
     p.add_argument("--eval-every", type=int, metavar="N", help="steps between validation passes")
+    add_precision_arg(p, default=None, help_default="the recipe's, fp32 for every recipe today")
     p.add_argument(
         "--out",
         metavar="RUN_DIR",
@@ -90,6 +92,7 @@ def default_run_dir(task: str, config: TrainConfig) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    imported = seconds_since_process_start()  # interpreter start and imports, before any work
     if distributed.launched_by_torchrun() and not (args.out or args.resume):
         # Each rank would name its own time-stamped default folder.
         raise UsageError(
@@ -100,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     context = distributed.from_environment(device)
     try:
         device = distributed.device_for(device, context)
-        return _train(args, config, run_dir, resume, device, context)
+        return _train(args, config, run_dir, resume, device, context, imported)
     finally:
         distributed.shutdown(context)
 
@@ -112,9 +115,13 @@ def _train(
     resume: bool,
     device: torch.device,
     context: distributed.DistContext,
+    imported: float | None,
 ) -> int:
     set_threads(args.threads)
+    if context.is_main:
+        check_and_warn(config.precision, device)
     data = load_data(args, default=config.dataset)  # --dataset is in the config; a resumed run keeps its own
+    data_loaded = seconds_since_process_start()
     runtime = describe_runtime(device)
 
     bar = StepProgress(
@@ -157,13 +164,23 @@ def _train(
         return 128 + (signum or signal.SIGINT)
     # Wall clock of the whole command (interpreter start, data loading and test included),
     # the number a user waits for; train_seconds counts only the optimisation loop.
-    summary = {**result.summary, "wall_seconds_since_process_start": seconds_since_process_start()}
+    summary = {
+        **result.summary,
+        "wall_seconds_since_process_start": seconds_since_process_start(),
+        "startup": _startup(imported, data_loaded),
+    }
     if args.json:
         print_json(summary)
     else:
         print(
-            f"{args.task} ({config.recipe}), {result.step} steps, {result.train_seconds:.1f} s: "
+            f"{args.task} ({config.recipe}, {config.precision}), {result.step} steps, {result.train_seconds:.1f} s: "
             f"validation {result.val_accuracy:.2%}, test {result.test_accuracy:.2%} "
             f"({result.summary['test_checkpoint']} weights). Run: {run_dir}"
         )
     return 0
+
+
+def _startup(imported: float | None, data_loaded: float | None) -> dict[str, float | None]:
+    """Seconds from process start to the end of imports, and spent loading the data (Linux only)."""
+    data = None if imported is None or data_loaded is None else data_loaded - imported
+    return {"import_seconds": imported, "data_seconds": data}

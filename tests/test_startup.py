@@ -1,0 +1,56 @@
+"""Start-up: a command imports only what it uses; help still lists every command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from mnistlab.cli import COMMANDS, build_parser, requested_command
+
+# Heavy or optional imports that `mnistlab train` never uses.
+NOT_FOR_TRAINING = (
+    "matplotlib",
+    "PIL",
+    "fastapi",
+    "uvicorn",
+    "mnistlab.report",
+    "mnistlab.predict",
+    "mnistlab.bench.suite",
+    "torch.utils.flop_counter",
+)
+
+
+def test_the_requested_command_is_found_past_top_level_options() -> None:
+    assert requested_command(["train", "cnn", "--recipe", "fast"]) == "train"
+    assert requested_command(["--debug", "bench", "--quick"]) == "bench"
+    assert requested_command(["--help"]) is None
+    assert requested_command(["trian", "cnn"]) is None  # a typo gets the full parser's error
+    assert requested_command([]) is None
+
+
+def test_help_lists_every_command() -> None:
+    text = build_parser().format_help()
+    assert all(name in text for name in COMMANDS)
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_a_training_command_imports_nothing_it_does_not_use(command: str) -> None:
+    code = (
+        "import sys\n"
+        "from mnistlab.cli import build_parser, requested_command\n"
+        f"build_parser(requested_command([{command!r}, 'x']))\n"
+        f"print(','.join(m for m in {NOT_FOR_TRAINING!r} if m in sys.modules))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == ""
+
+
+def test_a_typo_is_still_a_one_line_usage_error(capsys) -> None:
+    from mnistlab.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["trian"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'trian'" in capsys.readouterr().err
