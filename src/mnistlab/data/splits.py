@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mnistlab.data import tensor_cache
 from mnistlab.data.download import ProgressFn
 from mnistlab.data.idx import read_idx
 from mnistlab.data.registry import get_dataset_spec
@@ -169,7 +170,19 @@ def load_dataset(
     spec = get_dataset_spec(name)
     validation_size = spec.validation_size if validation_size is None else validation_size
     located = locate_dataset(spec, data_dir, download=download, progress=progress)
-    paths = located.paths
-    train = _read_pair(paths["train_images"], paths["train_labels"])
-    test = _read_pair(paths["test_images"], paths["test_labels"])
+    # Parsed once per content (the files were just verified against these hashes), then cached.
+    arrays = tensor_cache.load_or_build([f.sha256 for f in spec.files], lambda: _parse(located.paths))
+    train = arrays["train_images"], arrays["train_labels"]
+    test = arrays["test_images"], arrays["test_labels"]
     return dataset_from_arrays(spec.name, spec.classes, train, test, validation_size, located)
+
+
+def _parse(paths: dict[str, Path]) -> dict[str, np.ndarray]:
+    train_images, train_labels = _read_pair(paths["train_images"], paths["train_labels"])
+    test_images, test_labels = _read_pair(paths["test_images"], paths["test_labels"])
+    return {
+        "train_images": train_images,
+        "train_labels": train_labels,
+        "test_images": test_images,
+        "test_labels": test_labels,
+    }
