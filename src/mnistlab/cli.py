@@ -26,6 +26,7 @@ COMMANDS = (
     "bench",
     "ensemble",
     "serve",
+    "export",
 )
 
 
