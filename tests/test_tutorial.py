@@ -38,8 +38,10 @@ def execute_notebook(path: Path, workdir: Path, env: dict[str, str]) -> object:
     )
     try:
         notebook = nbformat.read(path, as_version=4)
+        # The timeout only guards against a hung kernel: on a busy shared machine one training
+        # cell has taken over 10 minutes, so it is far above the notebook's ~1 minute.
         client = nbclient.NotebookClient(
-            notebook, timeout=600, kernel_name=KERNEL, resources={"metadata": {"path": str(workdir)}}
+            notebook, timeout=3600, kernel_name=KERNEL, resources={"metadata": {"path": str(workdir)}}
         )
         client.execute()
     finally:
@@ -63,7 +65,7 @@ def test_committed_notebook_has_its_outputs() -> None:
 
 @pytest.mark.slow
 def test_tutorial_runs_top_to_bottom(data_dir: Path, tmp_path: Path) -> None:
-    """About 60 s on 2 idle cores (the notebook's own budget is 90 s); fails on any cell's error."""
+    """Every cell runs without an error (about a minute on a quiet 2-core CPU, far longer on a busy one)."""
     for name in ("nbclient", "nbformat", "ipykernel"):
         pytest.importorskip(name, reason="the 'dev' extra is not installed: pip install 'mnistlab[dev]'")
     for name in ("onnx", "onnxscript", "onnxruntime"):
