@@ -8,6 +8,7 @@ The public API, for notebooks and scripts::
     result = mnistlab.train(config, data)
     print(result.test_accuracy)                         # ~0.92
     mnistlab.evaluate(result.model, data.test).confusion
+    mnistlab.export_run("runs/my-run")                  # ONNX + MODEL_CARD.md (extra: export)
 """
 
 __version__ = "0.1.0"
@@ -17,6 +18,7 @@ from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split, load_dataset, normalize, one_hot
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation import Evaluation, accuracy, evaluate, predict_logits
+from mnistlab.export import ExportResult, export_run
 from mnistlab.models import create_model, list_models, register_model
 from mnistlab.runtime import describe_runtime, resolve_device
 from mnistlab.training import TrainResult, train
@@ -24,6 +26,7 @@ from mnistlab.training import TrainResult, train
 __all__ = [
     "Dataset",
     "Evaluation",
+    "ExportResult",
     "MnistlabError",
     "Split",
     "TrainConfig",
@@ -32,6 +35,7 @@ __all__ = [
     "create_model",
     "describe_runtime",
     "evaluate",
+    "export_run",
     "list_models",
     "load_dataset",
     "load_model",

@@ -28,6 +28,7 @@ COMMANDS = (
     "bench",
     "ensemble",
     "serve",
+    "export",
 )
 
 

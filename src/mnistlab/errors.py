@@ -33,3 +33,7 @@ class CheckpointError(MnistlabError):
 
 class ImageError(MnistlabError):
     """A user's image cannot be read or holds no digit."""
+
+
+class ExportError(MnistlabError):
+    """An export cannot be made: its optional packages are missing or it failed verification."""
