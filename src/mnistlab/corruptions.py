@@ -47,9 +47,7 @@ SEVERITIES: dict[str, Severity] = {
     "scale": Severity("zoom by a factor of {0} or 1/{0}, random", (1.1, 1.2, 1.3, 1.4, 1.5)),
     "shear": Severity("slant by tan(angle) = {}, random sign", (0.15, 0.25, 0.35, 0.45, 0.55)),
     "thin": Severity("grey erosion by a flat {} element", ("1x2", "2x2", "plus3x3", "3x3", "disk5x5")),
-    "thick": Severity(
-        "grey dilation by a flat {} element", ("2x2", "plus3x3", "3x3", "disk5x5", "5x5")
-    ),
+    "thick": Severity("grey dilation by a flat {} element", ("2x2", "plus3x3", "3x3", "disk5x5", "5x5")),
     "elastic": Severity("elastic, alpha = {} px, sigma = 4 px (Simard 2003)", (20, 27, 34, 41, 48)),
     "blur": Severity("Gaussian blur, sigma = {} px", (0.5, 0.75, 1.0, 1.25, 1.5)),
     "gaussian_noise": Severity("add noise of std {} x 255", (0.1, 0.2, 0.3, 0.4, 0.5)),
