@@ -17,7 +17,7 @@ import torch
 from mnistlab.checkpoint import load_model
 from mnistlab.evaluation import predict_logits
 
-ROUND_TRIP_N = 500
+ROUND_TRIP_N = 1000  # the bound of 0.2 points is then 2 digits
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "predict_roundtrip.py"
 
 
@@ -35,8 +35,8 @@ def test_round_trip_through_predict_loses_at_most_0_2_points(cnn_run: Path, mnis
     digits = torch.from_numpy(np.stack([script.round_trip(p) for p in images.numpy()]))
     raw = predict_logits(model, images).argmax(1) == labels
     read = predict_logits(model, digits).argmax(1) == labels
-    lost = 100 * float(raw.double().mean() - read.double().mean())
     print(f"round trip: raw {raw.double().mean():.2%}, through predict {read.double().mean():.2%}")
-    assert lost <= script.MAX_LOSS_POINTS
+    # Counted in digits, so that float rounding cannot turn 2 digits into 0.2000001 points.
+    assert int(raw.sum()) - int(read.sum()) <= round(script.MAX_LOSS_POINTS / 100 * ROUND_TRIP_N)
     # Every round-tripped digit is scaled as MNIST's are: strongest ink at 255.
     assert int(digits.amax(dim=(1, 2)).min()) == 255
