@@ -18,10 +18,19 @@ from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split, load_dataset, normalize, one_hot
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation import Evaluation, accuracy, evaluate, predict_logits
-from mnistlab.export import ExportResult, export_run
+from mnistlab.exported import ExportResult
 from mnistlab.models import create_model, list_models, register_model
 from mnistlab.runtime import describe_runtime, resolve_device
 from mnistlab.training import TrainResult, train
+
+
+def export_run(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """`mnistlab.export.export_run`, imported on first use: it pulls in Pillow and the ONNX stack,
+    which a training command never needs."""
+    from mnistlab.export import export_run as _export_run
+
+    return _export_run(*args, **kwargs)
+
 
 __all__ = [
     "Dataset",

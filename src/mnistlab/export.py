@@ -23,9 +23,7 @@ import logging
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -36,6 +34,7 @@ from mnistlab.config import TrainConfig
 from mnistlab.data import Split, load_dataset, normalize
 from mnistlab.errors import CheckpointError, ExportError, UsageError
 from mnistlab.evaluation import EVAL_BATCH_SIZE, Evaluation, evaluation_from_logits, predict_logits
+from mnistlab.exported import ExportResult, Verification
 from mnistlab.fileio import atomic_write_text, pending_file
 from mnistlab.model_card import render_model_card
 from mnistlab.predict import BOX, CENTRE, SIDE
@@ -61,51 +60,6 @@ PREPROCESSING = (
     f"pasted into a {SIDE}x{SIDE} field with its centre of mass at (row, column) "
     f"({CENTRE:g}, {CENTRE:g}) -> /255. Output: logits; softmax over them gives class probabilities."
 )
-
-
-@dataclass(frozen=True)
-class Verification:
-    """How closely onnxruntime's logits follow torch's on the same images."""
-
-    count: int
-    max_abs_logit_diff: float
-    argmax_agreement: float  # fraction of images with the same top class, in [0, 1]
-    tolerance: float
-
-    @property
-    def passed(self) -> bool:
-        return self.max_abs_logit_diff < self.tolerance and self.argmax_agreement == 1.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "count": self.count,
-            "max_abs_logit_diff": self.max_abs_logit_diff,
-            "argmax_agreement": self.argmax_agreement,
-            "tolerance": self.tolerance,
-            "passed": self.passed,
-        }
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """A kept export: where it is, what it holds and how it was checked."""
-
-    path: Path
-    card_path: Path
-    size_bytes: int
-    sha256: str  # of the file's bytes
-    run_dir: Path
-    config: TrainConfig
-    checkpoint: str  # the weights exported: "best" or "last" ("final" resolved)
-    step: int | None  # the training step of those weights, when the run records it
-    dataset: DatasetRecord
-    test: Evaluation  # of the exported weights, from the verification pass
-    verification: Verification
-    metadata: dict[str, str]  # the ONNX metadata_props, as written
-    opset: int
-    export_seconds: float  # torch.onnx.export and serialisation
-    verify_seconds: float  # torch and onnxruntime over the test split
-    versions: dict[str, str] = field(default_factory=dict)
 
 
 def require_export_packages() -> dict[str, str]:

@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mnistlab import checkpoint as ckpt
 from mnistlab.data import VALIDATION_SIZE
+from mnistlab.exported import ExportResult
 from mnistlab.run_record import train_command
 from mnistlab.runtime import describe_runtime
-
-if TYPE_CHECKING:
-    from mnistlab.export import ExportResult
 
 ROBUSTNESS_FILE = "robustness.json"
 MAX_ROBUSTNESS_ROWS = 80  # a card stays readable; the JSON file has the rest

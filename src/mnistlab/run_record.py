@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnistlab.checkpoint import DATASET_FILE, read_dataset_record
+from mnistlab.checkpoint import DATASET_FILE, builtin_record, read_json
 from mnistlab.config import RECIPES, TrainConfig, resolve_config
 from mnistlab.data.registry import get_dataset_spec
 
@@ -33,25 +33,18 @@ class DatasetRecord:
 
 
 def dataset_record(run_dir: Path | str, config: TrainConfig) -> DatasetRecord:
-    """The run's dataset (`checkpoint.read_dataset_record`: its dataset.json, else the registry
-    entry of the config's dataset), with the content hashes an export cites."""
-    saved = read_dataset_record(run_dir)
+    """The run's `dataset.json` when it has one, else the registry entry of `config.dataset`."""
+    path = Path(run_dir) / DATASET_FILE
+    saved = read_json(path, "dataset record") if path.is_file() else builtin_record(config.dataset)
     sha256 = saved.get("sha256")
     if sha256 is None:  # written from in-memory arrays: only the registry can vouch for them
         sha256 = _registry_sha256(saved.get("name", config.dataset))
-    has_file = (Path(run_dir) / DATASET_FILE).is_file()
+    default_source = f"{DATASET_FILE} of the run" if path.is_file() else "mnistlab's dataset registry"
     return DatasetRecord(
-        name=str(saved["name"]),
+        name=str(saved.get("name", config.dataset)),
         classes=tuple(str(c) for c in saved["classes"]),
         sha256=dict(sha256),
-        source=str(
-            saved.get("source")
-            or (
-                f"{DATASET_FILE} of the run"
-                if has_file
-                else "mnistlab's dataset registry, as the run has no dataset.json"
-            )
-        ),
+        source=str(saved.get("source") or default_source),
     )
 
 
