@@ -65,7 +65,7 @@ SOFTMAX_STEPS = Experiment(
 )
 
 
-# Plain SGD with momentum 0.9 in place of Adam. The rate is to be chosen on the validation
+# Plain SGD with momentum 0.9 in place of Adam. The rate was chosen on the validation
 # split only, never on test: 2,000-step paper-CNN runs at lr 0.003, 0.01 and 0.03 (seed 0,
 # `mnistlab train cnn --config sgd.json --lr LR --steps 2000 --eval-every 500 --seed 0`, with
 # sgd.json = {"optimizer": "sgd", "momentum": 0.9, "test_milestones": []}) reached validation
