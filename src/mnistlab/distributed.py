@@ -135,7 +135,11 @@ def any_rank(flag: bool, context: DistContext) -> bool:
 
 
 def shutdown(context: DistContext) -> None:
+    """Leave the group together: a rank that tore gloo down while another still finished its
+    writes once aborted at exit ("terminate called without an active exception"). If a rank
+    died instead, torchrun stops the others, so the barrier cannot wait forever."""
     if context.enabled and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
