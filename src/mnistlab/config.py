@@ -179,6 +179,14 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+def task_of(model: str, recipe: str) -> str | None:
+    """The task ("softmax", "cnn", ...) whose `recipe` trains the registered `model`, if any."""
+    for (task, name), defaults in RECIPES.items():
+        if name == recipe and defaults.get("model") == model:
+            return task
+    return None
+
+
 def recipe_names(task: str) -> list[str]:
     return sorted(recipe for t, recipe in RECIPES if t == task)
 

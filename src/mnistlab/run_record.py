@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistlab.checkpoint import DATASET_FILE, builtin_record, read_json
-from mnistlab.config import RECIPES, TrainConfig, resolve_config
+from mnistlab.config import TrainConfig, resolve_config, task_of
 from mnistlab.data.registry import get_dataset_spec
 
 # The `mnistlab train` flags that set a config key directly (commands/train.py); any other
@@ -63,19 +63,11 @@ class TrainCommand:
         return shlex.join(self.argv)
 
 
-def task_of(config: TrainConfig) -> str | None:
-    """The `mnistlab train` task whose recipe `config.recipe` builds `config.model`."""
-    for (task, recipe), values in RECIPES.items():
-        if recipe == config.recipe and values["model"] == config.model:
-            return task
-    return None
-
-
 def train_command(
     config: TrainConfig, run_dir: Path | str, config_file: str = "config-overrides.json"
 ) -> TrainCommand | None:
     """The command that trains `config` into `run_dir`; None when no recipe builds its model."""
-    task = task_of(config)
+    task = task_of(config.model, config.recipe)
     if task is None:
         return None
     defaults = resolve_config(task, config.recipe).to_dict()

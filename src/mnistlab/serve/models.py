@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from mnistlab import checkpoint as ckpt
-from mnistlab.config import RECIPES
+from mnistlab.config import task_of
 from mnistlab.errors import CheckpointError, UsageError
 from mnistlab.predict import predict_digits
 from mnistlab.preprocessing import Preprocessing, for_kind
@@ -72,14 +72,6 @@ class ModelAnswer:
         }
 
 
-def task_of(model: str, recipe: str) -> str:
-    """The task ("softmax", "cnn", ...) whose `recipe` trains the registered `model`."""
-    for (task, name), defaults in RECIPES.items():
-        if name == recipe and defaults.get("model") == model:
-            return task
-    return model
-
-
 def is_finished(run_dir: Path) -> bool:
     """A run that reached its last step and was tested: results.json with a test accuracy."""
     try:
@@ -104,7 +96,8 @@ def latest_finished_runs(runs_root: Path, dataset: str = "mnist") -> dict[str, P
         except CheckpointError:
             continue
         results = ckpt.read_results(run_dir) or {}
-        task = task_of(str(results.get("model")), str(results.get("recipe")))
+        model_name = str(results.get("model"))
+        task = task_of(model_name, str(results.get("recipe"))) or model_name
         mtime = (run_dir / ckpt.RESULTS_FILE).stat().st_mtime
         if task not in newest or mtime > newest[task][0]:
             newest[task] = (mtime, run_dir)
@@ -127,7 +120,7 @@ def load_served_models(
     for run_dir in run_dirs:
         model, config = ckpt.load_model(run_dir, "final", device)
         results = ckpt.read_results(run_dir) or {}
-        task = task_of(config.model, config.recipe)
+        task = task_of(config.model, config.recipe) or config.model
         seen[task] = seen.get(task, 0) + 1
         name = task if seen[task] == 1 else f"{task}-{seen[task]}"
         accuracy = results.get("test_accuracy")
