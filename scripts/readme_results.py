@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from mnistlab.report.headline import ablation_markdown, headline_markdown
+from mnistlab.report.headline import ablation_markdown, headline_markdown, robustness_markdown
 
 
 def main(argv: list[str]) -> int:
@@ -21,10 +21,10 @@ def main(argv: list[str]) -> int:
         return 2
     results = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     print(headline_markdown(results), end="")
-    ablations = ablation_markdown(results)
-    if ablations:
-        print()
-        print(ablations, end="")
+    for table in (ablation_markdown(results), robustness_markdown(results)):
+        if table:
+            print()
+            print(table, end="")
     return 0
 
 

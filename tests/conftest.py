@@ -56,3 +56,11 @@ def cnn_run(mnist: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = resolve_config("cnn", "paper", overrides={"steps": 300, "eval_every": 100, "seed": 0})
     train(config, mnist, run_dir=run_dir)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def robust_run(mnist: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `robust` recipe as `mnistlab serve` trains it on first start (seed 0; ~45 s on 2 cores)."""
+    run_dir = tmp_path_factory.mktemp("runs") / "robust"
+    train(resolve_config("cnn", "robust", overrides={"seed": 0}), mnist, run_dir=run_dir)
+    return run_dir

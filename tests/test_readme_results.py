@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mnistlab.report.headline import ablation_markdown, headline_markdown
+from mnistlab.report.headline import ablation_markdown, headline_markdown, robustness_markdown
 
 from .conftest import REPO
 
@@ -21,3 +21,4 @@ def test_readme_holds_the_tables_generated_from_docs_results() -> None:
     # Regenerate with: python scripts/readme_results.py docs/results/mnist.json
     assert headline_markdown(results) in readme
     assert ablation_markdown(results) in readme
+    assert robustness_markdown(results) in readme

@@ -16,10 +16,11 @@ from mnistlab.commands.progress import MAX_LINES, format_eta
 from mnistlab.config import RECIPES, resolve_config
 from mnistlab.data import Dataset, Split
 from mnistlab.errors import UsageError
-from mnistlab.report import experiments, figures, runner
+from mnistlab.report import experiments, figures, robust_rows, runner, tables
 from mnistlab.report.experiments import Experiment
 from mnistlab.report.plan import plan
 from mnistlab.report.runner import Progress, reproduce
+from mnistlab.robustness import evaluate_robustness
 from mnistlab.training import Report
 
 # Tiny stand-ins for the paper's rows: the same code paths in seconds.
@@ -247,14 +248,17 @@ def test_paper_experiments_use_the_paper_hyper_parameters() -> None:
 def test_beyond_paper_rows_follow_the_recipes(monkeypatch) -> None:
     monkeypatch.delitem(RECIPES, ("cnn", "fast"), raising=False)
     monkeypatch.delitem(RECIPES, ("cnn", "best"), raising=False)
+    monkeypatch.delitem(RECIPES, ("cnn", "robust"), raising=False)
     assert experiments.available_experiments() == (*experiments.PAPER_EXPERIMENTS, experiments.SOFTMAX_STEPS)
     with pytest.raises(UsageError, match="best"):
         experiments.available_experiments(best=True)
     monkeypatch.setitem(RECIPES, ("cnn", "fast"), RECIPES[("cnn", "paper")])
     monkeypatch.setitem(RECIPES, ("cnn", "best"), RECIPES[("cnn", "paper")])
+    monkeypatch.setitem(RECIPES, ("cnn", "robust"), RECIPES[("cnn", "paper")])
     extra = experiments.available_experiments(best=True)[4:]
     assert [(e.key, e.recipe, e.beyond_paper) for e in extra] == [
         ("cnn-fast", "fast", True),
+        ("cnn-robust", "robust", True),
         ("cnn-best", "best", True),
     ]
 
@@ -308,3 +312,80 @@ def test_cli_quick_writes_the_report(tmp_path: Path, data_dir: Path, monkeypatch
     assert main(["reproduce", "--seeds", "1", "1", "--out", str(out), *data]) == 2
     assert main(["reproduce", "--only", "cnn-huge", "--out", str(out), *data]) == 2
     assert "cnn-huge" in capsys.readouterr().err
+
+
+def test_full_report_reads_each_model_on_the_corrupted_test_split(
+    small: Dataset, tmp_path: Path, monkeypatch
+) -> None:
+    results = reproduce(small, tmp_path, experiments=TINY, seeds=(0,))
+    markdown = (tmp_path / "results.md").read_text()
+    cells = {row["experiment"]: row for row in tables.robustness_rows(results)}
+    for row in results["experiments"]:
+        run = row["runs"][0]
+        model, _ = ckpt.load_model(tmp_path / run["run_dir"])
+        # The reference: what `mnistlab evaluate RUN --robustness` computes for the same weights.
+        expected = evaluate_robustness(model, small.test)
+        assert run["robustness"] == expected.to_dict()
+        assert row["robustness"]["mean"] == expected.mean
+        assert row["robustness"]["clean"] == pytest.approx(run["test_accuracy"])
+        assert cells[row["title"]]["mean"] == f"{100 * expected.mean:.2f} %"
+        assert f"| {row['title']} | 1 | {100 * expected.clean:.2f} % |" in markdown
+    page = parse(tmp_path / "index.html")
+    assert {"corruptions.png", "robustness.png", "corrupted-mistakes.png"} <= {
+        Path(s).name for s in page.images
+    }
+    for name in ("corruptions.png", "robustness.png", "corrupted-mistakes.png"):
+        with Image.open(tmp_path / "figures" / name) as image:
+            image.verify()
+    # Cached by each run's results.json: a rebuilt report evaluates nothing again.
+    monkeypatch.setattr(robust_rows, "robustness_on", lambda *a, **k: pytest.fail("evaluated again"))
+    again = reproduce(small, tmp_path, experiments=TINY, seeds=(0,), report_only=True)
+    assert [row["robustness"] for row in again["experiments"]] == [
+        row["robustness"] for row in results["experiments"]
+    ]
+
+
+def test_quick_report_leaves_robustness_out_and_says_so(quick_report: tuple[Path, dict]) -> None:
+    out, results = quick_report
+    assert not any("robustness" in row for row in results["experiments"])
+    assert "no robustness section" in (out / "index.html").read_text()
+
+
+def test_fashion_report_has_no_paper_column_but_the_publishers_reference(
+    tmp_path: Path, data_dir: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(experiments, "PAPER_EXPERIMENTS", TINY)
+    monkeypatch.delitem(RECIPES, ("cnn", "fast"), raising=False)
+    monkeypatch.delitem(RECIPES, ("cnn", "robust"), raising=False)
+    out = tmp_path / "fashion"
+    args = [
+        "reproduce",
+        "--quick",
+        "--dataset",
+        "fashion-mnist",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir),
+    ]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["dataset"]["name"] == "fashion-mnist" and results["dataset"]["classes"][9] == "Ankle boot"
+    softmax, cnn = results["experiments"]
+    assert (
+        softmax["paper_accuracy"] is None
+        and softmax["paper_verdict"] is None
+        and softmax["reference"] is None
+    )
+    assert (
+        cnn["reference"]["accuracy"] == 0.916
+        and "zalandoresearch/fashion-mnist" in cnn["reference"]["source"]
+    )
+    page = parse(out / "index.html")
+    assert page.cells["cnn"]["reference"] == "91.60 %" and page.cells["softmax-1k"]["reference"] == "–"
+    assert all("paper" not in cells for cells in page.cells.values())
+    markdown = (out / "results.md").read_text()
+    assert markdown.startswith("# mnistlab: the paper's experiments on Fashion-MNIST")
+    assert "| Published (same model) |" in markdown and "| Paper |" not in markdown
+    assert "Test accuracy on the 10,000 Fashion-MNIST test images" in markdown
+    assert "Figure 1: Fashion-MNIST images" in markdown and "(label 1, Trouser)" in markdown

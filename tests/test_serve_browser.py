@@ -9,6 +9,7 @@ README's picture), else to the test's tmp folder.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import threading
@@ -41,8 +42,12 @@ from mnistlab.serve import create_app, load_served_models  # noqa: E402
 
 @pytest.fixture(scope="module")
 def server(softmax_run: Path, cnn_run: Path) -> Iterator[str]:
+    yield from _serve([softmax_run, cnn_run])
+
+
+def _serve(run_dirs: list[Path]) -> Iterator[str]:
     """The app on 127.0.0.1 with a port the OS picked; its socket is bound before the thread starts."""
-    app = create_app(load_served_models([softmax_run, cnn_run]))
+    app = create_app(load_served_models(run_dirs))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -146,3 +151,70 @@ def test_draw_digits_with_mouse_and_touch(server: str, tmp_path: Path) -> None:
             browser.close()
     assert problems == [], problems
     assert outside == [], outside
+
+
+# Digits as pen strokes in a unit box (x right, y down), the way people write them.
+STROKES: dict[int, list[list[tuple[float, float]]]] = {
+    0: [[(0.5 + 0.38 * math.sin(2 * math.pi * t / 24), 0.5 - 0.48 * math.cos(2 * math.pi * t / 24))
+         for t in range(25)]],
+    1: [[(0.45, 0.02), (0.5, 0.98)]],
+    2: [[(0.15, 0.25), (0.3, 0.06), (0.6, 0.02), (0.82, 0.18), (0.78, 0.42), (0.15, 0.95), (0.9, 0.95)]],
+    3: [[(0.15, 0.1), (0.5, 0.0), (0.8, 0.15), (0.75, 0.38), (0.4, 0.48), (0.8, 0.6), (0.85, 0.85),
+         (0.5, 1.0), (0.12, 0.9)]],
+    4: [[(0.6, 0.02), (0.1, 0.62), (0.92, 0.62)], [(0.66, 0.3), (0.66, 1.0)]],
+    7: [[(0.1, 0.06), (0.9, 0.06), (0.4, 0.98)]],
+}  # fmt: skip
+
+# (digit, pen width in pad px, box (left, top, side) as fractions of the pad): thin and thick
+# pens, digits small, and digits off-centre, as people draw them on the page.
+WRITTEN = [
+    (7, 6, (0.15, 0.1, 0.75)),
+    (0, 48, (0.12, 0.08, 0.8)),
+    (4, 24, (0.38, 0.38, 0.25)),
+    (2, 24, (0.02, 0.02, 0.45)),
+    (1, 40, (0.55, 0.5, 0.45)),
+    (3, 10, (0.6, 0.05, 0.35)),
+]
+
+
+@pytest.fixture(scope="module")
+def robust_server(robust_run: Path) -> Iterator[str]:
+    yield from _serve([robust_run])
+
+
+def test_the_robust_model_reads_thin_thick_small_and_off_centre_digits(robust_server: str) -> None:
+    read: dict[str, str] = {}
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1060, "height": 640})
+            page.goto(robust_server + "/")
+            page.wait_for_selector(".card.model")
+            assert "(robust)" in page.locator(".card.model .meta").inner_text()
+            box = page.locator("#pad").bounding_box()
+            assert box is not None
+            for digit, pen, (left, top, side) in WRITTEN:
+                page.click("#clear")
+                page.locator("#pen").evaluate("(el, v) => { el.value = v; }", str(pen))
+                assert page.locator("#pen").input_value() == str(pen)  # inside the slider's range
+                for stroke in STROKES[digit]:
+                    points = [(box["x"] + (left + side * x) * box["width"], box["y"] + (top + side * y) * box["height"])
+                              for x, y in stroke]  # fmt: skip
+                    page.mouse.move(*points[0])
+                    page.mouse.down()
+                    for point in points[1:]:
+                        page.mouse.move(*point, steps=6)
+                    page.mouse.up()
+                page.wait_for_function("document.querySelectorAll('.card.answered').length === 1")
+                # The page's last answer is the API's answer for the finished drawing.
+                drawing = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
+                answer = httpx.post(
+                    robust_server + "/api/predict", json={"image": drawing}, timeout=30
+                ).json()
+                said = str(answer["models"][0]["top"])
+                page.wait_for_function("said => document.querySelector('.card .digit').textContent === said",
+                                       arg=said)  # fmt: skip
+                read[f"{digit} (pen {pen}, box {left}, {top}, {side})"] = said
+        finally:
+            browser.close()
+    assert read == {name: name.split()[0] for name in read}

@@ -18,6 +18,7 @@ from mnistlab.commands import reproduce as reproduce_command
 from mnistlab.data import Dataset, Split
 from mnistlab.errors import UsageError
 from mnistlab.report import claims, figures, runner
+from mnistlab.report import results as report_results
 from mnistlab.report.experiments import Experiment
 from mnistlab.report.runner import Progress, reproduce
 
@@ -150,7 +151,7 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from mnistlab.cli import main
     from mnistlab.commands import reproduce as command
-    from mnistlab.report import figures, runner
+    from mnistlab.report import figures, results, runner
     from mnistlab.report.experiments import Experiment
 
     log, args = sys.argv[1], sys.argv[2:]
@@ -163,6 +164,7 @@ CHILD = textwrap.dedent(
 
     runner.train = train
     figures.figure_specs = lambda *args: []
+    results.add_robustness = lambda *args: None  # tested in test_reproduce; slow on 10,000 images
     tiny = (Experiment("sm", "Softmax tiny", "softmax", overrides={"steps": 20, "eval_every": 10}),)
     command.available_experiments = lambda **flags: tiny
     sys.exit(main(["reproduce", *args]))
@@ -187,6 +189,7 @@ def test_two_processes_on_one_plan_train_every_run_exactly_once(
     # Any process rebuilds the report from the finished runs, training nothing.
     monkeypatch.setattr(runner, "train", lambda *a, **k: pytest.fail("--report-only trained"))
     monkeypatch.setattr(figures, "figure_specs", lambda *args: [])
+    monkeypatch.setattr(report_results, "add_robustness", lambda *args: None)
     monkeypatch.setattr(reproduce_command, "available_experiments", lambda **flags: TINY)
     args = ["reproduce", "--report-only", "--seeds", *map(str, range(6)), "--out", str(out)]
     assert main([*args, "--data-dir", str(data_dir)]) == 0

@@ -139,14 +139,16 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
         log_every=50,
     ),
     # Reads people's handwriting: the fast CNN reading ink relative to its strongest pixel
-    # (cnn_robust), trained 4 epochs on batches of which half get random pen widths and half
+    # (cnn_robust), trained 6 epochs on batches of which half get random pen widths and half
     # sensor noise, all a random affine map. Chosen on the corrupted validation split
     # (`mnistlab evaluate RUN --robustness --split val`): elastic, slant and cutout cost
-    # clean accuracy and added nothing to the mean over corruptions there (issue 13).
+    # clean accuracy and added nothing to the mean over corruptions there; 6 epochs beat 4 on
+    # validation, clean 99.27 vs 99.22 % and corrupted 96.63 vs 96.58 % (means of seeds 0-2,
+    # 1 thread, 2-core AMD EPYC, torch 2.13.0; issue 13).
     ("cnn", "robust"): dict(
         model="cnn_robust",
         model_options={"widths": [16, 32, 64]},
-        steps=860,  # 4 epochs at batch 256
+        steps=1290,  # 6 epochs at batch 256
         batch_size=256,
         optimizer="nesterov",
         lr=0.4,
@@ -155,7 +157,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
         schedule="onecycle",
         warmup_fraction=0.25,
         augmentations=("thickness", "affine", "noise"),
-        eval_every=860,
+        eval_every=1290,
         log_every=50,
     ),
     # The best single model: two convolutions per block, random affine augmentation and a

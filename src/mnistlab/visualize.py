@@ -303,15 +303,17 @@ def misclassified_gallery(
     n: int = 16,
     columns: int | None = None,
     classes: Sequence[str] | None = None,
+    what: str | None = None,
 ) -> Figure:
-    """The `n` test images the model got wrong with the highest probability on its answer,
-    each titled with the true and the predicted class (names when `classes` is given)."""
+    """The `n` images the model got wrong with the highest probability on its answer, each
+    titled with the true and the predicted class (names when `classes` is given); `what`
+    names the images in the title (default: "test digits" or "test images")."""
     index, predicted, probability = confident_mistakes(logits, labels, n)
     rows, columns = _grid_shape(n, columns)
     fig = new_figure(1.4 * columns + 0.4, 1.6 * rows + 0.5)
     errors = int((logits.argmax(1).cpu() != labels.cpu()).sum())
-    what = "digits" if _is_digits(classes) else "images"
-    fig.suptitle(f"Most confidently misclassified test {what} ({errors:,} errors in all)")
+    what = what or ("test digits" if _is_digits(classes) else "test images")
+    fig.suptitle(f"Most confidently misclassified {what} ({errors:,} errors in all)")
     axes = fig.subplots(rows, columns, squeeze=False)
     for i, ax in enumerate(axes.flat):
         _hide_ticks(ax)

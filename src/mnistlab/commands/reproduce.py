@@ -13,7 +13,13 @@ from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.commands.progress import StepProgress, format_eta, report_facts
 from mnistlab.errors import UsageError
 from mnistlab.report.claims import parse_shard
-from mnistlab.report.experiments import PAPER_SEEDS, QUICK_SEEDS, Experiment, available_experiments
+from mnistlab.report.experiments import (
+    PAPER_SEEDS,
+    QUICK_SEEDS,
+    Experiment,
+    available_experiments,
+    for_dataset,
+)
 from mnistlab.report.parallel import threads_per_job
 from mnistlab.report.plan import plan
 from mnistlab.report.runner import Progress, reproduce
@@ -125,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     check_and_warn(args.precision, device)
     per_run_threads = threads_per_job(set_threads(args.threads), args.jobs)
     data = load_data(args)
+    experiments = for_dataset(experiments, data.name)
     out = Path(args.out)
     bar: dict[int, StepProgress] = {}
 

@@ -81,27 +81,91 @@ def figure_specs(out_dir: Path, data: Dataset, rows: Sequence[dict[str, Any]]) -
     train = data.train
     shown = torch.randperm(len(train), generator=torch.Generator().manual_seed(DIGITS_SEED))[:DIGITS_SHOWN]
     matrix_index = int(torch.nonzero(train.labels == MATRIX_LABEL)[0])
+    class_name = data.classes[MATRIX_LABEL]
+    label_text = f"label {MATRIX_LABEL}" + ("" if class_name == str(MATRIX_LABEL) else f", {class_name}")
+    title = data.record()["title"]
     specs = [
         FigureSpec(
             f"{FIGURES_DIR}/fig1-digits.png",
-            "Figure 1: MNIST digits",
-            f"{DIGITS_SHOWN} random digits of the training split (seed {DIGITS_SEED}), each titled with its label.",
+            f"Figure 1: {title} images",
+            f"{DIGITS_SHOWN} random images of the training split (seed {DIGITS_SEED}), each titled with its "
+            "label (its class name where the classes are not the digits).",
             f"data:{data.name}:{len(train)}",
-            lambda: visualize.digit_grid(train.images[shown], train.labels[shown]),
+            lambda: visualize.digit_grid(
+                train.images[shown], train.labels[shown], title=f"{title} images", classes=data.classes
+            ),
         ),
         FigureSpec(
             f"{FIGURES_DIR}/fig2-matrix.png",
             "Figure 2: a digit as a matrix of numbers",
-            f"Training image #{matrix_index} (label {MATRIX_LABEL}): each pixel's intensity, 0 (paper) to 1 (ink).",
+            f"Training image #{matrix_index} ({label_text}): each pixel's intensity, 0 (paper) to 1 (ink).",
             f"data:{data.name}:{len(train)}",
-            lambda: visualize.digit_matrix(train.images[matrix_index], MATRIX_LABEL),
+            lambda: visualize.digit_matrix(
+                train.images[matrix_index], MATRIX_LABEL, title=f"{label_text}: a 28x28 matrix of intensities"
+            ),
         ),
     ]
     specs += _run_specs(out_dir, data, rows)
     steps = _steps_spec(out_dir, rows)
     if steps is not None:
         specs.append(steps)
+    specs += _robustness_specs(out_dir, data, rows)
     return specs
+
+
+# The model whose mistakes under corruption are shown: the recipe made for handwriting if it ran.
+MISTAKES_ROW = "cnn-robust"
+SAMPLES_SHOWN = 4
+
+
+def _robustness_specs(out_dir: Path, data: Dataset, rows: Sequence[dict[str, Any]]) -> list[FigureSpec]:
+    """Samples of each corruption, accuracy under each per row, and one model's worst mistakes under them."""
+    measured = [row for row in rows if row.get("robustness")]
+    if not measured:
+        return []
+    severity = measured[0]["robustness"]["severity"]
+    samples = data.test.images[:SAMPLES_SHOWN]
+    bars = {row["title"]: row["robustness"] for row in measured}
+    featured = next((row for row in measured if row["key"] == MISTAKES_ROW), measured[-1])
+    run = _first_finished(featured)
+    return [
+        FigureSpec(
+            f"{FIGURES_DIR}/corruptions.png",
+            "The corruptions of the robustness benchmark",
+            f"The first {SAMPLES_SHOWN} test images, clean and under each corruption at severity {severity} "
+            "(the parameter under each column; `mnistlab evaluate RUN --robustness`).",
+            f"corruptions:{data.name}:{severity}",
+            partial(visualize.corruption_samples, samples, severity=severity),
+        ),
+        FigureSpec(
+            f"{FIGURES_DIR}/robustness.png",
+            "Accuracy under corruption",
+            "Test accuracy under each corruption, their mean and clean; the mean over each row's finished seeds.",
+            "robustness:" + json.dumps(bars, sort_keys=True),
+            partial(visualize.robustness_bars, bars),
+        ),
+        FigureSpec(
+            f"{FIGURES_DIR}/corrupted-mistakes.png",
+            "Most confident mistakes under corruption",
+            f"Corrupted test images (all corruptions at severity {severity}) that the model got wrong with the "
+            f"highest probability on its answer. From {_run_name(featured, run)}.",
+            _source(out_dir, run) + f":corrupted{severity}",
+            partial(_corrupted_gallery, out_dir / run["run_dir"], data, severity),
+        ),
+    ]
+
+
+def _corrupted_gallery(run_dir: Path, data: Dataset, severity: int) -> Figure:
+    from mnistlab.robustness import corrupted_splits
+
+    model, _ = ckpt.load_model(run_dir)
+    corrupted = corrupted_splits(data.test, severity=severity)
+    images = torch.cat([s.images for s in corrupted.values()])
+    labels = torch.cat([s.labels for s in corrupted.values()])
+    logits = predict_logits(model, images)
+    return visualize.misclassified_gallery(
+        images, labels, logits, classes=data.classes, what="corrupted test images"
+    )
 
 
 def _steps_spec(out_dir: Path, rows: Sequence[dict[str, Any]]) -> FigureSpec | None:
@@ -212,7 +276,7 @@ def _curves(run_dir: Path, title: str) -> Figure:
 def _gallery(run_dir: Path, data: Dataset) -> Figure:
     model, _ = ckpt.load_model(run_dir)
     logits = predict_logits(model, data.test.images)
-    return visualize.misclassified_gallery(data.test.images, data.test.labels, logits)
+    return visualize.misclassified_gallery(data.test.images, data.test.labels, logits, classes=data.classes)
 
 
 def draw_figures(

@@ -3,7 +3,8 @@
 `headline_markdown` renders the headline table (every row but the ablations, with the paper's
 number against each row's interval and the machines), `ablation_markdown` the ablation
 table; `scripts/readme_results.py` prints them, and a test checks that the README holds
-exactly this text for the committed docs/results/mnist.json.
+exactly this text for the committed docs/results/mnist.json; `robustness_markdown` the table of
+each model on the corrupted test split.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from mnistlab.report.tables import (
     ABLATION_NOTE,
     COLUMNS,
     INTERVAL_NOTE,
+    ROBUSTNESS_NOTE,
     ablation_rows,
     machine_lines,
     paper_sentences,
     pooled_warnings,
+    robustness_columns,
+    robustness_rows,
     table_rows,
 )
 
@@ -42,3 +46,11 @@ def ablation_markdown(results: dict[str, Any]) -> str:
     if not rows:
         return ""
     return "\n".join([*markdown_table(ABLATION_COLUMNS, rows), "", ABLATION_NOTE]) + "\n"
+
+
+def robustness_markdown(results: dict[str, Any]) -> str:
+    """The robustness table with its note; empty if the results hold none (a --quick report)."""
+    rows = robustness_rows(results)
+    if not rows:
+        return ""
+    return "\n".join([*markdown_table(robustness_columns(results), rows), "", ROBUSTNESS_NOTE]) + "\n"

@@ -16,19 +16,24 @@ from mnistlab.fileio import atomic_write_bytes, atomic_write_json
 from mnistlab.report.tables import (
     ABLATION_COLUMNS,
     ABLATION_NOTE,
-    COLUMNS,
     INTERVAL_NOTE,
     LOAD_NOTE,
     NEVER_FIRING_NOTE,
     REFRESH_SECONDS,
+    ROBUSTNESS_NOTE,
     RUN_COLUMNS,
     ablation_rows,
+    columns,
     environment_rows,
+    is_paper_dataset,
     machine_lines,
     never_firing_rows,
     paper_sentences,
     pooled_warnings,
     reductions,
+    reference_sentences,
+    robustness_columns,
+    robustness_rows,
     run_rows,
     status_line,
     table_rows,
@@ -59,15 +64,36 @@ def _e(text: Any) -> str:
     return html.escape(str(text))
 
 
+def _dataset_title(results: dict[str, Any]) -> str:
+    return "MNIST" if is_paper_dataset(results) else results["dataset"]["title"]
+
+
+def page_title(results: dict[str, Any]) -> str:
+    if is_paper_dataset(results):
+        return "mnistlab: paper vs this run"
+    return f"mnistlab: the paper's experiments on {_dataset_title(results)}"
+
+
+def heading(results: dict[str, Any]) -> str:
+    if is_paper_dataset(results):
+        return "Reproducing TensorFlow's MNIST tutorials with mnistlab"
+    return f"TensorFlow's MNIST tutorials, run on {_dataset_title(results)} (the paper has no numbers for it)"
+
+
+def test_images(results: dict[str, Any]) -> str:
+    sizes = (results.get("dataset") or {}).get("sizes") or {}
+    return f"{sizes.get('test', 10_000):,} {_dataset_title(results)} test images"
+
+
 def render_html(results: dict[str, Any]) -> str:
     """index.html: one page, its images beside it in figures/."""
     head = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        "<title>mnistlab: paper vs this run</title>",
+        f"<title>{_e(page_title(results))}</title>",
         "" if results["complete"] else f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">',
         f"<style>{STYLE}</style></head><body>",
-        "<h1>Reproducing TensorFlow's MNIST tutorials with mnistlab</h1>",
+        f"<h1>{_e(heading(results))}</h1>",
         f'<p class="banner {"done" if results["complete"] else "progress"}" id="status">'
         f"{_e(status_line(results))}</p>",
     ]
@@ -81,24 +107,25 @@ def render_html(results: dict[str, Any]) -> str:
     elif results["omitted"]:
         head.append(f'<p class="banner quick">Not run this time: {_e(", ".join(results["omitted"]))}.</p>')
     body = ["<h2>Paper vs this run</h2>", '<table id="results"><thead><tr>']
-    body += [f"<th>{_e(title)}</th>" for _, title in COLUMNS]
+    body += [f"<th>{_e(title)}</th>" for _, title in columns(results)]
     body.append("</tr></thead><tbody>")
     for cells, row in zip(table_rows(results), results["experiments"], strict=True):
         css = ' class="beyond"' if row["beyond_paper"] else ""
         body.append(f'<tr data-key="{_e(cells["key"])}"{css}>')
         body += [
             f'<td class="{name}{"" if name == "experiment" else " num"}">{_e(cells[name])}</td>'
-            for name, _ in COLUMNS
+            for name, _ in columns(results)
         ]
         body.append("</tr>")
     body.append("</tbody></table>")
     body.append(
-        "<p>Test accuracy on the 10,000 test images with the final weights. "
+        f"<p>Test accuracy on the {_e(test_images(results))} with the final weights. "
         f"{_e(INTERVAL_NOTE)} Each run's folder (<code>runs/</code>) holds its config, checkpoints, "
         "metrics and results.json; these numbers are read from those files. Machines: see "
         '<a href="#where">where each number was made</a>.</p>'
     )
     body += _html_list("paper", paper_sentences(results))
+    body += _html_list("references", reference_sentences(results))
     body += _html_list("pooled", pooled_warnings(results), css="warning")
     ablations = ablation_rows(results)
     if ablations:
@@ -110,6 +137,11 @@ def render_html(results: dict[str, Any]) -> str:
         body.append("<h3>ReLU units that never fire</h3>")
         body += _html_table("never-firing", NEVER_FIRING_LAYERS, never)
         body.append(f"<p>{_e(NEVER_FIRING_NOTE)}</p>")
+    robust = robustness_rows(results)
+    if robust:
+        body.append("<h2>How well each model reads corrupted digits</h2>")
+        body += _html_table("robustness", robustness_columns(results), robust)
+        body.append(f"<p>{_e(ROBUSTNESS_NOTE)}</p>")
     for figure in results["figures"]:
         body.append(
             f'<figure><h3>{_e(figure["title"])}</h3><img src="{_e(figure["file"])}" alt="{_e(figure["title"])}">'
@@ -167,15 +199,16 @@ def markdown_table(columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, 
 
 def render_markdown(results: dict[str, Any]) -> str:
     """results.md: the same table and figures, for a README or a terminal."""
-    lines = ["# mnistlab: paper vs this run", "", status_line(results), ""]
+    lines = [f"# {page_title(results)}", "", status_line(results), ""]
     if results["quick"]:
         lines += ["**Reduced run (--quick)**, compared with the full reproduction:", ""]
         lines += [f"- {line}" for line in reductions(results)] + [""]
     elif results["omitted"]:
         lines += [f"Not run this time: {', '.join(results['omitted'])}.", ""]
-    lines += markdown_table(COLUMNS, table_rows(results))
-    lines += ["", f"Test accuracy on the 10,000 test images. {INTERVAL_NOTE}", ""]
+    lines += markdown_table(columns(results), table_rows(results))
+    lines += ["", f"Test accuracy on the {test_images(results)}. {INTERVAL_NOTE}", ""]
     lines += [f"- {line}" for line in paper_sentences(results)]
+    lines += [f"- {line}" for line in reference_sentences(results)]
     lines += [f"- **{line}**" for line in pooled_warnings(results)]
     ablations = ablation_rows(results)
     if ablations:
@@ -185,6 +218,10 @@ def render_markdown(results: dict[str, Any]) -> str:
     if never:
         lines += ["", "### ReLU units that never fire", "", *markdown_table(NEVER_FIRING_LAYERS, never)]
         lines += ["", NEVER_FIRING_NOTE]
+    robust = robustness_rows(results)
+    if robust:
+        lines += ["", "## How well each model reads corrupted digits", ""]
+        lines += [*markdown_table(robustness_columns(results), robust), "", ROBUSTNESS_NOTE]
     lines.append("")
     for figure in results["figures"]:
         lines += [

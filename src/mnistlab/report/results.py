@@ -18,6 +18,7 @@ from mnistlab.report.experiments import PAPER_SEEDS, Experiment
 from mnistlab.report.figures import draw_figures
 from mnistlab.report.html import write_report
 from mnistlab.report.plan import Job
+from mnistlab.report.robust_rows import CorruptedTest, add_robustness
 from mnistlab.report.rows import add_never_firing, compare_with_baselines, experiment_summary
 
 FORMAT = "mnistlab-reproduce/1"
@@ -43,6 +44,7 @@ class ReportWriter:
         self.seeds = sorted({job.seed for job in jobs})
         self.started = time.time()
         self.drawn = _previous_figure_sources(out_dir)
+        self.corrupted_test = CorruptedTest(data.test)
 
     def update(self, running: Job | None) -> dict[str, Any]:
         machines = Machines()
@@ -54,12 +56,15 @@ class ReportWriter:
         ]
         compare_with_baselines(rows)
         add_never_firing(rows, self.experiments, self.out_dir, self.data.val.images)
+        if not self.quick:  # a first look stays quick: corrupting the test split alone takes ~10 s
+            add_robustness(rows, self.out_dir, self.corrupted_test)
         full_steps = sum(e.config(0).steps for e in (*self.experiments, *self.omitted)) * len(PAPER_SEEDS)
         results = {
             "format": FORMAT,
             "updated": now_utc(),
             "complete": all(run["status"] == "finished" for row in rows for run in row["runs"]),
             "quick": self.quick,
+            "dataset": self.data.record(),
             "seeds": self.seeds,
             "paper_seeds": list(PAPER_SEEDS),
             "steps_run": sum(job.config.steps for job in self.jobs),

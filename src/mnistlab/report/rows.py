@@ -8,6 +8,7 @@ ablation: the difference to its baseline row with a Welch t interval. Per run: i
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import statistics
@@ -118,6 +119,7 @@ def experiment_summary(
         "baseline": experiment.baseline,
         "change": experiment.change,
         "overrides": json.loads(json.dumps(dict(experiment.overrides))),
+        "reference": dataclasses.asdict(experiment.reference) if experiment.reference else None,
     }
 
 

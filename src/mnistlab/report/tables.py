@@ -82,6 +82,7 @@ def table_rows(results: dict[str, Any]) -> list[dict[str, str]]:
             "experiment": row["title"] + (" (beyond the paper)" if row["beyond_paper"] else ""),
             "steps": steps_cell(row),
             "paper": percent(row["paper_accuracy"]),
+            "reference": percent((row.get("reference") or {}).get("accuracy")),
             "mean": mean_std(row),
             "interval": interval_cell(row.get("interval95")),
             "seeds": "; ".join(run_cell(run) for run in row["runs"]),
@@ -104,6 +105,31 @@ COLUMNS = (
     ("time", "Training wall time"),
     ("machine", "Machine"),
 )
+
+# Off MNIST the paper has no numbers: its column gives way to published numbers for the same model.
+REFERENCE_COLUMN = ("reference", "Published (same model)")
+
+
+def columns(results: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The results table's columns: with the paper's numbers on MNIST, with published references elsewhere."""
+    if is_paper_dataset(results):
+        return COLUMNS
+    return tuple(REFERENCE_COLUMN if key == "paper" else (key, title) for key, title in COLUMNS)
+
+
+def is_paper_dataset(results: dict[str, Any]) -> bool:
+    return (results.get("dataset") or {}).get("name", "mnist") == "mnist"
+
+
+def reference_sentences(results: dict[str, Any]) -> list[str]:
+    """Per row with a published reference: what it measured and where it was published."""
+    return [
+        f"{row['title']}: {percent(row['reference']['accuracy'])} is {row['reference']['what']} "
+        f"({row['reference']['source']})."
+        for row in results["experiments"]
+        if row.get("reference")
+    ]
+
 
 INTERVAL_NOTE = (
     "± is the sample standard deviation over seeds; the 95 % interval is Student's t interval for "
@@ -249,6 +275,7 @@ def reductions(results: dict[str, Any]) -> list[str]:
             f"seed{'s' if len(results['seeds']) > 1 else ''} {seeds} only, instead of {', '.join(map(str, results['paper_seeds']))}"
         )
     lines += [f"{title}: not run" for title in results["omitted"]]
+    lines.append("no robustness section (each model on the corrupted test split)")
     share = results["steps_run"] / max(1, results["steps_full"])
     lines.append(
         f"{results['steps_run']:,} training steps in all instead of {results['steps_full']:,} ({100 * share:.1f} %)"
@@ -269,3 +296,40 @@ def status_line(results: dict[str, Any]) -> str:
 
 def environment_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
     return [(str(k), str(v)) for k, v in sorted(results["environment"].items())]
+
+
+def robustness_columns(results: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Experiment, seeds, clean, mean over corruptions, then one column per corruption (in the benchmark's order)."""
+    names = next(
+        (list(row["robustness"]["corruptions"]) for row in results["experiments"] if row.get("robustness")),
+        [],
+    )
+    return (("experiment", "Experiment"), ("seeds", "Seeds"), ("clean", "Clean"),
+            ("mean", "Mean corrupted (each seed)"), *((n, n.replace("_", " ")) for n in names))  # fmt: skip
+
+
+def robustness_rows(results: dict[str, Any]) -> list[dict[str, str]]:
+    """Per row with results: the mean over seeds of its accuracy, clean and under each corruption."""
+    cells = []
+    for row in results["experiments"]:
+        r = row.get("robustness")
+        if not r:
+            continue
+        each = " / ".join(f"{100 * m:.2f}" for m in r["mean_each_seed"])
+        cells.append(
+            {
+                "experiment": row["title"],
+                "seeds": str(r["seeds"]),
+                "clean": percent(r["clean"]),
+                "mean": f"{percent(r['mean'])} ({each})" if r["seeds"] > 1 else percent(r["mean"]),
+                **{name: f"{100 * value:.1f}" for name, value in r["corruptions"].items()},
+            }
+        )
+    return cells
+
+
+ROBUSTNESS_NOTE = (
+    "Test split, each corruption of `mnistlab evaluate RUN --robustness` at severity 3 (seeded: the "
+    "same corrupted images for every model); accuracy in %, the mean over the seeds that finished. "
+    "Mean corrupted: the unweighted mean over the corruptions, as MNIST-C reports it."
+)

@@ -4,7 +4,10 @@
 "use strict";
 
 const DEBOUNCE_MS = 120; // while drawing, predict at most this often after the last move
-const INK_WIDTH = 24; // px on the 280x280 pad: about an MNIST stroke (2-3 px) once scaled to 28x28
+// Pen width in px on the 280x280 pad; 24 (the default) is about an MNIST stroke (2-3 px) once
+// scaled to 28x28. The slider lets a person write as thin or thick as their own hand.
+const penInput = document.getElementById("pen");
+const penWidth = () => Number(penInput.value);
 
 const pad = document.getElementById("pad");
 const ink = pad.getContext("2d");
@@ -32,7 +35,7 @@ function clearPad() {
   ink.fillRect(0, 0, pad.width, pad.height);
   ink.strokeStyle = "#000";
   ink.fillStyle = "#000";
-  ink.lineWidth = INK_WIDTH;
+  ink.lineWidth = penWidth();
   ink.lineCap = "round";
   ink.lineJoin = "round";
   drawn = false;
@@ -57,7 +60,8 @@ pad.addEventListener("pointerdown", (event) => {
   drawn = true;
   const [x, y] = padPoint(event);
   ink.beginPath();
-  ink.arc(x, y, INK_WIDTH / 2, 0, 2 * Math.PI);
+  ink.lineWidth = penWidth(); // a new width applies from the next stroke on
+  ink.arc(x, y, penWidth() / 2, 0, 2 * Math.PI);
   ink.fill();
   ink.beginPath();
   ink.moveTo(x, y);
