@@ -379,5 +379,6 @@ def robustness_bars(results: Mapping[str, Mapping[str, Any]]) -> Figure:
     ax.set_xlabel("accuracy (%)")
     ax.axhline(len(names) - 2.5, color="grey", linewidth=0.8)
     ax.set_title(f"Accuracy under corruption ({first['split']} split, severity {first['severity']})")
-    ax.legend(loc="lower left", fontsize=8)
+    # Below the axes, so no bar is hidden behind it.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8, frameon=False)
     return fig

@@ -164,7 +164,7 @@ def _corrupted_gallery(run_dir: Path, data: Dataset, severity: int) -> Figure:
     labels = torch.cat([s.labels for s in corrupted.values()])
     logits = predict_logits(model, images)
     return visualize.misclassified_gallery(
-        images, labels, logits, classes=data.classes, what="corrupted test images"
+        images, labels, logits, classes=data.classes, what="corrupted images"
     )
 
 

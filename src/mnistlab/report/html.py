@@ -139,7 +139,7 @@ def render_html(results: dict[str, Any]) -> str:
         body.append(f"<p>{_e(NEVER_FIRING_NOTE)}</p>")
     robust = robustness_rows(results)
     if robust:
-        body.append("<h2>How well each model reads corrupted digits</h2>")
+        body.append("<h2>How well each model reads corrupted images</h2>")
         body += _html_table("robustness", robustness_columns(results), robust)
         body.append(f"<p>{_e(ROBUSTNESS_NOTE)}</p>")
     for figure in results["figures"]:
@@ -220,7 +220,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines += ["", NEVER_FIRING_NOTE]
     robust = robustness_rows(results)
     if robust:
-        lines += ["", "## How well each model reads corrupted digits", ""]
+        lines += ["", "## How well each model reads corrupted images", ""]
         lines += [*markdown_table(robustness_columns(results), robust), "", ROBUSTNESS_NOTE]
     lines.append("")
     for figure in results["figures"]:
