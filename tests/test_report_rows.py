@@ -18,6 +18,7 @@ from mnistlab import visualize
 from mnistlab.data import Dataset, Split
 from mnistlab.fileio import atomic_write_json
 from mnistlab.report import figures
+from mnistlab.report import results as report_results
 from mnistlab.report.environment import Machines
 from mnistlab.report.experiments import ABLATIONS, PAPER_EXPERIMENTS, SOFTMAX_STEPS
 from mnistlab.report.headline import ablation_markdown, headline_markdown
@@ -51,6 +52,12 @@ def finish(job, accuracy: float, runtime: dict, *, load_end=(1.0, 1.0, 1.0), mil
             "load_average_end": list(load_end),
         },
     )
+
+
+@pytest.fixture(autouse=True)
+def _no_robustness(monkeypatch) -> None:
+    """These runs are results.json files without weights; the robustness section is tested in test_reproduce."""
+    monkeypatch.setattr(report_results, "add_robustness", lambda *args: None)
 
 
 def blank_data() -> Dataset:
