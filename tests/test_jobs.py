@@ -17,9 +17,10 @@ from mnistlab.report.experiments import Experiment
 from mnistlab.report.parallel import threads_per_job
 from mnistlab.report.runner import Progress, reproduce
 
-# Two small experiments x two seeds; the softmax runs are long enough to be stopped midway.
+# Two small experiments x two seeds; the softmax runs are long enough to be stopped midway
+# (at 1,000 steps, on a quiet machine, the first run once finished before the second began).
 TINY = (
-    Experiment("sm", "Softmax", "softmax", overrides={"steps": 1000, "eval_every": 250, "log_every": 10}),
+    Experiment("sm", "Softmax", "softmax", overrides={"steps": 4000, "eval_every": 1000, "log_every": 10}),
     Experiment("cnn", "CNN tiny", "cnn", overrides={"steps": 6, "batch_size": 10, "eval_every": 3}),
 )
 SEEDS = (0, 1)
