@@ -59,6 +59,11 @@ CORRUPTIONS: tuple[str, ...] = tuple(SEVERITIES)
 ELASTIC_SIGMA = 4.0  # px, Simard et al. (2003)
 
 
+def in_benchmark_order(names: list[str] | tuple[str, ...]) -> list[str]:
+    """`names` in the order of `CORRUPTIONS` (a JSON file's keys come sorted), unknown names last."""
+    return sorted(names, key=lambda n: (*CORRUPTIONS, n).index(n))
+
+
 def check_corruptions(names: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
     """Validated corruption names (all of them for None or empty), in the table's order."""
     if not names:

@@ -357,12 +357,11 @@ def robustness_bars(results: Mapping[str, Mapping[str, Any]]) -> Figure:
     `results` maps a model's label to its robustness result as a dict (the contents of
     `robustness.json`: "corruptions" {name: accuracy}, "mean", "clean", "severity", "split").
     """
-    from mnistlab.corruptions import CORRUPTIONS
+    from mnistlab.corruptions import in_benchmark_order
 
     labels = list(results)
     first = results[labels[0]]
-    # The benchmark's order (the JSON file's keys are sorted), unknown names last.
-    corruptions = sorted(first["corruptions"], key=lambda n: (*CORRUPTIONS, n).index(n))
+    corruptions = in_benchmark_order(list(first["corruptions"]))
     names = [*corruptions, "mean", "clean"]
     height = 0.8 / max(1, len(labels))
     fig = new_figure(7.5, 0.32 * len(names) * max(1, len(labels)) ** 0.5 + 1.6)

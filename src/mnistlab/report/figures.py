@@ -23,6 +23,7 @@ from mnistlab import checkpoint as ckpt
 from mnistlab import visualize
 from mnistlab.data.splits import Dataset
 from mnistlab.evaluation import predict_logits
+from mnistlab.report.robust_rows import CorruptedTest
 
 FIGURES_DIR = "figures"
 DIGITS_SEED = 0
@@ -76,7 +77,9 @@ def _run_name(row: dict[str, Any], run: dict[str, Any]) -> str:
     return f"{row['title']}{reduced}, seed {run['seed']}, test {100 * run['test_accuracy']:.2f} %"
 
 
-def figure_specs(out_dir: Path, data: Dataset, rows: Sequence[dict[str, Any]]) -> list[FigureSpec]:
+def figure_specs(
+    out_dir: Path, data: Dataset, rows: Sequence[dict[str, Any]], corrupted: CorruptedTest
+) -> list[FigureSpec]:
     """Every figure that the finished runs so far allow, in page order."""
     train = data.train
     shown = torch.randperm(len(train), generator=torch.Generator().manual_seed(DIGITS_SEED))[:DIGITS_SHOWN]
@@ -109,7 +112,7 @@ def figure_specs(out_dir: Path, data: Dataset, rows: Sequence[dict[str, Any]]) -
     steps = _steps_spec(out_dir, rows)
     if steps is not None:
         specs.append(steps)
-    specs += _robustness_specs(out_dir, data, rows)
+    specs += _robustness_specs(out_dir, data, rows, corrupted)
     return specs
 
 
@@ -118,7 +121,9 @@ MISTAKES_ROW = "cnn-robust"
 SAMPLES_SHOWN = 4
 
 
-def _robustness_specs(out_dir: Path, data: Dataset, rows: Sequence[dict[str, Any]]) -> list[FigureSpec]:
+def _robustness_specs(
+    out_dir: Path, data: Dataset, rows: Sequence[dict[str, Any]], corrupted: CorruptedTest
+) -> list[FigureSpec]:
     """Samples of each corruption, accuracy under each per row, and one model's worst mistakes under them."""
     measured = [row for row in rows if row.get("robustness")]
     if not measured:
@@ -150,18 +155,16 @@ def _robustness_specs(out_dir: Path, data: Dataset, rows: Sequence[dict[str, Any
             f"Corrupted test images (all corruptions at severity {severity}) that the model got wrong with the "
             f"highest probability on its answer. From {_run_name(featured, run)}.",
             _source(out_dir, run) + f":corrupted{severity}",
-            partial(_corrupted_gallery, out_dir / run["run_dir"], data, severity),
+            partial(_corrupted_gallery, out_dir / run["run_dir"], data, corrupted),
         ),
     ]
 
 
-def _corrupted_gallery(run_dir: Path, data: Dataset, severity: int) -> Figure:
-    from mnistlab.robustness import corrupted_splits
-
+def _corrupted_gallery(run_dir: Path, data: Dataset, corrupted: CorruptedTest) -> Figure:
     model, _ = ckpt.load_model(run_dir)
-    corrupted = corrupted_splits(data.test, severity=severity)
-    images = torch.cat([s.images for s in corrupted.values()])
-    labels = torch.cat([s.labels for s in corrupted.values()])
+    splits = corrupted.get().values()
+    images = torch.cat([s.images for s in splits])
+    labels = torch.cat([s.labels for s in splits])
     logits = predict_logits(model, images)
     return visualize.misclassified_gallery(
         images, labels, logits, classes=data.classes, what="corrupted images"
@@ -280,11 +283,15 @@ def _gallery(run_dir: Path, data: Dataset) -> Figure:
 
 
 def draw_figures(
-    out_dir: Path, data: Dataset, rows: Sequence[dict[str, Any]], drawn: dict[str, str]
+    out_dir: Path,
+    data: Dataset,
+    rows: Sequence[dict[str, Any]],
+    drawn: dict[str, str],
+    corrupted: CorruptedTest,
 ) -> list[dict[str, str]]:
     """Draw the figures whose source changed since `drawn` (updated in place); returns their entries."""
     entries = []
-    for spec in figure_specs(out_dir, data, rows):
+    for spec in figure_specs(out_dir, data, rows, corrupted):
         if drawn.get(spec.file) != spec.source or not (out_dir / spec.file).is_file():
             visualize.save_figure(spec.draw(), out_dir / spec.file)
             drawn[spec.file] = spec.source

@@ -72,7 +72,7 @@ class ReportWriter:
             "omitted": [e.title for e in self.omitted],
             "experiments": rows,
             "machines": machines.described,
-            "figures": draw_figures(self.out_dir, self.data, rows, self.drawn),
+            "figures": draw_figures(self.out_dir, self.data, rows, self.drawn, self.corrupted_test),
             "environment": self.runtime,
             "wall_seconds_this_invocation": time.time() - self.started,
         }

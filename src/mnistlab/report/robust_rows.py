@@ -9,7 +9,6 @@ the corrupted test split is built once per report update, and only when a run ne
 
 from __future__ import annotations
 
-import hashlib
 import json
 import statistics
 from collections.abc import Sequence
@@ -20,14 +19,12 @@ from mnistlab import checkpoint as ckpt
 from mnistlab.corruptions import DEFAULT_SEED, DEFAULT_SEVERITY
 from mnistlab.data.splits import Split
 from mnistlab.fileio import atomic_write_json
+from mnistlab.report.rows import ANALYSIS_DIR, results_digest
 from mnistlab.robustness import corrupted_splits, robustness_on
-
-ANALYSIS_DIR = "analysis"
 
 
 def _source(run_dir: Path, count: int) -> str:
-    digest = hashlib.sha256((run_dir / ckpt.RESULTS_FILE).read_bytes()).hexdigest()[:16]
-    return f"{digest}:{count}:s{DEFAULT_SEVERITY}:seed{DEFAULT_SEED}"
+    return f"{results_digest(run_dir)}:{count}:s{DEFAULT_SEVERITY}:seed{DEFAULT_SEED}"
 
 
 def _cached(cache: Path, source: str) -> dict[str, Any] | None:

@@ -142,11 +142,15 @@ def compare_with_baselines(rows: Sequence[dict[str, Any]]) -> None:
         }
 
 
+def results_digest(run_dir: Path) -> str:
+    """A short hash of a run's results.json: the key of numbers the report caches from its weights."""
+    return hashlib.sha256((run_dir / ckpt.RESULTS_FILE).read_bytes()).hexdigest()[:16]
+
+
 def _never_firing_of_run(out_dir: Path, run: dict[str, Any], images: torch.Tensor) -> dict[str, Any]:
     """The run's never-firing counts on uint8 `images` from its final weights, cached under ANALYSIS_DIR."""
     run_dir = out_dir / run["run_dir"]
-    digest = hashlib.sha256((run_dir / ckpt.RESULTS_FILE).read_bytes()).hexdigest()[:16]
-    source = f"{digest}:{len(images)}"
+    source = f"{results_digest(run_dir)}:{len(images)}"
     cache = out_dir / ANALYSIS_DIR / f"never-firing-{run_dir.name}.json"
     try:
         cached = json.loads(cache.read_text(encoding="utf-8"))

@@ -300,10 +300,10 @@ def environment_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
 
 def robustness_columns(results: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """Experiment, seeds, clean, mean over corruptions, then one column per corruption (in the benchmark's order)."""
-    from mnistlab.corruptions import CORRUPTIONS
+    from mnistlab.corruptions import in_benchmark_order
 
     measured = [row["robustness"] for row in results["experiments"] if row.get("robustness")]
-    names = sorted(measured[0]["corruptions"], key=lambda n: (*CORRUPTIONS, n).index(n)) if measured else []
+    names = in_benchmark_order(list(measured[0]["corruptions"])) if measured else []
     return (("experiment", "Experiment"), ("seeds", "Seeds"), ("clean", "Clean"),
             ("mean", "Mean corrupted (each seed)"), *((n, n.replace("_", " ")) for n in names))  # fmt: skip
 
