@@ -236,6 +236,30 @@ def test_augmentations_are_seeded_and_keep_shape_and_range(digits) -> None:
     assert everything.shape == x.shape
 
 
+def test_flip_mirrors_a_random_half_and_leaves_the_rest() -> None:
+    x = torch.rand(400, 1, 28, 28)
+    y = augment_batch(x, ("flip",), torch.Generator().manual_seed(0))
+    mirrored = (y == x.flip(-1)).flatten(1).all(1)
+    kept = (y == x).flatten(1).all(1)
+    assert bool((mirrored ^ kept).all())  # each image is exactly one of the two
+    assert 150 < int(mirrored.sum()) < 250  # about half, P_APPLY = 0.5
+
+
+def test_shift_moves_a_lit_pixel_by_whole_pixels_within_two_and_keeps_its_ink() -> None:
+    x = torch.zeros(1000, 1, 28, 28)
+    x[:, 0, 13, 14] = 1.0
+    y = augment_batch(x, ("shift",), torch.Generator().manual_seed(0))
+    assert torch.equal(y.sum((1, 2, 3)), torch.ones(1000))  # one whole pixel, never interpolated
+    where = y[:, 0].flatten(1).argmax(1)
+    dy, dx = where // 28 - 13, where % 28 - 14
+    offsets = set(zip(dy.tolist(), dx.tolist(), strict=True))
+    assert offsets == {(i, j) for i in range(-2, 3) for j in range(-2, 3)}  # every shift in +-2 px occurs
+    corner = torch.zeros(1000, 1, 28, 28)
+    corner[:, 0, 0, 0] = 1.0
+    moved_out = augment_batch(corner, ("shift",), torch.Generator().manual_seed(0)).sum((1, 2, 3))
+    assert set(moved_out.tolist()) == {0.0, 1.0}  # what leaves the frame is gone; zeros come in
+
+
 def test_config_selects_augmentations_by_name() -> None:
     assert TrainConfig().augmentation_names == ()
     assert resolve_config("cnn", "best").augmentation_names == ("affine",)

@@ -56,7 +56,7 @@ def test_fp16_on_a_cpu_is_a_one_line_usage_error(capsys, data_dir: Path, tmp_pat
     for argv in (
         ["train", "softmax", "--precision", "fp16", "--device", "cpu", "--out", str(tmp_path / "r")],
         ["reproduce", "--precision", "fp16", "--device", "cpu", "--out", str(tmp_path / "rep")],
-        ["bench", "--quick", "--precision", "fp16"],
+        ["bench", "--quick", "--precision", "fp16", "--device", "cpu"],
     ):
         assert main([*argv, "--data-dir", str(data_dir)]) == 2
         err = capsys.readouterr().err.strip().splitlines()

@@ -263,6 +263,16 @@ def test_beyond_paper_rows_follow_the_recipes(monkeypatch) -> None:
     ]
 
 
+def test_rows_follow_the_dataset() -> None:
+    digits = experiments.available_experiments(best=True)
+    clothes = experiments.available_experiments(best=True, dataset="fashion-mnist", image_kind="objects")
+    assert [e.key for e in digits][-3:] == ["cnn-fast", "cnn-robust", "cnn-best"]
+    # No pen-stroke augmentations for clothing; --best runs the recipe tuned on Fashion's validation split.
+    assert [(e.key, e.recipe) for e in clothes][-2:] == [("cnn-fast", "fast"), ("cnn-fashion", "fashion")]
+    own = experiments.available_experiments(best=True, dataset="my-digits", image_kind="digits")
+    assert own == digits
+
+
 def test_eta_is_remaining_steps_times_measured_seconds_per_step() -> None:
     eta = runner.Eta(plan(TINY, (0,), "/tmp/unused"))  # softmax 30 steps, then CNN 8 steps
     assert (eta.seconds(), eta.unmeasured()) == (0, ("softmax", "cnn"))  # no guess before a measurement
@@ -360,7 +370,11 @@ def test_fashion_report_has_no_paper_column_but_the_publishers_reference(
     out = tmp_path / "fashion"
     args = [
         "reproduce",
-        "--quick",
+        "--seeds",
+        "0",
+        "--only",
+        "softmax-1k",
+        "cnn",
         "--dataset",
         "fashion-mnist",
         "--out",
@@ -389,3 +403,6 @@ def test_fashion_report_has_no_paper_column_but_the_publishers_reference(
     assert "| Published (same model) |" in markdown and "| Paper |" not in markdown
     assert "Test accuracy on the 10,000 Fashion-MNIST test images" in markdown
     assert "Figure 1: Fashion-MNIST images" in markdown and "(label 1, Trouser)" in markdown
+    # A full report, yet no robustness section: its corruptions model pen strokes, not clothing.
+    assert not any("robustness" in row for row in results["experiments"])
+    assert "corrupted images" not in markdown

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from mnistlab.bench import hardware
 from mnistlab.bench.accuracy import TimedRun
 from mnistlab.bench.roofline import (
     achieved,
+    default_matmul_size,
     matmul_flops,
+    matmul_precisions,
     matmul_rate,
     roofline_rows,
     training_flops_per_image,
@@ -68,15 +71,22 @@ def test_precision_throughput_alternates_and_reports_the_ratio_of_each_round(
 ) -> None:
     calls: list[str] = []
 
-    def fake_intervals(config, data, *, interval, intervals):
+    def fake_intervals(config, data, *, interval, intervals, device):
         calls.append(config.precision)
+        assert device == "cuda"  # passed through as given; nothing runs on it here
         # warm-up interval first; then bf16 takes half fp32's time per interval.
         per = 2.0 if config.precision == "fp32" else 1.0
         return [99.0] + [per] * (intervals - 2)
 
     monkeypatch.setattr(hardware, "engine_intervals", fake_intervals)
     config = resolve_config("cnn", "paper")
-    record = hardware.precision_throughput(config, None, interval=10, rounds=2)  # type: ignore[arg-type]
+    record = hardware.precision_throughput(
+        config,
+        None,  # type: ignore[arg-type]  # the fake engine reads no data
+        interval=10,
+        rounds=2,
+        device="cuda",
+    )
     assert calls == ["fp32", "bf16", "fp32", "bf16"]
     images = 10 * config.batch_size
     assert record["images_per_second"]["fp32"]["median"] == images / 2.0
@@ -100,13 +110,14 @@ def test_parity_alternates_precisions_and_compares_them(monkeypatch: pytest.Monk
     order: list[tuple[int, str]] = []
     results = {"fp32": (12.0, 10.0, 0.9930), "bf16": (8.0, 6.0, 0.9925)}
 
-    def fake_timed_train(task, recipe, seed, *, threads, data_dir, precision):
+    def fake_timed_train(task, recipe, seed, *, threads, data_dir, precision, device):
         order.append((seed, precision))
+        assert device == "cuda"  # every child gets the bench's --device
         wall, train, accuracy = results[precision]
         return fake_run(seed, precision, wall, train, accuracy)
 
     monkeypatch.setattr(hardware, "timed_train", fake_timed_train)
-    record = hardware.parity([0, 1])
+    record = hardware.parity([0, 1], device="cuda")
     assert order == [(0, "fp32"), (0, "bf16"), (1, "fp32"), (1, "bf16")]
     assert record["wall_speedup"] == pytest.approx(1.5)
     assert record["train_speedup"] == pytest.approx(10 / 6)
@@ -137,3 +148,26 @@ def test_hardware_table_shows_flops_rates_and_percent_of_peak() -> None:
     assert "fp32 220 (220-220), bf16 930 (930-930)" in text and "EMULATED" in text
     # 82.05 MFLOP x 2,800 img/s = 229.7 GFLOP/s = 104 % of 220; x 5,880 = 482.4 GFLOP/s = 52 % of 930.
     assert "cnn 82.05 2,800 229.7 104 5,880 482.4 52 2.10 (2.10-2.10)" in " ".join(text.split())
+
+
+def test_a_gpu_record_names_its_device_and_shows_its_fp16_matmul_rate() -> None:
+    stats = lambda m: {"median": m, "min": m, "max": m, "count": 1}  # noqa: E731
+    record = {
+        "device": "cuda",
+        "matmul_size": 8192,
+        "matmul_gflops": {"fp32": stats(50_000.0), "bf16": stats(600_000.0), "fp16": stats(610_000.0)},
+        "flops_per_image": {},
+        "training": {},
+        "roofline": [],
+        "bf16": {"precision": "bf16", "native": True},
+    }
+    text = "\n".join(_hardware_lines(record))
+    assert "Matmul 8192x8192 on cuda, GFLOP/s: fp32 50,000 (50,000-50,000), bf16 600,000" in text
+    assert "fp16 610,000 (610,000-610,000) (bf16 native)" in text
+
+
+def test_the_matmul_ceiling_fits_the_device() -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")  # a device object needs no GPU
+    assert (default_matmul_size(cpu), default_matmul_size(cuda)) == (2048, 8192)
+    assert matmul_precisions(cpu) == ("fp32", "bf16")
+    assert matmul_precisions(cuda) == ("fp32", "bf16", "fp16")

@@ -145,8 +145,36 @@ def random_noise(images: torch.Tensor, generator: torch.Generator, *, std: float
     return _some(images, noisy, generator)
 
 
+# -- augmentations for photographed objects (Fashion-MNIST) -------------------------------
+
+# Shift range in whole pixels: the standard "pad 2, random 28x28 crop" of small-image
+# classifiers, without the blur of bilinear resampling.
+SHIFT_PX = 2
+
+
+def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Mirror a random half of the images left to right: a shoe or a shirt seen from its
+    other side is the same class (a digit is not, so digit recipes leave this out)."""
+    return _some(images, images.flip(-1), generator)
+
+
+def random_shift(images: torch.Tensor, generator: torch.Generator, *, px: int = SHIFT_PX) -> torch.Tensor:
+    """Translate each image by whole pixels, uniform in ±`px` on each axis, zero-filled."""
+    n, _, h, w = images.shape
+    padded = F.pad(images, (px, px, px, px))
+    kw = {"generator": generator, "device": images.device}
+    dy = torch.randint(0, 2 * px + 1, (n, 1, 1), **kw)
+    dx = torch.randint(0, 2 * px + 1, (n, 1, 1), **kw)
+    rows = torch.arange(h, device=images.device).view(1, h, 1) + dy  # (N, H, 1) into padded
+    cols = torch.arange(w, device=images.device).view(1, 1, w) + dx  # (N, 1, W) into padded
+    batch = torch.arange(n, device=images.device).view(n, 1, 1)
+    return padded[batch, :, rows, cols].permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
+
+
 # Applied in this order: pen width first (on clean strokes), then the shape distortions.
 AUGMENTATIONS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
+    "flip": random_flip,
+    "shift": random_shift,
     "thickness": random_thickness,
     "elastic": random_elastic,
     "slant": random_slant,

@@ -1,10 +1,10 @@
 """Time to accuracy: wall seconds from process start to a tested model, as a user would see it.
 
 Each measurement is a fresh `python -m mnistlab train ... --json` child process, timed from
-just before it is spawned to its exit, so interpreter start, imports, data loading and the
-final test evaluation all count. The child's peak resident memory comes from `os.wait4`,
-and its own clock splits the wall time into imports, data loading, training and the rest
-(model set-up, the test evaluation, writing the run and exiting).
+just before it is spawned to its exit, so interpreter start, imports, data loading (and on
+a GPU, initialising it) and the final test evaluation all count. The child's peak resident
+memory comes from `os.wait4`, and its own clock splits the wall time into imports, data
+loading, training and the rest (model set-up, the test evaluation, writing the run and exiting).
 """
 
 from __future__ import annotations
@@ -57,11 +57,16 @@ def timed_train(
     threads: int | None = None,
     data_dir: str | Path | None = None,
     precision: str = "fp32",
+    device: str = "cpu",
 ) -> TimedRun:
-    """Run `mnistlab train TASK --recipe RECIPE --seed SEED --json` in a child process and time it."""
+    """Run `mnistlab train TASK --recipe RECIPE --seed SEED --device DEVICE --json` in a child and time it.
+
+    `device` is a `--device` value (cpu, cuda, mps), never "auto": the bench resolved it once
+    and every child must run where the parent measured.
+    """
     with tempfile.TemporaryDirectory(prefix="mnistlab-bench-") as tmp:
         command = [sys.executable, "-m", "mnistlab", "train", task, "--recipe", recipe, "--seed", str(seed)]
-        command += ["--json", "--device", "cpu", "--precision", precision, "--out", str(Path(tmp) / "run")]
+        command += ["--json", "--device", device, "--precision", precision, "--out", str(Path(tmp) / "run")]
         if steps is not None:
             command += ["--steps", str(steps)]
         if threads is not None:
@@ -102,6 +107,7 @@ def time_to_accuracy(
     threads: int | None = None,
     data_dir: str | Path | None = None,
     precision: str = "fp32",
+    device: str = "cpu",
 ) -> list[dict[str, Any]]:
     """For each target accuracy, the fast recipe with the step count given for it, once per seed.
 
@@ -113,7 +119,14 @@ def time_to_accuracy(
     for target, steps in targets.items():
         runs = [
             timed_train(
-                task, recipe, seed, steps=steps, threads=threads, data_dir=data_dir, precision=precision
+                task,
+                recipe,
+                seed,
+                steps=steps,
+                threads=threads,
+                data_dir=data_dir,
+                precision=precision,
+                device=device,
             )
             for seed in seeds
         ]

@@ -1,6 +1,6 @@
-"""fp32 against bf16 on this machine, side by side in one process: how much of the chip each model uses.
+"""fp32 against bf16 on one device, side by side in one process: how much of the chip each model uses.
 
-* the matmul rate of the chip in both precisions (`roofline.matmul_rate`);
+* the matmul rate of the chip in both precisions, and in fp16 too on CUDA (`roofline.matmul_rate`);
 * each model's training FLOPs per image (`roofline.training_flops_per_image`);
 * training images/s of each model in both precisions, alternating within every round so a
   change in machine load hits both alike, the bf16/fp32 ratio of each round, and the
@@ -17,8 +17,16 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from mnistlab.bench.accuracy import TimedRun, timed_train
-from mnistlab.bench.roofline import MATMUL_SIZE, matmul_rate, roofline_rows, training_flops_per_image
+from mnistlab.bench.roofline import (
+    default_matmul_size,
+    matmul_precisions,
+    matmul_rate,
+    roofline_rows,
+    training_flops_per_image,
+)
 from mnistlab.bench.throughput import engine_intervals
 from mnistlab.bench.timing import Stats
 from mnistlab.config import TrainConfig, resolve_config
@@ -37,9 +45,15 @@ def model_flops(config: TrainConfig, batch_size: int = 16) -> float:
 
 
 def precision_throughput(
-    config: TrainConfig, data: Dataset, *, interval: int, rounds: int, warmup: int = 1
+    config: TrainConfig,
+    data: Dataset,
+    *,
+    interval: int,
+    rounds: int,
+    warmup: int = 1,
+    device: torch.device | str = "cpu",
 ) -> dict[str, Any]:
-    """Training images/s of `config` in fp32 and bf16, alternating, and the bf16/fp32 ratio of each round."""
+    """Training images/s of `config` on `device` in fp32 and bf16, alternating; bf16/fp32 of each round."""
     images = interval * config.batch_size
     rates: dict[str, list[float]] = {p: [] for p in PRECISIONS}
     ratios = []
@@ -47,7 +61,8 @@ def precision_throughput(
         mean: dict[str, float] = {}
         for precision in PRECISIONS:
             run = dataclasses.replace(config, precision=precision)
-            seconds = engine_intervals(run, data, interval=interval, intervals=warmup + 3)[warmup:]
+            seconds = engine_intervals(run, data, interval=interval, intervals=warmup + 3, device=device)
+            seconds = seconds[warmup:]
             rates[precision] += [images / s for s in seconds]
             mean[precision] = statistics.fmean(images / s for s in seconds)
         ratios.append(mean["bf16"] / mean["fp32"])
@@ -65,21 +80,31 @@ def compare_precisions(
     intervals: dict[str, int],
     rounds: int,
     matmul_repeats: int = 5,
-    matmul_size: int = MATMUL_SIZE,
+    matmul_size: int | None = None,
+    device: torch.device | str = "cpu",
 ) -> dict[str, Any]:
-    """Matmul rates, FLOPs per image, fp32/bf16 training rates and the roofline rows, for MODELS."""
-    peaks = {p: matmul_rate(p, size=matmul_size, repeats=matmul_repeats).to_dict() for p in PRECISIONS}
+    """Matmul rates, FLOPs per image, fp32/bf16 training rates and the roofline rows, for MODELS, on `device`.
+
+    `matmul_size` None: the device's own (`roofline.default_matmul_size`).
+    """
+    device = torch.device(device)
+    size = default_matmul_size(device) if matmul_size is None else matmul_size
+    peaks = {
+        p: matmul_rate(p, device=device, size=size, repeats=matmul_repeats).to_dict()
+        for p in matmul_precisions(device)
+    }
     configs = {name: resolve_config(task, recipe) for name, (task, recipe) in MODELS.items()}
     flops = {name: model_flops(config) for name, config in configs.items()}
     training = {
-        name: precision_throughput(config, data, interval=intervals[name], rounds=rounds)
+        name: precision_throughput(config, data, interval=intervals[name], rounds=rounds, device=device)
         for name, config in configs.items()
     }
     medians = {
         name: {p: r["images_per_second"][p]["median"] for p in PRECISIONS} for name, r in training.items()
     }
     return {
-        "matmul_size": matmul_size,
+        "device": str(device),
+        "matmul_size": size,
         "matmul_gflops": peaks,
         "flops_per_image": flops,
         "training": training,
@@ -109,14 +134,19 @@ def parity(
     threads: int | None = None,
     data_dir: str | Path | None = None,
     target: float = PARITY_TARGET,
+    device: str = "cpu",
 ) -> dict[str, Any]:
-    """The fast recipe per seed in fp32 then bf16 (fresh processes): accuracy, time to `target`, speed-up."""
+    """The fast recipe per seed in fp32 then bf16 (fresh processes): accuracy, time to `target`, speed-up.
+
+    `device` is the children's `--device` value (cpu, cuda, mps).
+    """
     runs: dict[str, list[TimedRun]] = {p: [] for p in PRECISIONS}
     for seed in seeds:
         for precision in PRECISIONS:
-            runs[precision].append(
-                timed_train("cnn", "fast", seed, threads=threads, data_dir=data_dir, precision=precision)
+            run = timed_train(
+                "cnn", "fast", seed, threads=threads, data_dir=data_dir, precision=precision, device=device
             )
+            runs[precision].append(run)
     by = {p: _summary(r, target) for p, r in runs.items()}
     return {
         "target": target,

@@ -1,4 +1,4 @@
-"""`run_bench`: every measurement of `mnistlab bench` in one process, on one machine, one JSON.
+"""`run_bench`: every measurement of `mnistlab bench` in one process, on one device, one JSON.
 
 What is measured (medians with min-max over repeats, warm-up excluded):
 
@@ -13,7 +13,8 @@ What is measured (medians with min-max over repeats, warm-up excluded):
   fast recipe over seeds with its import/data/train/rest breakdown from process start.
 
 `BenchPlan.precision` sets the precision of the first three; the fp32/bf16 section always
-measures both.
+measures both. Everything runs on the device given to `run_bench` (the child processes get
+it as `--device`), and the record names it, with the GPU's name on CUDA.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class BenchPlan:
     precision_rounds: int = 3  # alternating fp32/bf16 rounds per model
     fast_interval: int = 10  # fast-CNN steps per timed repeat (2,560 images at batch 256)
     matmul_repeats: int = 5
-    matmul_size: int = 2048  # the fp32/bf16 ceiling: an n x n matmul
+    matmul_size: int | None = None  # the fp32/bf16 ceiling, an n x n matmul; None: the device's
     parity_seeds: tuple[int, ...] = (0, 1, 2)  # fast recipe, fp32 and bf16; empty: skip
 
     @classmethod
@@ -80,17 +81,21 @@ def run_bench(
     data: Dataset,
     plan: BenchPlan,
     *,
+    device: torch.device | str = "cpu",
     data_dir: str | Path | None = None,
     threads: int | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Measure everything in `plan` on the CPU and return one JSON-ready record."""
+    """Measure everything in `plan` on `device` and return one JSON-ready record."""
     say = on_progress or (lambda _message: None)
+    device = torch.device(device)
+    child_device = device.type  # the children's --device takes a name: a CUDA index is not passed on
+    data = data.to(device)  # once: every engine run below takes it where it is
     record: dict[str, Any] = {
-        "runtime": describe_runtime("cpu"),
+        "runtime": describe_runtime(device),
         "load_average_before": load_average(),
         "plan": dataclasses.asdict(plan),
-        "precision": describe_precision(plan.precision, "cpu"),
+        "precision": describe_precision(plan.precision, device),
         "training": {},
         "inference": {},
     }
@@ -99,7 +104,7 @@ def run_bench(
         say(f"training throughput: {task} (paper recipe) vs. DataLoader reference")
         config = dataclasses.replace(resolve_config(task, "paper"), precision=plan.precision)
         record["training"][task] = compare_training(
-            config, data, interval=intervals[task], rounds=plan.rounds
+            config, data, interval=intervals[task], rounds=plan.rounds, device=device
         )
 
     test = Split(data.test.images[: plan.inference_images], data.test.labels[: plan.inference_images])
@@ -115,13 +120,19 @@ def run_bench(
             repeats=plan.inference_repeats,
             latency_samples=plan.latency_samples,
             precision=plan.precision,
+            device=device,
         )
 
     record["time_to_accuracy"] = []
     if plan.accuracy_seeds:
         say(f"time to accuracy: fast recipe, seeds {list(plan.accuracy_seeds)}, one process per run")
         record["time_to_accuracy"] = time_to_accuracy(
-            TARGETS, list(plan.accuracy_seeds), threads=threads, data_dir=data_dir, precision=plan.precision
+            TARGETS,
+            list(plan.accuracy_seeds),
+            threads=threads,
+            data_dir=data_dir,
+            precision=plan.precision,
+            device=child_device,
         )
 
     say("fp32 vs bf16: matmul rate, FLOPs per image, training images/s (alternating)")
@@ -135,11 +146,14 @@ def run_bench(
         rounds=plan.precision_rounds,
         matmul_repeats=plan.matmul_repeats,
         matmul_size=plan.matmul_size,
+        device=device,
     )
-    record["hardware"]["bf16"] = describe_precision("bf16", "cpu")
+    record["hardware"]["bf16"] = describe_precision("bf16", device)
     record["parity"] = None
     if plan.parity_seeds:
         say(f"fp32 vs bf16 parity: fast recipe, seeds {list(plan.parity_seeds)}, one process per run")
-        record["parity"] = parity(list(plan.parity_seeds), threads=threads, data_dir=data_dir)
+        record["parity"] = parity(
+            list(plan.parity_seeds), threads=threads, data_dir=data_dir, device=child_device
+        )
     record["load_average_after"] = load_average()
     return record

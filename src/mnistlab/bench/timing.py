@@ -1,7 +1,8 @@
 """Timing and memory primitives of the benchmark: summaries of repeats, peak RSS, process age.
 
 Every number `mnistlab bench` prints is a median over repeats with its min and max, so a
-reader sees the noise; warm-up iterations are never part of a repeat.
+reader sees the noise; warm-up iterations are never part of a repeat. On a GPU a clock is
+read only after `synchronize`, since kernels run asynchronously to the Python that queues them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import torch
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,17 @@ def load_average() -> tuple[float, float, float] | None:
         return os.getloadavg()
     except OSError:
         return None
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait until `device` has finished the work queued on it (CUDA and MPS; a CPU never lags).
+
+    Without it a clock read after a CUDA call times how fast Python queued the kernels.
+    """
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 class Timer:

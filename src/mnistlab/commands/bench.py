@@ -1,4 +1,4 @@
-"""`mnistlab bench [--quick] [--json FILE]`: measure mnistlab against the usual PyTorch way."""
+"""`mnistlab bench [--quick] [--device D] [--json FILE]`: measure mnistlab against the usual PyTorch way."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import sys
 from typing import Any
 
 from mnistlab.bench import BenchPlan, run_bench
-from mnistlab.commands.common import add_data_args, load_data
+from mnistlab.commands.common import add_data_args, add_runtime_args, load_data
 from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.errors import UsageError
 from mnistlab.fileio import atomic_write_json
-from mnistlab.runtime import set_threads
+from mnistlab.runtime import resolve_device, set_threads
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help_default="fp32; of the throughput, inference and time-to-accuracy rows, while the "
         "fp32/bf16 rows always measure both",
     )
-    p.add_argument("--threads", type=int, metavar="N", help="torch intra-op threads (default: torch's)")
     add_data_args(p)
+    add_runtime_args(p)
     p.set_defaults(handler=run)
 
 
@@ -54,8 +54,9 @@ def format_table(record: dict[str, Any]) -> str:
     """The human-readable summary of a `run_bench` record."""
     rt = record["runtime"]
     load = record.get("load_average_before")
+    device = rt["device"] + (f" ({rt['gpu']})" if rt.get("gpu") else "")
     lines = [
-        f"mnistlab bench: torch {rt['torch']}, {rt['threads']} threads, {rt['cpu']}"
+        f"mnistlab bench on {device}: torch {rt['torch']}, {rt['threads']} threads, {rt['cpu']}"
         + (f", load {load[0]:.1f}" if load else ""),
         "",
         f"Training throughput ({record['precision']['precision']}), images/s: median (min-max)",
@@ -97,6 +98,7 @@ def format_table(record: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)  # first: a missing GPU is reported before any work
     threads = set_threads(args.threads)
     plan = BenchPlan.quick() if args.quick else BenchPlan()
     if args.rounds is not None:
@@ -105,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
         plan = dataclasses.replace(plan, rounds=args.rounds)
     if args.seeds is not None:
         plan = dataclasses.replace(plan, accuracy_seeds=tuple(args.seeds), parity_seeds=tuple(args.seeds))
-    check_and_warn(args.precision, "cpu")
-    check_and_warn("bf16", "cpu")  # the fp32/bf16 rows run bf16 whatever --precision says
+    check_and_warn(args.precision, device)
+    check_and_warn("bf16", device)  # the fp32/bf16 rows run bf16 whatever --precision says
     plan = dataclasses.replace(plan, precision=args.precision)
     data = load_data(args)
     if data.num_classes != 10:
@@ -115,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     record = run_bench(
         data,
         plan,
+        device=device,
         data_dir=args.data_dir,
         threads=threads,
         on_progress=lambda message: print(f"bench: {message}", file=sys.stderr, flush=True),
@@ -127,11 +130,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _hardware_lines(hw: dict[str, Any]) -> list[str]:
     mm, n = hw["matmul_gflops"], hw["matmul_size"]
-    native = "native" if hw["bf16"]["native"] else "EMULATED (no native bf16 on this CPU)"
+    device = hw.get("device", "cpu")  # records made before --device ran on the CPU
+    chip = "CPU" if device == "cpu" else "GPU"
+    native = "native" if hw["bf16"]["native"] else f"EMULATED (no native bf16 on this {chip})"
+    rates = ", ".join(f"{p} {_range(stats, ',.0f')}" for p, stats in mm.items())
     lines = [
         "",
-        f"Matmul {n}x{n}, GFLOP/s: fp32 {_range(mm['fp32'], ',.0f')}, bf16 {_range(mm['bf16'], ',.0f')} "
-        f"(bf16 {native})",
+        f"Matmul {n}x{n} on {device}, GFLOP/s: {rates} (bf16 {native})",
         "Training fp32 vs bf16, alternating: FLOPs/image counted by FlopCounterMode (fwd + bwd);",
         "GFLOP/s achieved and % of that precision's matmul rate",
         f"  {'model':<9}{'MFLOP/img':>10}  {'fp32 img/s':>11}{'GFLOP/s':>9}{'%':>6}  "

@@ -129,17 +129,27 @@ def for_dataset(experiments: Sequence[Experiment], dataset: str) -> tuple[Experi
     )
 
 
-def available_experiments(*, best: bool = False, ablations: bool = False) -> tuple[Experiment, ...]:
-    """The paper's rows, then the beyond-the-paper recipes that exist in this install, then any ablations."""
+# `--best` runs the recipe tuned for the dataset; datasets not listed get the MNIST-tuned one.
+TUNED_RECIPES: dict[str, tuple[str, str]] = {"fashion-mnist": ("fashion", "Fashion-tuned CNN recipe")}
+
+
+def available_experiments(
+    *, best: bool = False, ablations: bool = False, dataset: str = PAPER_DATASET, image_kind: str = "digits"
+) -> tuple[Experiment, ...]:
+    """The paper's rows, then the beyond-the-paper recipes that exist in this install, then any ablations.
+
+    The robust recipe models pen strokes, so only datasets of digits get its row.
+    """
     rows = [*PAPER_EXPERIMENTS, SOFTMAX_STEPS]
     if ("cnn", "fast") in RECIPES:
         rows.append(Experiment("cnn-fast", "Fast CNN recipe", "cnn", "fast", beyond_paper=True))
-    if ("cnn", "robust") in RECIPES:
+    if ("cnn", "robust") in RECIPES and image_kind == "digits":
         rows.append(Experiment("cnn-robust", "Robust CNN recipe", "cnn", "robust", beyond_paper=True))
     if best:
-        if ("cnn", "best") not in RECIPES:
-            raise UsageError("--best needs the 'best' CNN recipe, which this install does not have.")
-        rows.append(Experiment("cnn-best", "Best CNN recipe", "cnn", "best", beyond_paper=True))
+        recipe, title = TUNED_RECIPES.get(dataset, ("best", "Best CNN recipe"))
+        if ("cnn", recipe) not in RECIPES:
+            raise UsageError(f"--best needs the {recipe!r} CNN recipe, which this install does not have.")
+        rows.append(Experiment(f"cnn-{recipe}", title, "cnn", recipe, beyond_paper=True))
     if ablations:
         rows += ABLATIONS
     return tuple(rows)
