@@ -1,9 +1,10 @@
 """Print the README's results tables from a reproduction's results.json.
 
     python scripts/readme_results.py docs/results/mnist.json
+    python scripts/readme_results.py docs/results/fashion-mnist.json
 
 Paste the output into README.md as it is: tests/test_readme_results.py checks that the README
-holds exactly this text for docs/results/mnist.json.
+holds exactly this text for each file of docs/results/.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The README's headline numbers are the committed reproduction's (docs/results/mnist.json), generated."""
+"""The README's results are the committed reproductions' (docs/results/*.json), generated."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ from mnistlab.report.headline import ablation_markdown, headline_markdown, robus
 
 from .conftest import REPO
 
-RESULTS = REPO / "docs" / "results" / "mnist.json"
+RESULTS = REPO / "docs" / "results"
 
 
-def test_readme_holds_the_tables_generated_from_docs_results() -> None:
-    if not RESULTS.is_file():
-        pytest.skip("docs/results/mnist.json is not committed yet (it comes from a full `make run`)")
-    results = json.loads(RESULTS.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_readme_holds_the_tables_generated_from_docs_results(dataset: str) -> None:
+    path = RESULTS / f"{dataset}.json"
+    if not path.is_file():
+        pytest.skip(f"docs/results/{dataset}.json is not committed yet (it comes from `mnistlab reproduce`)")
+    results = json.loads(path.read_text(encoding="utf-8"))
+    assert results["dataset"]["name"] == dataset
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    # Regenerate with: python scripts/readme_results.py docs/results/mnist.json
+    # Regenerate with: python scripts/readme_results.py docs/results/DATASET.json
     assert headline_markdown(results) in readme
     assert ablation_markdown(results) in readme
     assert robustness_markdown(results) in readme
