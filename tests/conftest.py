@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mnistlab.config import resolve_config
-from mnistlab.data import Dataset, load_dataset
+from mnistlab.data import Dataset, Split, load_dataset
 from mnistlab.training import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +39,18 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def mnist(data_dir: Path) -> Dataset:
     return load_dataset("mnist", data_dir)
+
+
+@pytest.fixture(scope="session")
+def small(mnist: Dataset) -> Dataset:
+    """All training images, but 500 validation and 1,000 test images, to keep evaluation cheap."""
+    return Dataset(
+        mnist.name,
+        mnist.classes,
+        mnist.train,
+        Split(mnist.val.images[:500], mnist.val.labels[:500]),
+        Split(mnist.test.images[:1000], mnist.test.labels[:1000]),
+    )
 
 
 @pytest.fixture(scope="session")

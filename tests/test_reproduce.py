@@ -14,7 +14,7 @@ from mnistlab import checkpoint as ckpt
 from mnistlab.cli import main
 from mnistlab.commands.progress import MAX_LINES, format_eta
 from mnistlab.config import RECIPES, resolve_config
-from mnistlab.data import Dataset, Split
+from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
 from mnistlab.report import experiments, figures, robust_rows, runner, tables
 from mnistlab.report.experiments import Experiment
@@ -30,18 +30,6 @@ TINY = (
     Experiment("cnn", "CNN tiny", "cnn", overrides={"steps": 8, "batch_size": 10, "eval_every": 4},
                paper_accuracy=0.9927, quick_steps=4),
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def small(mnist: Dataset) -> Dataset:
-    """All training images, but 500 validation and 1,000 test images, to keep evaluation cheap."""
-    return Dataset(
-        mnist.name,
-        mnist.classes,
-        mnist.train,
-        Split(mnist.val.images[:500], mnist.val.labels[:500]),
-        Split(mnist.test.images[:1000], mnist.test.labels[:1000]),
-    )
 
 
 SNAPSHOTS: dict[int, tuple[dict, str]] = {}  # job -> (results.json, index.html) when that job started

@@ -15,7 +15,7 @@ import pytest
 
 from mnistlab.cli import main
 from mnistlab.commands import reproduce as reproduce_command
-from mnistlab.data import Dataset, Split
+from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
 from mnistlab.report import claims, figures, runner
 from mnistlab.report import results as report_results
@@ -23,17 +23,6 @@ from mnistlab.report.experiments import Experiment
 from mnistlab.report.runner import Progress, reproduce
 
 TINY = (Experiment("sm", "Softmax tiny", "softmax", overrides={"steps": 20, "eval_every": 10}),)
-
-
-@pytest.fixture(scope="module")
-def small(mnist: Dataset) -> Dataset:
-    return Dataset(
-        mnist.name,
-        mnist.classes,
-        mnist.train,
-        Split(mnist.val.images[:500], mnist.val.labels[:500]),
-        Split(mnist.test.images[:1000], mnist.test.labels[:1000]),
-    )
 
 
 @pytest.fixture()
