@@ -391,6 +391,9 @@ def test_fashion_report_has_no_paper_column_but_the_publishers_reference(
     assert "| Published (same model) |" in markdown and "| Paper |" not in markdown
     assert "Test accuracy on the 10,000 Fashion-MNIST test images" in markdown
     assert "Figure 1: Fashion-MNIST images" in markdown and "(label 1, Trouser)" in markdown
+    for row in results["experiments"]:  # each run's saved config names the data it trained on
+        saved = json.loads((out / row["runs"][0]["run_dir"] / "config.json").read_text())
+        assert saved["config"]["dataset"] == "fashion-mnist"
     # A full report, yet no robustness section: its corruptions model pen strokes, not clothing.
     assert not any("robustness" in row for row in results["experiments"])
     assert "corrupted images" not in markdown

@@ -120,12 +120,19 @@ REFERENCES: dict[str, dict[str, Reference]] = {
 
 
 def for_dataset(experiments: Sequence[Experiment], dataset: str) -> tuple[Experiment, ...]:
-    """The rows as run on `dataset`: off MNIST without the paper's numbers, with a reference where one exists."""
+    """The rows as run on `dataset`: off MNIST without the paper's numbers, with a reference where
+    one exists, and with `dataset` in each run's config (what `export` and a resume read)."""
     if dataset == PAPER_DATASET:
         return tuple(experiments)
     references = REFERENCES.get(dataset, {})
     return tuple(
-        dataclasses.replace(e, paper_accuracy=None, reference=references.get(e.key)) for e in experiments
+        dataclasses.replace(
+            e,
+            paper_accuracy=None,
+            reference=references.get(e.key),
+            overrides={**e.overrides, "dataset": dataset},
+        )
+        for e in experiments
     )
 
 
