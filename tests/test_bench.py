@@ -84,22 +84,25 @@ def test_compare_training_ratio_is_engine_over_reference(mnist: Dataset) -> None
     assert ratio["min"] <= ours["images_per_second"]["max"] / theirs["images_per_second"]["min"]
 
 
+# Every part of the bench, each a step or two: seconds, not minutes (also tests/test_bench_device.py).
+TINY_PLAN = BenchPlan(
+    rounds=1,
+    cnn_interval=2,
+    softmax_interval=5,
+    inference_images=200,
+    inference_repeats=1,
+    latency_samples=5,
+    accuracy_seeds=(),
+    precision_rounds=1,
+    fast_interval=2,
+    matmul_repeats=1,
+    matmul_size=128,
+    parity_seeds=(),
+)
+
+
 def test_run_bench_with_a_tiny_plan_produces_a_table(mnist: Dataset) -> None:
-    plan = BenchPlan(
-        rounds=1,
-        cnn_interval=2,
-        softmax_interval=5,
-        inference_images=200,
-        inference_repeats=1,
-        latency_samples=5,
-        accuracy_seeds=(),
-        precision_rounds=1,
-        fast_interval=2,
-        matmul_repeats=1,
-        matmul_size=128,
-        parity_seeds=(),
-    )
-    record = run_bench(mnist, plan)
+    record = run_bench(mnist, TINY_PLAN)
     assert set(record["training"]) == {"softmax", "cnn"}
     assert set(record["inference"]) == {"softmax", "cnn", "cnn_fast"}
     assert record["runtime"]["threads"] == torch.get_num_threads()

@@ -21,22 +21,9 @@ from mnistlab.bench.accuracy import timed_train
 from mnistlab.cli import main
 from mnistlab.commands import bench as bench_command
 
-CUDA = torch.cuda.is_available()
+from .test_bench import TINY_PLAN as TINY
 
-TINY = BenchPlan(
-    rounds=1,
-    cnn_interval=2,
-    softmax_interval=5,
-    inference_images=200,
-    inference_repeats=1,
-    latency_samples=5,
-    accuracy_seeds=(),
-    precision_rounds=1,
-    fast_interval=2,
-    matmul_repeats=1,
-    matmul_size=128,
-    parity_seeds=(),
-)
+CUDA = torch.cuda.is_available()
 
 
 def run_quick_bench(

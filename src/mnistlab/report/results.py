@@ -58,7 +58,8 @@ class ReportWriter:
         add_never_firing(rows, self.experiments, self.out_dir, self.data.val.images)
         # A first look stays quick (corrupting the test split alone takes ~10 s); the corruptions
         # model pen and paper, so they say little about datasets that are not digits.
-        if not self.quick and self.data.record()["image_kind"] == "digits":
+        dataset = self.data.record()
+        if not self.quick and dataset["image_kind"] == "digits":
             add_robustness(rows, self.out_dir, self.corrupted_test)
         full_steps = sum(e.config(0).steps for e in (*self.experiments, *self.omitted)) * len(PAPER_SEEDS)
         results = {
@@ -66,7 +67,7 @@ class ReportWriter:
             "updated": now_utc(),
             "complete": all(run["status"] == "finished" for row in rows for run in row["runs"]),
             "quick": self.quick,
-            "dataset": self.data.record(),
+            "dataset": dataset,
             "seeds": self.seeds,
             "paper_seeds": list(PAPER_SEEDS),
             "steps_run": sum(job.config.steps for job in self.jobs),
