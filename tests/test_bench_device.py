@@ -88,9 +88,21 @@ def test_bench_on_cuda_runs_there_and_names_the_gpu(
 
 
 @pytest.mark.skipif(CUDA, reason="checks the error a machine without CUDA gives")
-def test_bench_on_cuda_without_cuda_is_one_sentence_and_a_non_zero_exit() -> None:
+def test_bench_on_cuda_without_cuda_is_one_sentence_and_a_non_zero_exit(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "mnistlab", "bench", "--device", "cuda", "--quick", "--seeds"],
+        [
+            sys.executable,
+            "-m",
+            "mnistlab",
+            "bench",
+            "--device",
+            "cuda",
+            "--quick",
+            "--seeds",
+            "--json",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -99,3 +111,4 @@ def test_bench_on_cuda_without_cuda_is_one_sentence_and_a_non_zero_exit() -> Non
     assert done.stderr.strip().splitlines() == [
         "mnistlab: error: --device cuda was asked for but is not available here; use --device cpu."
     ]
+    assert list(tmp_path.iterdir()) == []  # no record, not even a temporary one
