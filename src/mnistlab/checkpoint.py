@@ -36,6 +36,7 @@ from mnistlab.config import TrainConfig
 from mnistlab.data.registry import get_dataset_spec
 from mnistlab.errors import CheckpointError
 from mnistlab.fileio import atomic_write_bytes, atomic_write_json
+from mnistlab.optim import Optimizer
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.json"
@@ -137,7 +138,7 @@ def save_checkpoint(
     *,
     model_name: str,
     model: nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Optimizer,
     rng: dict[str, torch.Tensor],
     state: TrainingState,
 ) -> None:
@@ -179,7 +180,7 @@ def _checkpoint_files(run_dir: Path) -> set[str]:
 
 
 def load_checkpoint(
-    run_dir: Path, *, model_name: str, model: nn.Module, optimizer: torch.optim.Optimizer
+    run_dir: Path, *, model_name: str, model: nn.Module, optimizer: Optimizer
 ) -> tuple[TrainingState, dict[str, torch.Tensor]]:
     """Restore model and optimizer from the last checkpoint; returns its state and RNG states."""
     run_dir = require_run_dir(run_dir)

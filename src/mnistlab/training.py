@@ -33,7 +33,7 @@ from mnistlab.data.splits import Dataset, Split, normalize
 from mnistlab.distributed import DistContext
 from mnistlab.evaluation import Evaluation
 from mnistlab.models import create_model
-from mnistlab.optim import build_optimizer, learning_rate, match_layouts
+from mnistlab.optim import Optimizer, build_optimizer, learning_rate, match_layouts
 from mnistlab.precision import autocast, check_precision
 from mnistlab.precision import describe as describe_precision
 from mnistlab.runtime import load_average
@@ -121,7 +121,7 @@ class _Run:
     device: torch.device
     model: nn.Module  # the weights; `forward` is the same module, DDP-wrapped under torchrun
     forward: nn.Module
-    optimizer: torch.optim.Optimizer
+    optimizer: Optimizer
     scaler: torch.amp.GradScaler  # loss scaling, enabled for fp16 only
     sampler: BatchSampler
     train_split: Split
@@ -216,7 +216,7 @@ def _train_step(run: _Run) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, fl
     with autocast(run.config.precision, run.device):
         logits = run.forward(x)  # (B, C)
         loss = F.cross_entropy(logits, y, label_smoothing=run.config.label_smoothing)
-    run.optimizer.zero_grad(set_to_none=True)
+    run.optimizer.zero_grad()
     run.scaler.scale(loss).backward()
     run.scaler.step(run.optimizer)
     run.scaler.update()
