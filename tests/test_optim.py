@@ -155,3 +155,27 @@ def test_training_never_imports_torch_dynamo() -> None:
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "False"
+
+
+def test_loss_scaling_steps_like_an_unscaled_step() -> None:
+    # fp16 training (CUDA) runs the optimizer through GradScaler; its generic path (unscale
+    # the gradients, skip a step with inf/NaN) must work on these optimizers. A power-of-two
+    # scale unscales exactly, so the parameters match an unscaled step bit for bit.
+    plain, scaled = model(), model()
+    run_steps(plain, SGD(list(plain.parameters()), lr=0.1, momentum=0.9), range(3), lrs=False)
+    optimizer = SGD(list(scaled.parameters()), lr=0.1, momentum=0.9)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
+    for step in range(3):
+        x = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(step))
+        optimizer.zero_grad()
+        scaler.scale(torch.nn.functional.cross_entropy(scaled(x), torch.arange(16) % 10)).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    assert same_parameters(plain, scaled)
+
+    # An overflow skips the step and leaves the parameters alone.
+    before = [p.clone() for p in scaled.parameters()]
+    optimizer.zero_grad()
+    scaler.scale(scaled(x).sum() * float("inf")).backward()
+    scaler.step(optimizer)
+    assert all(torch.equal(p, q) for p, q in zip(before, scaled.parameters(), strict=True))
