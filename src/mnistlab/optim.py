@@ -115,11 +115,12 @@ class SGD(_Fused):
         buffers: list[torch.Tensor] = []
         first = False
         if group["momentum"] != 0:
-            first = all("momentum_buffer" not in self.state.get(p, {}) for p in params)
-            for p, g in zip(params, grads, strict=True):
+            first = all(p not in self.state for p in params)
+            if first:
                 # The first step's kernel writes the buffers without reading them.
-                state = self.state.setdefault(p, {})
-                buffers.append(state.setdefault("momentum_buffer", torch.empty_like(g)))
+                for p, g in zip(params, grads, strict=True):
+                    self.state[p] = {"momentum_buffer": torch.empty_like(g)}
+            buffers = [self.state[p]["momentum_buffer"] for p in params]
         torch._fused_sgd_(
             params,
             grads,
