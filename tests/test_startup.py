@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
 
 from mnistlab.cli import COMMANDS, build_parser, requested_command
+
+from .conftest import REPO
 
 # Heavy or optional imports that `mnistlab train` never uses.
 NOT_FOR_TRAINING = (
@@ -54,3 +57,18 @@ def test_a_typo_is_still_a_one_line_usage_error(capsys) -> None:
         main(["trian"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'trian'" in capsys.readouterr().err
+
+
+def test_the_startup_script_times_a_real_first_step(data_dir) -> None:
+    # scripts/startup_time.py backs the README's start-up figure; it hooks a private function.
+    env = {**os.environ, "MNISTLAB_DATA": str(data_dir)}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "startup_time.py"), "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    *runs, summary = done.stdout.strip().splitlines()
+    assert len(runs) == 1 and runs[0].startswith("import torch ")
+    assert summary.startswith("median after import torch: ") and float(summary.split()[-5]) > 0
