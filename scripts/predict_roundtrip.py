@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mnistlab.checkpoint import load_model
 from mnistlab.data import load_dataset
-from mnistlab.evaluation import predict_logits
-from mnistlab.predict import load_image, preprocess
+from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.inference import load_image, preprocess
+from mnistlab.runs.checkpoint import load_model
 
 MAX_LOSS_POINTS = 0.2
 

@@ -19,7 +19,7 @@ import sys, time
 t0 = time.perf_counter()
 import torch  # noqa: F401
 t1 = time.perf_counter()
-import mnistlab.training as training
+import mnistlab.training.loop as training
 from mnistlab.cli import main
 first = []
 step = training._train_step

@@ -9,7 +9,7 @@ import pytest
 
 from mnistlab.config import resolve_config
 from mnistlab.data import Dataset, Split, load_dataset
-from mnistlab.training import train
+from mnistlab.training.loop import train
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,15 +7,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistlab import checkpoint as ckpt
-from mnistlab.analysis import PAPER_CNN_RELU_INPUTS, never_firing
 from mnistlab.data import Dataset, Split
 from mnistlab.data.splits import normalize
+from mnistlab.evaluation.units import PAPER_CNN_RELU_INPUTS, never_firing
 from mnistlab.models import create_model
-from mnistlab.report import experiments, figures, rows
-from mnistlab.report.experiments import ABLATIONS, PAPER_EXPERIMENTS, Experiment
-from mnistlab.report.plan import plan
-from mnistlab.report.runner import reproduce
+from mnistlab.report import figures, rows
+from mnistlab.reproduce import experiments
+from mnistlab.reproduce.experiments import ABLATIONS, PAPER_EXPERIMENTS, Experiment
+from mnistlab.reproduce.plan import plan
+from mnistlab.reproduce.runner import reproduce
+from mnistlab.runs import checkpoint as ckpt
 
 
 def test_each_ablation_changes_only_its_override_of_the_paper_cnn() -> None:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from mnistlab.analysis import PAPER_CNN_RELU_INPUTS, never_firing
+from mnistlab.evaluation.units import PAPER_CNN_RELU_INPUTS, never_firing
 from mnistlab.models import create_model
 
 

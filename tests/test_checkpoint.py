@@ -15,12 +15,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mnistlab import checkpoint as ckpt
 from mnistlab.config import resolve_config
 from mnistlab.data import Dataset
 from mnistlab.errors import CheckpointError
 from mnistlab.models import create_model
-from mnistlab.training import train
+from mnistlab.runs import checkpoint as ckpt
+from mnistlab.training.loop import train
 
 CNN_ARGS = ["--steps", "60", "--eval-every", "20", "--batch-size", "20", "--seed", "3", "--threads", "1"]
 

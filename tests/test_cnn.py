@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mnistlab.checkpoint import load_model
 from mnistlab.data import Dataset
-from mnistlab.evaluation import evaluate
+from mnistlab.evaluation.metrics import evaluate
+from mnistlab.runs.checkpoint import load_model
 
 
 def test_short_paper_cnn_run_clears_its_measured_floor(cnn_run: Path, mnist: Dataset) -> None:

@@ -16,10 +16,16 @@ import torch
 import torch.nn.functional as F
 
 from mnistlab import imageops
-from mnistlab.augment import AUGMENTATIONS, augment_batch, random_affine
 from mnistlab.config import TrainConfig, resolve_config
-from mnistlab.corruptions import CORRUPTIONS, SEVERITIES, check_corruptions, check_severity, corrupt
 from mnistlab.errors import UsageError
+from mnistlab.evaluation.corruptions import (
+    CORRUPTIONS,
+    SEVERITIES,
+    check_corruptions,
+    check_severity,
+    corrupt,
+)
+from mnistlab.training.augment import AUGMENTATIONS, augment_batch, random_affine
 
 
 def blank(n: int = 1) -> torch.Tensor:

@@ -12,19 +12,18 @@ import pytest
 import torch
 from PIL import Image
 
-from mnistlab import checkpoint as ckpt
 from mnistlab import visualize
 from mnistlab.cli import main
 from mnistlab.config import resolve_config
 from mnistlab.data import Dataset, load_dataset, write_idx
 from mnistlab.data.registry import FASHION_MNIST, MNIST
 from mnistlab.errors import UsageError
-from mnistlab.evaluation import evaluate
+from mnistlab.evaluation.metrics import evaluate
 from mnistlab.fileio import atomic_write_json
+from mnistlab.inference import OBJECTS, classify, preprocess, preprocess_object
 from mnistlab.models import create_model
-from mnistlab.predict import predict_digits, preprocess
-from mnistlab.preprocessing import OBJECTS, preprocess_object
-from mnistlab.training import train
+from mnistlab.runs import checkpoint as ckpt
+from mnistlab.training.loop import train
 
 
 @pytest.fixture(autouse=True)
@@ -205,7 +204,7 @@ def test_figures_name_the_classes(fashion: Dataset, fashion_run: Path):
     titles = [ax.get_title() for ax in visualize.weights_figure(model, classes).axes if ax.images]
     assert titles == [f"class {name}" for name in classes]
 
-    from mnistlab.evaluation import predict_logits
+    from mnistlab.evaluation.metrics import predict_logits
 
     logits = predict_logits(model, fashion.test.images[:500])
     gallery = visualize.misclassified_gallery(
@@ -230,7 +229,7 @@ def test_fashion_conversion_recovers_what_the_model_knows(fashion: Dataset, fash
     photos = [_photo(image) for image in images]
 
     def accuracy(batch: np.ndarray) -> float:
-        return float(np.mean([p.label for p in predict_digits(model, batch)] == labels))
+        return float(np.mean([p.label for p in classify(model, batch)] == labels))
 
     as_objects = np.stack([preprocess_object(photo) for photo in photos])
     as_digits = np.stack([preprocess(photo) for photo in photos])
@@ -253,7 +252,7 @@ def test_predict_names_the_class_and_the_preprocessing(
     assert out["preprocessing"]["name"] == OBJECTS.name and out["dataset"] == "fashion-mnist"
     row = out["predictions"][0]
     model, _ = ckpt.load_model(fashion_run)
-    (expected,) = predict_digits(model, preprocess_object(Image.open(path))[None])
+    (expected,) = classify(model, preprocess_object(Image.open(path))[None])
     assert (row["label"], row["class"]) == (expected.label, FASHION_MNIST.classes[expected.label])
     assert main(["predict", str(fashion_run), str(path)]) == 0
     said, line = capsys.readouterr().out.splitlines()

@@ -19,10 +19,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mnistlab import checkpoint as ckpt
-from mnistlab import distributed
 from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
+from mnistlab.runs import checkpoint as ckpt
+from mnistlab.training import distributed
 
 # The paper's softmax recipe (1,000 steps, batch 100, SGD 0.5), seed 0: the `softmax_run` fixture's config.
 ARGS = ["train", "softmax", "--seed", "0", "--threads", "1"]
@@ -112,7 +112,7 @@ def test_sigterm_under_torchrun_then_resume_is_bit_identical(
 
 def test_evaluation_sums_confusion_counts_exactly(mnist: Dataset) -> None:
     """The cross-rank formula, on one process: shards r::W scored separately and summed."""
-    from mnistlab.evaluation import confusion_matrix, evaluate
+    from mnistlab.evaluation.metrics import confusion_matrix, evaluate
     from mnistlab.models import create_model
 
     torch.manual_seed(0)

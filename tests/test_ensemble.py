@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistlab.checkpoint import load_model, read_results
 from mnistlab.cli import main
 from mnistlab.data import Dataset
-from mnistlab.ensemble import evaluate_ensemble, mean_probabilities
 from mnistlab.errors import UsageError
-from mnistlab.evaluation import predict_logits
+from mnistlab.evaluation.ensemble import evaluate_ensemble, mean_probabilities
+from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.runs.checkpoint import load_model, read_results
 
 
 def test_mean_probabilities_is_the_average_of_softmaxes() -> None:

@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistlab.checkpoint import load_model, read_results
 from mnistlab.cli import build_parser, main
 from mnistlab.commands.train import _resolve
 from mnistlab.config import RECIPES, TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split, get_dataset_spec
 from mnistlab.errors import ExportError, UsageError
-from mnistlab.evaluation import evaluate, predict_logits
-from mnistlab.export import (
+from mnistlab.evaluation.metrics import evaluate, predict_logits
+from mnistlab.export.onnx import (
     MAX_ABS_LOGIT_DIFF,
     compare_logits,
     export_run,
@@ -30,8 +29,9 @@ from mnistlab.export import (
     run_onnx,
 )
 from mnistlab.models import list_models
-from mnistlab.run_record import dataset_record, train_command
-from mnistlab.training import train
+from mnistlab.runs.checkpoint import load_model, read_results
+from mnistlab.runs.record import dataset_record, train_command
+from mnistlab.training.loop import train
 
 EXTRA_MISSING = "the 'export' extra is not installed: pip install 'mnistlab[export]'"
 METADATA_KEYS = {
@@ -178,10 +178,10 @@ def test_cli_exports_with_the_runs_own_test_accuracy(
 def test_verification_failure_leaves_no_file(
     onnx_extra, tiny_runs: dict[str, Path], tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    import mnistlab.export
+    import mnistlab.export.onnx
 
-    real = mnistlab.export.run_onnx
-    monkeypatch.setattr(mnistlab.export, "run_onnx", lambda *a, **k: real(*a, **k) + 1e-3)
+    real = mnistlab.export.onnx.run_onnx
+    monkeypatch.setattr(mnistlab.export.onnx, "run_onnx", lambda *a, **k: real(*a, **k) + 1e-3)
     run = _copy_run(tiny_runs["softmax"], tmp_path)
     line = _one_line_error(capsys, ["export", str(run)], 1)
     assert "disagrees with torch" in line and "no file was written" in line

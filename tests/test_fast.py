@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistlab.augment import affine_matrices, random_affine
 from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split
 from mnistlab.models import create_model, list_models
-from mnistlab.training import train
+from mnistlab.training.augment import affine_matrices, random_affine
+from mnistlab.training.loop import train
 
 
 def test_fast_models_are_registered_with_the_recipes() -> None:

@@ -3,6 +3,14 @@
 The graph is read from the source with `ast` (nothing is imported), counting every import
 of a `mnistlab` module, also those inside functions and under `TYPE_CHECKING`: a cycle
 hidden in a function is still a cycle a reader has to untangle.
+
+It is the graph Python runs: importing `mnistlab.data.splits` first runs `mnistlab/__init__.py`
+and `mnistlab/data/__init__.py`, so a module has an edge to every package above what it
+imports, its own packages included. Package faces are lazy (`lazy_loader.attach`): a name
+taken from one (`from mnistlab.data import load_dataset`) is an edge to the module that
+defines it, found in the face's `submod_attrs`; the face itself imports nothing when it runs.
+An eager re-export in an `__init__` would be an edge from it to its own submodule, which every
+submodule's edge back to its package closes into a cycle: the test finds it.
 """
 
 from __future__ import annotations
@@ -18,8 +26,28 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_modules(path: Path, modules: set[str]) -> set[str]:
-    """The mnistlab modules `path` imports (`from pkg import mod` counts as importing mod)."""
+def lazy_names(path: Path) -> dict[str, str]:
+    """A package face's `lazy_loader.attach(__name__, submod_attrs={...})`: name -> its module."""
+    package = module_name(path)
+    names: dict[str, str] = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "attach":
+            for keyword in node.keywords:
+                if keyword.arg == "submod_attrs":
+                    for key, value in zip(keyword.value.keys, keyword.value.values, strict=True):
+                        for name in value.elts:
+                            names[name.value] = f"{package}.{key.value}"
+    return names
+
+
+def ancestors(module: str) -> list[str]:
+    """The packages whose `__init__` runs before `module`: mnistlab, mnistlab.data, ..."""
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def imported_modules(path: Path, modules: set[str], faces: dict[str, dict[str, str]]) -> set[str]:
+    """The mnistlab modules importing `path` runs, packages above them included."""
     package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -34,21 +62,25 @@ def imported_modules(path: Path, modules: set[str]) -> set[str]:
         else:
             continue
         for name in names:
+            owner, _, attribute = name.rpartition(".")
+            if name not in modules and attribute in faces.get(owner, {}):
+                name = faces[owner][attribute]  # a lazy name: the module that defines it
             while name and name not in modules:  # `a.b.func` is an import of module a.b
                 name = name.rpartition(".")[0]
             if name:
                 found.add(name)
+                found.update(ancestors(name))
     return found
 
 
 def import_graph() -> dict[str, set[str]]:
     paths = sorted(PACKAGE_ROOT.rglob("*.py"))
     modules = {module_name(p) for p in paths}
-    graph = {module_name(p): imported_modules(p, modules) for p in paths}
-    # A package's __init__ re-exporting its submodules is not a dependency of those
-    # submodules on the package: only edges into a package from outside it count.
+    faces = {module_name(p): lazy_names(p) for p in paths if p.name == "__init__.py"}
+    graph = {module_name(p): imported_modules(p, modules, faces) for p in paths}
     for module, targets in graph.items():
-        graph[module] = {t for t in targets if t != module and not module.startswith(t + ".")}
+        # Running a module first runs the packages above it: those are its edges too.
+        graph[module] = (targets | set(ancestors(module))) - {module}
     return graph
 
 
@@ -88,3 +120,25 @@ def test_the_cycle_finder_finds_a_cycle_and_the_graph_is_real():
     assert "mnistlab.data.verify" in graph["mnistlab.data.store"]
     assert "mnistlab.data.verify" in graph["mnistlab.data.download"]
     assert "mnistlab.data.download" not in graph["mnistlab.data.verify"]
+    # A module's edge to its own package's face, and a lazy name resolved to its module.
+    assert {"mnistlab", "mnistlab.data"} <= graph["mnistlab.data.store"]
+    assert "mnistlab.data.splits" in graph["mnistlab.commands.common"]  # `from mnistlab.data import ...`
+
+
+def test_an_eager_reexport_in_a_package_face_is_a_cycle(tmp_path, monkeypatch):
+    package = tmp_path / "mnistlab"
+    (package / "data").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "data" / "__init__.py").write_text("from mnistlab.data.splits import load\n")
+    (package / "data" / "splits.py").write_text("from mnistlab.errors import E\n")
+    (package / "errors.py").write_text("E = 1\n")
+    monkeypatch.setitem(globals(), "PACKAGE_ROOT", package)
+    assert find_cycle(import_graph()) == ["mnistlab.data", "mnistlab.data.splits", "mnistlab.data"]
+
+
+def test_every_lazy_name_exists_in_its_module():
+    import importlib
+
+    for path in sorted(PACKAGE_ROOT.rglob("__init__.py")):
+        for name, module in lazy_names(path).items():
+            assert hasattr(importlib.import_module(module), name), f"{module_name(path)}.{name}"

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistlab import checkpoint as ckpt
 from mnistlab.data import Dataset, Split
-from mnistlab.distributed import weights_digest
 from mnistlab.errors import UsageError
 from mnistlab.report import figures
-from mnistlab.report.experiments import Experiment
-from mnistlab.report.parallel import threads_per_job
-from mnistlab.report.runner import Progress, reproduce
+from mnistlab.reproduce.experiments import Experiment
+from mnistlab.reproduce.parallel import threads_per_job
+from mnistlab.reproduce.runner import Progress, reproduce
+from mnistlab.runs import checkpoint as ckpt
+from mnistlab.training.distributed import weights_digest
 
 # Two small experiments x two seeds; the softmax runs are long enough to be stopped midway
 # (at 1,000 steps, on a quiet machine, the first run once finished before the second began).

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistlab import precision
+from mnistlab import runtime
 from mnistlab.config import resolve_config
 from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
-from mnistlab.training import train
+from mnistlab.training.loop import train
 
 
 def test_a_milestone_equals_a_shorter_run_of_the_same_seed(mnist: Dataset, tmp_path: Path) -> None:
@@ -48,34 +48,34 @@ def test_bad_milestones_and_precisions_are_one_sentence_usage_errors() -> None:
     with pytest.raises(UsageError, match="precision must be one of"):
         resolve_config("softmax", overrides={"precision": "fp8"})
     with pytest.raises(UsageError, match="needs a CUDA device"):
-        precision.check_precision("fp16", "cpu")
+        runtime.check_precision("fp16", "cpu")
 
 
 def test_bf16_autocast_trains_with_fp32_weights_and_records_it(mnist: Dataset) -> None:
     config = resolve_config("cnn", "fast", overrides={"steps": 30, "eval_every": 30, "precision": "bf16"})
     result = train(config, mnist)
     assert all(p.dtype == torch.float32 for p in result.model.parameters())
-    assert result.summary["precision"] == precision.describe("bf16", "cpu")
+    assert result.summary["precision"] == runtime.describe_precision("bf16", "cpu")
     assert result.test_accuracy > 0.5  # 30 steps of the fast recipe: far above chance either way
 
 
 def test_autocast_really_lowers_the_matmul_precision() -> None:
     a = torch.full((4, 4), 1.0 + 2**-12)  # not representable in bf16's 8-bit mantissa
-    with precision.autocast("bf16", "cpu"):
+    with runtime.autocast("bf16", "cpu"):
         low = a @ a
-    with precision.autocast("fp32", "cpu"):
+    with runtime.autocast("fp32", "cpu"):
         full = a @ a
     assert low.dtype == torch.bfloat16 and full.dtype == torch.float32
     assert float(full[0, 0]) != float(low[0, 0].float())
 
 
 def test_native_bf16_follows_the_cpu_flags(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
-    assert precision.native_bf16("cpu") and precision.emulation_warning("bf16", "cpu") is None
-    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})
-    assert not precision.native_bf16("cpu")
-    assert "emulated" in precision.emulation_warning("bf16", "cpu")
-    assert precision.describe("bf16", "cpu") == {"precision": "bf16", "native": False}
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    assert runtime.native_bf16("cpu") and runtime.emulation_warning("bf16", "cpu") is None
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2"})
+    assert not runtime.native_bf16("cpu")
+    assert "emulated" in runtime.emulation_warning("bf16", "cpu")
+    assert runtime.describe_precision("bf16", "cpu") == {"precision": "bf16", "native": False}
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; none on this machine")

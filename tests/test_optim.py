@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from mnistlab.models import create_model
-from mnistlab.optim import SGD, Adam
-from mnistlab.training import prepare_model
+from mnistlab.training.loop import prepare_model
+from mnistlab.training.optim import SGD, Adam
 
 SETTINGS = {
     "sgd": (dict(lr=0.5), dict(lr=0.5)),
@@ -140,7 +140,7 @@ def test_training_never_imports_torch_dynamo() -> None:
         "import sys, numpy as np\n"
         "from mnistlab.config import TrainConfig, RECIPES\n"
         "from mnistlab.data.splits import dataset_from_arrays\n"
-        "from mnistlab.training import train\n"
+        "from mnistlab.training.loop import train\n"
         "rng = np.random.default_rng(0)\n"
         "images = lambda n: rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)\n"
         "labels = lambda n: rng.integers(0, 10, n).astype(np.uint8)\n"

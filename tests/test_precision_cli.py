@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistlab import precision
+from mnistlab import runtime
 from mnistlab.cli import main
 from mnistlab.commands.reproduce import with_precision
-from mnistlab.report.experiments import available_experiments
-from mnistlab.report.plan import plan
+from mnistlab.reproduce.experiments import available_experiments
+from mnistlab.reproduce.plan import plan
 
 NO_CUDA = not torch.cuda.is_available()
 NEEDS_CUDA = pytest.mark.skipif(NO_CUDA, reason="needs a CUDA GPU; none on this machine")
@@ -25,7 +25,7 @@ def test_train_records_and_prints_the_precision(capsys, data_dir: Path, tmp_path
     out = capsys.readouterr().out
     assert out.startswith("softmax (paper, bf16), 20 steps")
     results = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert results["precision"] == precision.describe("bf16", "cpu")
+    assert results["precision"] == runtime.describe_precision("bf16", "cpu")
     assert json.loads((tmp_path / "run" / "config.json").read_text())["config"]["precision"] == "bf16"
 
 
@@ -44,12 +44,12 @@ def test_train_json_has_the_startup_breakdown(capsys, data_dir: Path, tmp_path: 
 def test_emulated_bf16_prints_one_warning_line(
     capsys, monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2"})
     argv = ["train", "softmax", "--steps", "2", "--eval-every", "2", "--precision", "bf16"]
     argv += ["--threads", "1", "--data-dir", str(data_dir), "--out", str(tmp_path / "run")]
     assert main(argv) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if "emulated" in line]
-    assert warnings == [f"mnistlab: {precision.emulation_warning('bf16', 'cpu')}"]
+    assert warnings == [f"mnistlab: {runtime.emulation_warning('bf16', 'cpu')}"]
 
 
 def test_fp16_on_a_cpu_is_a_one_line_usage_error(capsys, data_dir: Path, tmp_path: Path) -> None:
@@ -116,4 +116,4 @@ def test_evaluate_on_cuda_matches_the_cpu(capsys, softmax_run: Path, data_dir: P
 @NEEDS_CUDA
 def test_bf16_native_on_cuda_follows_the_compute_capability() -> None:
     major = torch.cuda.get_device_capability(0)[0]
-    assert precision.native_bf16("cuda") == (major >= 8)
+    assert runtime.native_bf16("cuda") == (major >= 8)

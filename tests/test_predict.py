@@ -18,12 +18,12 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-import mnistlab.predict as predict_module
-from mnistlab.checkpoint import load_model
+import mnistlab.inference.image as image_module
 from mnistlab.cli import main
 from mnistlab.errors import ImageError
-from mnistlab.evaluation import predict_logits
-from mnistlab.predict import Prediction, load_image, predict_digits, preprocess, preprocess_intensities
+from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.inference import Prediction, classify, load_image, preprocess, preprocess_intensities
+from mnistlab.runs.checkpoint import load_model
 
 ACCEPTANCE_N = 200
 ACCEPTANCE_MIN = 0.97
@@ -106,7 +106,7 @@ def acceptance_files(originals: torch.Tensor, tmp_path_factory: pytest.TempPathF
 @pytest.mark.parametrize("version", VERSIONS)
 def test_acceptance_library(version, model, reference_labels, acceptance_files) -> None:
     digits = np.stack([preprocess(load_image(path)) for path in acceptance_files[version]])
-    labels = np.array([p.label for p in predict_digits(model, digits)])
+    labels = np.array([p.label for p in classify(model, digits)])
     agreement = float((labels == reference_labels).mean())
     print(f"{version}: {agreement:.1%} agree with the model on the original tensors")
     assert agreement >= ACCEPTANCE_MIN, f"{version}: agreement {agreement:.3f}"
@@ -129,7 +129,7 @@ def test_acceptance_cli_json(model, reference_labels, acceptance_files, cnn_run,
     row = rows[paths[0]]
     assert len(row["probabilities"]) == 10 and abs(sum(row["probabilities"]) - 1) < 1e-9
     assert row["top"][0] == [row["label"], max(row["probabilities"])]
-    library = predict_digits(model, preprocess(load_image(paths[0]))[None])[0]
+    library = classify(model, preprocess(load_image(paths[0]))[None])[0]
     assert row["probabilities"] == pytest.approx(library.probabilities, abs=1e-6)  # batch of 600 vs 1
 
 
@@ -252,22 +252,22 @@ def test_prediction_top_and_label() -> None:
     assert p.top(10)[-1] == (2, 0.0) and len(p.top(10)) == 5
 
 
-def test_predict_digits_matches_logits_and_ignores_dropout(model, originals) -> None:
+def test_classify_matches_logits_and_ignores_dropout(model, originals) -> None:
     digits = originals[:30]
     expected = torch.softmax(predict_logits(model, digits).double(), dim=1)
-    model.train()  # dropout on: predict_digits must still run in eval mode
+    model.train()  # dropout on: classify must still run in eval mode
     try:
-        first = predict_digits(model, digits)
-        second = predict_digits(model, digits.numpy())
+        first = classify(model, digits)
+        second = classify(model, digits.numpy())
     finally:
         model.eval()
     assert first == second
     got = torch.tensor([p.probabilities for p in first], dtype=torch.float64)
     assert torch.allclose(got, expected, atol=1e-6)
     assert torch.allclose(got.sum(dim=1), torch.ones(30, dtype=torch.float64))
-    assert predict_digits(model, np.zeros((0, 28, 28), np.uint8)) == []
+    assert classify(model, np.zeros((0, 28, 28), np.uint8)) == []
     with pytest.raises(ValueError):
-        predict_digits(model, np.zeros((2, 28, 28), np.float32))
+        classify(model, np.zeros((2, 28, 28), np.float32))
 
 
 # -- bad inputs -----------------------------------------------------------------------------
@@ -293,7 +293,7 @@ def test_load_errors(tmp_path, monkeypatch) -> None:
         ),
         "cut.png": (png(noisy)[:2000], "is truncated or corrupt"),
     }
-    monkeypatch.setattr(predict_module, "MAX_PIXELS", 5000)
+    monkeypatch.setattr(image_module, "MAX_PIXELS", 5000)
     for name, (data, message) in cases.items():
         path = tmp_path / name
         path.write_bytes(data)
@@ -302,7 +302,7 @@ def test_load_errors(tmp_path, monkeypatch) -> None:
     with pytest.raises(ImageError, match="^The image has 100x100"):
         load_image(cases["big.png"][0])  # bytes are named generically
     # Between Pillow's limit and twice it, Pillow only warns; that is an error here too.
-    monkeypatch.setattr(predict_module, "MAX_PIXELS", 10**6)
+    monkeypatch.setattr(image_module, "MAX_PIXELS", 10**6)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5000)
     with pytest.raises(ImageError, match="claims more pixels than Pillow's limit of 5,000"):
         load_image(png(Image.new("L", (80, 80))))
@@ -316,7 +316,7 @@ def test_cli_reports_each_bad_image_and_predicts_the_rest(cnn_run, tmp_path, cap
     Image.new("RGB", (64, 48), "white").save("blank.png")
     Path("bomb.png").write_bytes(png_header_only(100_000, 100_000))
     Image.new("L", (3000, 3000)).save("huge.png")  # over the lowered MAX_PIXELS below
-    monkeypatch.setattr(predict_module, "MAX_PIXELS", 4_000_000)
+    monkeypatch.setattr(image_module, "MAX_PIXELS", 4_000_000)
     names = ["empty.png", "good.png", "notes.png", "blank.png", "missing.png", "bomb.png", "huge.png"]
     assert main(["predict", str(cnn_run), *names, "--device", "cpu"]) == 1
     captured = capsys.readouterr()

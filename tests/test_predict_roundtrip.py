@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mnistlab.checkpoint import load_model
-from mnistlab.evaluation import predict_logits
+from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.runs.checkpoint import load_model
 
 ROUND_TRIP_N = 1000  # the bound of 0.2 points is then 2 digits
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "predict_roundtrip.py"

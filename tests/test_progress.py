@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from mnistlab.commands.progress import MAX_LINES, StepProgress, format_eta, run_seconds_left
-from mnistlab.training import Report
+from mnistlab.training.loop import Report
 
 
 class Terminal(io.StringIO):

@@ -13,20 +13,20 @@ import pytest
 import torch
 from PIL import Image
 
-from mnistlab import checkpoint as ckpt
 from mnistlab import visualize
 from mnistlab.data import Dataset, Split
 from mnistlab.fileio import atomic_write_json
 from mnistlab.report import figures
 from mnistlab.report import results as report_results
 from mnistlab.report.environment import Machines
-from mnistlab.report.experiments import ABLATIONS, PAPER_EXPERIMENTS, SOFTMAX_STEPS
 from mnistlab.report.headline import ablation_markdown, headline_markdown
 from mnistlab.report.html import render_html, render_markdown
-from mnistlab.report.plan import plan
 from mnistlab.report.results import ReportWriter
 from mnistlab.report.rows import experiment_summary
 from mnistlab.report.tables import table_rows
+from mnistlab.reproduce.experiments import ABLATIONS, PAPER_EXPERIMENTS, SOFTMAX_STEPS
+from mnistlab.reproduce.plan import plan
+from mnistlab.runs import checkpoint as ckpt
 
 CNN = PAPER_EXPERIMENTS[2]
 NO_DROPOUT = ABLATIONS[0]

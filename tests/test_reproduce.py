@@ -10,18 +10,19 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mnistlab import checkpoint as ckpt
 from mnistlab.cli import main
 from mnistlab.commands.progress import MAX_LINES, format_eta
 from mnistlab.config import RECIPES, resolve_config
 from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
-from mnistlab.report import experiments, figures, robust_rows, runner, tables
-from mnistlab.report.experiments import Experiment
-from mnistlab.report.plan import plan
-from mnistlab.report.runner import Progress, reproduce
-from mnistlab.robustness import evaluate_robustness
-from mnistlab.training import Report
+from mnistlab.evaluation.robustness import evaluate_robustness
+from mnistlab.report import figures, robust_rows, tables
+from mnistlab.reproduce import experiments, runner
+from mnistlab.reproduce.experiments import Experiment
+from mnistlab.reproduce.plan import plan
+from mnistlab.reproduce.runner import Progress, reproduce
+from mnistlab.runs import checkpoint as ckpt
+from mnistlab.training.loop import Report
 
 # Tiny stand-ins for the paper's rows: the same code paths in seconds.
 TINY = (

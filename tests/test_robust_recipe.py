@@ -12,12 +12,12 @@ from pathlib import Path
 
 import torch
 
-from mnistlab import training
-from mnistlab.augment import AUGMENTATIONS
 from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data import Dataset
 from mnistlab.data.splits import Split
 from mnistlab.models import create_model
+from mnistlab.training import loop as training
+from mnistlab.training.augment import AUGMENTATIONS
 
 
 def test_robust_recipe_resolves_to_the_ink_normalised_cnn() -> None:

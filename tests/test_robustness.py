@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from mnistlab.checkpoint import load_model
 from mnistlab.cli import main
-from mnistlab.corruptions import CORRUPTIONS, corrupt
 from mnistlab.data.splits import Split
-from mnistlab.evaluation import accuracy
-from mnistlab.robustness import (
+from mnistlab.evaluation.corruptions import CORRUPTIONS, corrupt
+from mnistlab.evaluation.metrics import accuracy
+from mnistlab.evaluation.robustness import (
     ROBUSTNESS_FILE,
     RobustnessResult,
     evaluate_robustness,
     read_robustness,
     write_robustness,
 )
+from mnistlab.runs.checkpoint import load_model
 
 
 def one_line_error(capsys, argv: list[str]) -> str:

@@ -1,7 +1,7 @@
 """`mnistlab serve`'s API, through FastAPI's test client, against independent computations.
 
 Every answer is checked against a forward pass written out here (model -> softmax), on the
-input that `mnistlab.predict` pre-processing gives; every bad request must be a 4xx JSON
+input that `mnistlab.inference.digits` pre-processing gives; every bad request must be a 4xx JSON
 error of one sentence, never a 500.
 """
 
@@ -30,11 +30,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from mnistlab import cli
-from mnistlab.checkpoint import read_results
 from mnistlab.commands import serve as serve_command
 from mnistlab.config import RECIPES, TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split, normalize
-from mnistlab.predict import load_image, preprocess, preprocess_intensities
+from mnistlab.inference import load_image, preprocess, preprocess_intensities
+from mnistlab.runs.checkpoint import read_results
 from mnistlab.serve import (
     MAX_BODY_BYTES,
     Predictor,

@@ -17,10 +17,11 @@ from mnistlab.cli import main
 from mnistlab.commands import reproduce as reproduce_command
 from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
-from mnistlab.report import claims, figures, runner
+from mnistlab.report import figures
 from mnistlab.report import results as report_results
-from mnistlab.report.experiments import Experiment
-from mnistlab.report.runner import Progress, reproduce
+from mnistlab.reproduce import claims, runner
+from mnistlab.reproduce.experiments import Experiment
+from mnistlab.reproduce.runner import Progress, reproduce
 
 TINY = (Experiment("sm", "Softmax tiny", "softmax", overrides={"steps": 20, "eval_every": 10}),)
 
@@ -140,8 +141,9 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from mnistlab.cli import main
     from mnistlab.commands import reproduce as command
-    from mnistlab.report import figures, results, runner
-    from mnistlab.report.experiments import Experiment
+    from mnistlab.report import figures, results
+    from mnistlab.reproduce import runner
+    from mnistlab.reproduce.experiments import Experiment
 
     log, args = sys.argv[1], sys.argv[2:]
     real = runner.train

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mnistlab.config import resolve_config
 from mnistlab.data import Dataset, normalize, one_hot
 from mnistlab.models import create_model
-from mnistlab.training import train
+from mnistlab.training.loop import train
 
 
 def test_cross_entropy_gradient_matches_the_closed_form() -> None:
@@ -51,7 +51,7 @@ def test_same_seed_gives_bit_identical_weights_and_accuracy(mnist: Dataset) -> N
 
 
 def test_evaluation_equals_an_independent_computation(mnist: Dataset) -> None:
-    from mnistlab.evaluation import evaluate
+    from mnistlab.evaluation.metrics import evaluate
 
     model = train(resolve_config("softmax", overrides={"steps": 100}), mnist).model
     ev = evaluate(model, mnist.test)

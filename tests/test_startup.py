@@ -19,7 +19,7 @@ NOT_FOR_TRAINING = (
     "fastapi",
     "uvicorn",
     "mnistlab.report",
-    "mnistlab.predict",
+    "mnistlab.inference.digits",
     "mnistlab.bench.suite",
     "torch.utils.flop_counter",
 )

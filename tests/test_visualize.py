@@ -12,11 +12,12 @@ import torch
 from PIL import Image
 
 from mnistlab import visualize
-from mnistlab.checkpoint import load_model, read_results
 from mnistlab.cli import main
 from mnistlab.errors import UsageError
-from mnistlab.evaluation import predict_logits
+from mnistlab.evaluation.metrics import predict_logits
 from mnistlab.models import create_model
+from mnistlab.runs.checkpoint import load_model, read_results
+from mnistlab.visualize.digits import _cell_text
 
 
 def png_size(fig) -> tuple[int, int]:
@@ -155,4 +156,4 @@ def test_cli_reports_bad_input_in_one_line(tmp_path: Path, data_dir: Path, capsy
     ("value", "text"), [(0.6, ".6"), (1.0, "1"), (0.97, "1"), (0.02, ".02"), (1 / 255, ".004"), (0.05, ".1")]
 )
 def test_matrix_cells_are_written_the_papers_way(value: float, text: str) -> None:
-    assert visualize._cell_text(value) == text
+    assert _cell_text(value) == text

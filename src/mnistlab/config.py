@@ -34,7 +34,9 @@ class TrainConfig:
     warmup_fraction: float = 0.25  # of all steps; only read by "onecycle"
     label_smoothing: float = 0.0
     augment: bool = False  # True: random affine maps (the `best` recipe), = augmentations ("affine",)
-    augmentations: tuple[str, ...] = ()  # names from mnistlab.augment.AUGMENTATIONS; overrides augment
+    augmentations: tuple[
+        str, ...
+    ] = ()  # names from mnistlab.training.augment.AUGMENTATIONS; overrides augment
     eval_every: int = 100  # steps between validation passes
     log_every: int = 50  # steps between progress reports (each costs one host sync)
     seed: int = 0
@@ -63,7 +65,7 @@ class TrainConfig:
             raise UsageError(f"augmentations must be a list of names, got {self.augmentations!r}.")
         object.__setattr__(self, "augmentations", tuple(self.augmentations))  # JSON/TOML give lists
         if self.augmentations:
-            from mnistlab.augment import AUGMENTATIONS  # torch: only configs that augment pay
+            from mnistlab.training.augment import AUGMENTATIONS  # torch: only configs that augment pay
 
             unknown = [a for a in self.augmentations if a not in AUGMENTATIONS]
             if unknown:

@@ -1,6 +1,6 @@
 """Batched image operations on float tensors (N, 1, H, W): the shared kernels of the
-test-time corruptions (`mnistlab.corruptions`) and the training augmentations
-(`mnistlab.augment`).
+test-time corruptions (`mnistlab.evaluation.corruptions`) and the training augmentations
+(`mnistlab.training.augment`).
 
 Every function works on a whole batch with tensor ops only; per-image parameters come in as
 tensors of length N. Background is 0 (MNIST's black), so padding with zeros never adds ink.

@@ -23,7 +23,7 @@ from mnistlab.bench.timing import synchronize
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Split
 from mnistlab.models import create_model
-from mnistlab.precision import autocast
+from mnistlab.runtime import autocast
 
 
 class MnistSamples(TorchDataset):

@@ -34,8 +34,7 @@ from mnistlab.bench.timing import load_average
 from mnistlab.config import resolve_config
 from mnistlab.data.splits import Dataset, Split
 from mnistlab.models import create_model
-from mnistlab.precision import describe as describe_precision
-from mnistlab.runtime import describe_runtime
+from mnistlab.runtime import describe_precision, describe_runtime
 
 # Steps of the fast recipe's schedule that aim at >= 99.0 % (the full recipe aims at 99.27 %).
 FAST_99_STEPS = 215

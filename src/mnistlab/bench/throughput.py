@@ -1,6 +1,6 @@
 """Training and inference throughput: mnistlab's engine side by side with the usual DataLoader way.
 
-mnistlab's number comes from `mnistlab.training.train` itself, the code every `mnistlab
+mnistlab's number comes from `mnistlab.training.loop.train` itself, the code every `mnistlab
 train` runs: its progress reports every `interval` steps time the steps between them. The
 reference is `bench.reference.train_reference`. Rounds alternate the two pipelines, so a
 change in machine load hits both alike, and each round yields one ratio. Both run on the
@@ -21,8 +21,8 @@ from mnistlab.bench.reference import train_reference
 from mnistlab.bench.timing import Stats, peak_rss_mib, percentile, reset_peak_rss, synchronize
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Dataset, Split, normalize
-from mnistlab.precision import autocast
-from mnistlab.training import Report, prepare_model, train
+from mnistlab.runtime import autocast
+from mnistlab.training.loop import Report, prepare_model, train
 
 # Validation and test passes are not part of a training-throughput measurement; the
 # engine still runs them at its last step, so they get a token 100 images.

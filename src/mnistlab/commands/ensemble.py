@@ -12,8 +12,8 @@ from mnistlab.commands.common import (
     download_bar,
     print_json,
 )
-from mnistlab.ensemble import evaluate_ensemble
-from mnistlab.runs import load_run_data
+from mnistlab.evaluation.ensemble import evaluate_ensemble
+from mnistlab.runs.dataset import load_run_data
 from mnistlab.runtime import resolve_device, set_threads
 
 

@@ -1,5 +1,5 @@
 """`mnistlab evaluate RUN_DIR`: accuracy, per-class accuracy and the confusion matrix;
-with `--robustness`, the accuracy under each corruption of `mnistlab.corruptions`."""
+with `--robustness`, the accuracy under each corruption of `mnistlab.evaluation.corruptions`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import argparse
 
 from torch import nn
 
-from mnistlab.checkpoint import load_model
 from mnistlab.commands.common import (
     add_checkpoint_arg,
     add_data_args,
@@ -17,14 +16,14 @@ from mnistlab.commands.common import (
     print_json,
 )
 from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
-from mnistlab.corruptions import CORRUPTIONS, DEFAULT_SEVERITY, SEVERITIES
 from mnistlab.data import SPLITS, Dataset
 from mnistlab.errors import UsageError
-from mnistlab.evaluation import Evaluation, evaluate
-from mnistlab.precision import autocast
-from mnistlab.robustness import RobustnessResult, evaluate_robustness, write_robustness
-from mnistlab.runs import load_run_data
-from mnistlab.runtime import resolve_device, set_threads
+from mnistlab.evaluation.corruptions import CORRUPTIONS, DEFAULT_SEVERITY, SEVERITIES
+from mnistlab.evaluation.metrics import Evaluation, evaluate
+from mnistlab.evaluation.robustness import RobustnessResult, evaluate_robustness, write_robustness
+from mnistlab.runs.checkpoint import load_model
+from mnistlab.runs.dataset import load_run_data
+from mnistlab.runtime import autocast, resolve_device, set_threads
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -111,7 +110,7 @@ def run_robustness(args: argparse.Namespace, model: nn.Module, data: Dataset) ->
 
 def check_robustness_flags(args: argparse.Namespace) -> None:
     """Reject robustness flags without --robustness, and bad names or severities up front."""
-    from mnistlab.corruptions import check_corruptions, check_severity
+    from mnistlab.evaluation.corruptions import check_corruptions, check_severity
 
     if not args.robustness:
         if args.corruptions is not None or args.severity != DEFAULT_SEVERITY:

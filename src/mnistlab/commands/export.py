@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mnistlab.commands.common import add_checkpoint_arg, add_json_arg, print_json
-from mnistlab.export import DEFAULT_FILE, FORMATS, export_run
+from mnistlab.export.onnx import DEFAULT_FILE, FORMATS, export_run
 from mnistlab.runtime import set_threads
 
 

@@ -7,7 +7,8 @@ import sys
 
 import torch
 
-from mnistlab.precision import PRECISIONS, check_precision, emulation_warning
+from mnistlab.config import PRECISIONS
+from mnistlab.runtime import check_precision, emulation_warning
 
 
 def add_precision_arg(parser: argparse.ArgumentParser, *, default: str | None, help_default: str) -> None:

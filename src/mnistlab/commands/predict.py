@@ -2,7 +2,7 @@
 
 Each image is pre-processed the way the run's dataset was made: MNIST's digit
 normalisation for digit datasets, Fashion-MNIST's conversion for object datasets
-(`mnistlab.preprocessing`); the output says which.
+(`mnistlab.inference.objects`); the output says which.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnistlab.checkpoint import load_model, read_dataset_record
 from mnistlab.commands.common import add_checkpoint_arg, add_json_arg, add_runtime_args, print_json
 from mnistlab.errors import ImageError
 from mnistlab.fileio import atomic_write_bytes
-from mnistlab.predict import Prediction, load_image, predict_digits
-from mnistlab.preprocessing import for_kind
+from mnistlab.inference import Prediction, classify, for_kind, load_image
+from mnistlab.runs.checkpoint import load_model, read_dataset_record
 from mnistlab.runtime import resolve_device, set_threads
 
 TOP_K = 3
@@ -97,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     predictions: dict[str, Prediction] = {}
     if digits:
         batch = np.stack(list(digits.values()))
-        predictions = dict(zip(digits, predict_digits(model, batch), strict=True))
+        predictions = dict(zip(digits, classify(model, batch), strict=True))
 
     if args.json:
         rows = []

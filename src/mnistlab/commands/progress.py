@@ -12,7 +12,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from mnistlab.training import Report
+from mnistlab.training.loop import Report
 
 MAX_LINES = 25  # plain lines per run, besides its last step
 

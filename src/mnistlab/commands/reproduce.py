@@ -13,8 +13,8 @@ from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.commands.progress import StepProgress, format_eta, report_facts
 from mnistlab.data.registry import get_dataset_spec
 from mnistlab.errors import UsageError
-from mnistlab.report.claims import parse_shard
-from mnistlab.report.experiments import (
+from mnistlab.reproduce.claims import parse_shard
+from mnistlab.reproduce.experiments import (
     PAPER_DATASET,
     PAPER_SEEDS,
     QUICK_SEEDS,
@@ -22,9 +22,9 @@ from mnistlab.report.experiments import (
     available_experiments,
     for_dataset,
 )
-from mnistlab.report.parallel import threads_per_job
-from mnistlab.report.plan import plan
-from mnistlab.report.runner import Progress, reproduce
+from mnistlab.reproduce.parallel import threads_per_job
+from mnistlab.reproduce.plan import plan
+from mnistlab.reproduce.runner import Progress, reproduce
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 
 

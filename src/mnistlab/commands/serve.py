@@ -21,7 +21,7 @@ from mnistlab.commands.train import default_run_dir
 from mnistlab.config import RECIPES, TrainConfig, resolve_config
 from mnistlab.errors import UsageError
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
-from mnistlab.training import Report, train
+from mnistlab.training.loop import Report, train
 
 # Without a robust or fast CNN recipe, the paper CNN for this many steps: ~1-2 min on a laptop CPU,
 # ~97 % test accuracy, instead of the paper's 20,000 steps (~99.2 %, tens of minutes).

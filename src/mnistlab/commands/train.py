@@ -10,8 +10,6 @@ from pathlib import Path
 
 import torch
 
-from mnistlab import checkpoint as ckpt
-from mnistlab import distributed
 from mnistlab.bench.timing import seconds_since_process_start
 from mnistlab.commands.common import (
     add_data_args,
@@ -25,8 +23,10 @@ from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.commands.progress import StepProgress, format_eta, run_seconds_left
 from mnistlab.config import RECIPES, TrainConfig, read_config_file, resolve_config
 from mnistlab.errors import UsageError
+from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
-from mnistlab.training import Report, train
+from mnistlab.training import distributed
+from mnistlab.training.loop import Report, train
 
 TASKS = sorted({task for task, _ in RECIPES})
 # Flags that change the numbers; with --resume they come from the run's config instead.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from mnistlab.checkpoint import load_model, read_dataset_record
 from mnistlab.commands.common import add_checkpoint_arg
+from mnistlab.runs.checkpoint import load_model, read_dataset_record
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

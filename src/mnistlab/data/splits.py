@@ -24,6 +24,7 @@ from mnistlab.data.store import LocatedDataset, locate_dataset
 from mnistlab.errors import DataError
 
 VALIDATION_SIZE = 5000
+SIDE = 28  # every image here is SIDE x SIDE pixels, as in MNIST's IDX files
 SPLITS = ("train", "val", "test")
 
 

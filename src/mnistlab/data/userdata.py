@@ -28,6 +28,7 @@ from mnistlab.data.registry import (
     spec_record,
     user_dataset_path,
 )
+from mnistlab.data.splits import SIDE
 from mnistlab.data.verify import remember_verified, sha256_of_content
 from mnistlab.errors import DataError
 from mnistlab.fileio import atomic_write_json
@@ -35,7 +36,6 @@ from mnistlab.fileio import atomic_write_json
 __all__ = ["MAX_CLASSES", "add_dataset", "default_validation_size", "parse_classes", "remove_dataset"]
 
 MAX_CLASSES = 256  # labels are uint8
-SIDE = 28  # every model here takes 28x28 images
 # The names a file of each role may have (each plain or .gz): MNIST's own, and the
 # dotted variant that Kaggle's and several other copies use.
 CANDIDATE_NAMES: dict[str, tuple[str, ...]] = {

@@ -1,6 +1,10 @@
-"""Models and their registry. Importing this package registers every built-in model."""
+"""Models and their registry (`create_model(name, **options)`, as in timm)."""
 
-from mnistlab.models import cnn, fast, robust, softmax  # noqa: F401  (registers the models)
-from mnistlab.models.registry import create_model, list_models, register_model
+import lazy_loader
 
-__all__ = ["create_model", "list_models", "register_model"]
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "registry": ["create_model", "list_models", "register_model"],
+    },
+)

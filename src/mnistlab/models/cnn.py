@@ -5,8 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mnistlab.models.registry import register_model
-
 
 class PaperCNN(nn.Module):
     """conv5x5x32 -> pool -> conv5x5x64 -> pool -> fc1024 -> dropout -> fc10.
@@ -45,6 +43,5 @@ class PaperCNN(nn.Module):
         return self.fc2(x)  # (N, 10) logits
 
 
-@register_model("cnn")
 def cnn(num_classes: int = 10, dropout: float = 0.5, hidden: int = 1024, bias_init: float = 0.1) -> PaperCNN:
     return PaperCNN(num_classes=num_classes, dropout=dropout, hidden=hidden, bias_init=bias_init)

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from mnistlab.models.registry import register_model
-
 
 def conv_bn(c_in: int, c_out: int) -> list[nn.Module]:
     # No conv bias: the batch-norm shift that follows makes it redundant.
@@ -66,11 +64,9 @@ class FastCNN(nn.Module):
         return self.head(x)  # (N, num_classes) logits
 
 
-@register_model("cnn_fast")
 def cnn_fast(num_classes: int = 10, widths: Sequence[int] = (16, 32, 64), dropout: float = 0.0) -> FastCNN:
     return FastCNN(widths=tuple(widths), depth=1, dropout=dropout, num_classes=num_classes)
 
 
-@register_model("cnn_best")
 def cnn_best(num_classes: int = 10, widths: Sequence[int] = (32, 64, 128), dropout: float = 0.2) -> FastCNN:
     return FastCNN(widths=tuple(widths), depth=2, dropout=dropout, num_classes=num_classes)

@@ -1,7 +1,8 @@
 """A small model registry: `create_model(name, **options)`, as in timm.
 
-Each model module registers its constructor with `@register_model("name")`. Every model
-takes images (N, 1, 28, 28) float32 in [0, 1] and returns logits (N, num_classes).
+The built-in models are listed here, each by its constructor; `@register_model("name")` adds
+one of your own. Every model takes images (N, 1, 28, 28) float32 in [0, 1] and returns
+logits (N, num_classes).
 """
 
 from __future__ import annotations
@@ -12,11 +13,21 @@ from typing import Any, TypeVar
 from torch import nn
 
 from mnistlab.errors import UsageError
+from mnistlab.models.cnn import cnn
+from mnistlab.models.fast import cnn_best, cnn_fast
+from mnistlab.models.robust import cnn_robust
+from mnistlab.models.softmax import softmax
 
 ModelFactory = Callable[..., nn.Module]
 F = TypeVar("F", bound=ModelFactory)
 
-_REGISTRY: dict[str, ModelFactory] = {}
+_REGISTRY: dict[str, ModelFactory] = {
+    "softmax": softmax,  # the paper's softmax regression
+    "cnn": cnn,  # the paper's deep CNN
+    "cnn_fast": cnn_fast,
+    "cnn_best": cnn_best,
+    "cnn_robust": cnn_robust,
+}
 
 
 def register_model(name: str) -> Callable[[F], F]:

@@ -3,7 +3,7 @@
 Batch-norm fixes each channel's scale at training time, so a digit written in faint ink
 (all intensities times c < 1) reaches the ReLUs far below the learned means and the fast
 CNN reads 14 % of low-contrast test digits correctly (`mnistlab evaluate --robustness`).
-Dividing each image by its own maximum first, as MNIST's preparation and `mnistlab.predict`
+Dividing each image by its own maximum first, as MNIST's preparation and `mnistlab.inference.digits`
 do (strongest ink -> 255), makes the model blind to that scale at no cost.
 """
 
@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import torch
 
 from mnistlab.models.fast import FastCNN
-from mnistlab.models.registry import register_model
 
 # Below this peak (of 1.0) an image counts as blank and is left as it is, not amplified.
 MIN_PEAK = 0.05
@@ -28,7 +27,6 @@ class InkNormalizedCNN(FastCNN):
         return super().forward(x / peak)
 
 
-@register_model("cnn_robust")
 def cnn_robust(
     num_classes: int = 10, widths: Sequence[int] = (16, 32, 64), depth: int = 1, dropout: float = 0.0
 ) -> InkNormalizedCNN:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mnistlab.models.registry import register_model
-
 
 class SoftmaxRegression(nn.Module):
     """A single linear layer; the softmax lives in the loss (cross-entropy from logits).
@@ -26,6 +24,5 @@ class SoftmaxRegression(nn.Module):
         return self.linear(x)  # (N, 10) logits
 
 
-@register_model("softmax")
 def softmax(num_classes: int = 10) -> SoftmaxRegression:
     return SoftmaxRegression(num_classes=num_classes)

@@ -19,11 +19,11 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure
 
-from mnistlab import checkpoint as ckpt
 from mnistlab import visualize
 from mnistlab.data.splits import Dataset
-from mnistlab.evaluation import predict_logits
+from mnistlab.evaluation.metrics import predict_logits
 from mnistlab.report.robust_rows import CorruptedTest
+from mnistlab.runs import checkpoint as ckpt
 
 FIGURES_DIR = "figures"
 DIGITS_SEED = 0

@@ -14,12 +14,12 @@ from typing import Any
 
 from mnistlab.data.splits import Dataset
 from mnistlab.report.environment import Machines
-from mnistlab.report.experiments import PAPER_SEEDS, Experiment
 from mnistlab.report.figures import draw_figures
 from mnistlab.report.html import write_report
-from mnistlab.report.plan import Job
 from mnistlab.report.robust_rows import CorruptedTest, add_robustness
 from mnistlab.report.rows import add_never_firing, compare_with_baselines, experiment_summary
+from mnistlab.reproduce.experiments import PAPER_SEEDS, Experiment
+from mnistlab.reproduce.plan import Job
 
 FORMAT = "mnistlab-reproduce/1"
 

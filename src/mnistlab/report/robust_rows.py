@@ -1,7 +1,7 @@
 """The report's robustness section: every model of the table on the corrupted test split.
 
 Each finished run of every row except the ablations is evaluated on the test split under
-each corruption of `mnistlab.corruptions` at the default severity (`mnistlab.robustness`,
+each corruption of `mnistlab.evaluation.corruptions` at the default severity (`mnistlab.evaluation.robustness`,
 the numbers `mnistlab evaluate RUN --robustness` prints). A run's result is cached under
 the report's analysis folder, keyed by its results.json, so a rerun evaluates only new runs;
 the corrupted test split is built once per report update, and only when a run needs it.
@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mnistlab import checkpoint as ckpt
-from mnistlab.corruptions import DEFAULT_SEED, DEFAULT_SEVERITY
 from mnistlab.data.splits import Split
+from mnistlab.evaluation.corruptions import DEFAULT_SEED, DEFAULT_SEVERITY
+from mnistlab.evaluation.robustness import corrupted_splits, robustness_on
 from mnistlab.fileio import atomic_write_json
 from mnistlab.report.rows import ANALYSIS_DIR, results_digest
-from mnistlab.robustness import corrupted_splits, robustness_on
+from mnistlab.runs import checkpoint as ckpt
 
 
 def _source(run_dir: Path, count: int) -> str:

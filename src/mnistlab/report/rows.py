@@ -18,15 +18,15 @@ from typing import Any
 
 import torch
 
-from mnistlab import checkpoint as ckpt
-from mnistlab.analysis import PAPER_CNN_RELU_INPUTS, never_firing
 from mnistlab.data.splits import normalize
+from mnistlab.evaluation.units import PAPER_CNN_RELU_INPUTS, never_firing
 from mnistlab.fileio import atomic_write_json
-from mnistlab.report.claims import holder
 from mnistlab.report.environment import Machines, run_environment
-from mnistlab.report.experiments import Experiment
-from mnistlab.report.plan import Job, finished_results
 from mnistlab.report.stats import compare_with_paper, mean_interval, welch_difference
+from mnistlab.reproduce.claims import holder
+from mnistlab.reproduce.experiments import Experiment
+from mnistlab.reproduce.plan import Job, finished_results
+from mnistlab.runs import checkpoint as ckpt
 
 ANALYSIS_DIR = "analysis"  # the report's cache of numbers computed from runs' weights
 DIFFERENCE_METHOD = "Welch t (unequal variances, Welch–Satterthwaite degrees of freedom)"

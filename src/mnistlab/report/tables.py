@@ -300,7 +300,7 @@ def environment_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
 
 def robustness_columns(results: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """Experiment, seeds, clean, mean over corruptions, then one column per corruption (in the benchmark's order)."""
-    from mnistlab.corruptions import in_benchmark_order
+    from mnistlab.evaluation.corruptions import in_benchmark_order
 
     measured = [row["robustness"] for row in results["experiments"] if row.get("robustness")]
     names = in_benchmark_order(list(measured[0]["corruptions"])) if measured else []

@@ -7,24 +7,19 @@
 Needs the `serve` extra (fastapi, uvicorn, python-multipart).
 """
 
-from mnistlab.serve.app import MAX_BODY_BYTES, ApiError, create_app
-from mnistlab.serve.models import (
-    TASKS,
-    ModelAnswer,
-    Predictor,
-    ServedModel,
-    latest_finished_runs,
-    load_served_models,
-)
+import lazy_loader
 
-__all__ = [
-    "MAX_BODY_BYTES",
-    "TASKS",
-    "ApiError",
-    "ModelAnswer",
-    "Predictor",
-    "ServedModel",
-    "create_app",
-    "latest_finished_runs",
-    "load_served_models",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "app": ["MAX_BODY_BYTES", "ApiError", "create_app"],
+        "models": [
+            "TASKS",
+            "ModelAnswer",
+            "Predictor",
+            "ServedModel",
+            "latest_finished_runs",
+            "load_served_models",
+        ],
+    },
+)

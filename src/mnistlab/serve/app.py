@@ -33,15 +33,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from mnistlab import __version__
+from mnistlab.data.splits import SIDE
 from mnistlab.errors import ImageError, MnistlabError
-from mnistlab.predict import load_image
-from mnistlab.preprocessing import DIGITS, Preprocessing
+from mnistlab.inference import DIGITS, Preprocessing, load_image
 from mnistlab.serve.models import Predictor, ServedModel
 
 MAX_BODY_BYTES = 1_000_000  # 1 MB; a 280x280 canvas PNG is ~5-20 kB
 MAX_UPLOAD_FILES = 5  # multipart file parts parsed; one is used, more are an error naming them
 STATIC_DIR = Path(__file__).parent / "static"
-SIDE = 28  # MNIST images are 28x28
 DATA_URL = re.compile(r"data:image/[\w.+-]+(?:;[\w=.+-]+)*;base64,(?P<data>.*)", re.DOTALL)
 
 PREDICT_BODY = {

@@ -21,12 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnistlab import checkpoint as ckpt
 from mnistlab.config import task_of
 from mnistlab.errors import CheckpointError, UsageError
-from mnistlab.predict import predict_digits
-from mnistlab.preprocessing import Preprocessing, for_kind
-from mnistlab.runs import common_dataset_record
+from mnistlab.inference import Preprocessing, classify, for_kind
+from mnistlab.runs import checkpoint as ckpt
+from mnistlab.runs.dataset import common_dataset_record
 
 # What a first start needs: one model of each task, shown side by side, in this order.
 TASKS = ("softmax", "cnn")
@@ -178,7 +177,7 @@ class Predictor:
         for served in self.models:
             with self._lock, torch.inference_mode():
                 start = time.perf_counter()
-                (prediction,) = predict_digits(served.model, digits)
+                (prediction,) = classify(served.model, digits)
                 elapsed = time.perf_counter() - start
             answers.append(
                 ModelAnswer(

@@ -29,16 +29,17 @@ import torch
 from torch import nn
 
 from mnistlab import __version__
-from mnistlab import checkpoint as ckpt
 from mnistlab.config import TrainConfig
 from mnistlab.data import Split, load_dataset, normalize
+from mnistlab.data.splits import SIDE
 from mnistlab.errors import CheckpointError, ExportError, UsageError
-from mnistlab.evaluation import EVAL_BATCH_SIZE, Evaluation, evaluation_from_logits, predict_logits
-from mnistlab.exported import ExportResult, Verification
+from mnistlab.evaluation.metrics import EVAL_BATCH_SIZE, Evaluation, evaluation_from_logits, predict_logits
+from mnistlab.export.model_card import render_model_card
+from mnistlab.export.result import ExportResult, Verification
 from mnistlab.fileio import atomic_write_text, pending_file
-from mnistlab.model_card import render_model_card
-from mnistlab.predict import BOX, CENTRE, SIDE
-from mnistlab.run_record import DatasetRecord, dataset_record
+from mnistlab.inference.digits import BOX, CENTRE
+from mnistlab.runs import checkpoint as ckpt
+from mnistlab.runs.record import DatasetRecord, dataset_record
 
 FORMATS = ("onnx",)
 DEFAULT_FILE = "model.onnx"

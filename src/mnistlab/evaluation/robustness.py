@@ -1,7 +1,7 @@
 """The robustness benchmark: a model's accuracy on every corruption of one split.
 
 `evaluate_robustness` corrupts the test split (or the validation split, for choosing a
-recipe without looking at test) with each of `mnistlab.corruptions` at one severity and
+recipe without looking at test) with each of `mnistlab.evaluation.corruptions` at one severity and
 returns the clean accuracy, the accuracy per corruption and their mean (the MNIST-C
 summary). `write_robustness` stores it as `RUN_DIR/robustness.json`, which reports read.
 """
@@ -17,9 +17,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from mnistlab.corruptions import DEFAULT_SEED, DEFAULT_SEVERITY, check_corruptions, check_severity, corrupt
 from mnistlab.data.splits import Split
-from mnistlab.evaluation import accuracy
+from mnistlab.evaluation.corruptions import (
+    DEFAULT_SEED,
+    DEFAULT_SEVERITY,
+    check_corruptions,
+    check_severity,
+    corrupt,
+)
+from mnistlab.evaluation.metrics import accuracy
 from mnistlab.fileio import atomic_write_json
 
 ROBUSTNESS_FILE = "robustness.json"

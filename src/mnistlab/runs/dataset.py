@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnistlab.checkpoint import read_dataset_record
+from mnistlab.runs.checkpoint import read_dataset_record
 from mnistlab.data.download import ProgressFn
 from mnistlab.data.splits import Dataset, load_dataset
 from mnistlab.errors import DataError, UsageError

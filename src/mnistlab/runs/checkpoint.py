@@ -36,7 +36,7 @@ from mnistlab.config import TrainConfig
 from mnistlab.data.registry import get_dataset_spec
 from mnistlab.errors import CheckpointError
 from mnistlab.fileio import atomic_write_bytes, atomic_write_json
-from mnistlab.optim import Optimizer
+from mnistlab.training.optim import Optimizer
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.json"

@@ -15,11 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from mnistlab.checkpoint import load_model
 from mnistlab.data.splits import Split
 from mnistlab.errors import UsageError
-from mnistlab.evaluation import Evaluation, evaluation_from_logits, predict_logits
-from mnistlab.runs import common_dataset_record
+from mnistlab.evaluation.metrics import Evaluation, evaluation_from_logits, predict_logits
+from mnistlab.runs.checkpoint import load_model
+from mnistlab.runs.dataset import common_dataset_record
 
 
 @dataclass(frozen=True)

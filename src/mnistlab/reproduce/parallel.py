@@ -22,13 +22,13 @@ from typing import Any
 
 import torch
 
-from mnistlab import checkpoint as ckpt
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Dataset
 from mnistlab.errors import UsageError
-from mnistlab.report.claims import claim
+from mnistlab.reproduce.claims import claim
+from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runtime import load_average
-from mnistlab.training import Report, train
+from mnistlab.training.loop import Report, train
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Training, reusing or resuming every run of a reproduction, with the time left and a report after each.
 
-Each run is trained by `mnistlab.training.train` in its own folder (`plan`). After every run
+Each run is trained by `mnistlab.training.loop.train` in its own folder (`plan`). After every run
 the report is rebuilt from the runs' own results.json files (`results`), so no number on the
 page is typed by hand, and the softmax rows appear while the CNN is still training.
 
@@ -19,15 +19,15 @@ from typing import Any
 
 import torch
 
-from mnistlab import checkpoint as ckpt
 from mnistlab.data.splits import Dataset
 from mnistlab.errors import UsageError
-from mnistlab.report.claims import CLAIM_FILE, claim, holder, shard_indices
-from mnistlab.report.experiments import PAPER_EXPERIMENTS, PAPER_SEEDS, Experiment
-from mnistlab.report.parallel import Outcome, RunSpec, run_parallel, threads_per_job
-from mnistlab.report.plan import Job, finished_results, plan
+from mnistlab.reproduce.claims import CLAIM_FILE, claim, holder, shard_indices
+from mnistlab.reproduce.experiments import PAPER_EXPERIMENTS, PAPER_SEEDS, Experiment
+from mnistlab.reproduce.parallel import Outcome, RunSpec, run_parallel, threads_per_job
+from mnistlab.reproduce.plan import Job, finished_results, plan
+from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runtime import load_average
-from mnistlab.training import Report, train
+from mnistlab.training.loop import Report, train
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,5 @@
-"""How a person's picture becomes a 28x28 input: the way the dataset's own images were made.
+"""A person's picture of one item to a 28x28 input, the way Fashion-MNIST's images were made.
 
-Digit datasets (MNIST and those added with `--kind digits`) use MNIST's size-normalisation
-(`mnistlab.predict.preprocess`: the digit's longer side 20 px, centre of mass at the centre).
 Object datasets (Fashion-MNIST, `--kind objects`) use Fashion-MNIST's conversion of its
 product photos (Xiao, Rasul, Vollgraf 2017, arXiv:1708.07747, section 2), step by step:
 
@@ -24,25 +22,13 @@ so that step 6 leaves the object light on black as in the dataset.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from mnistlab.data.splits import SIDE
 from mnistlab.errors import ImageError
-from mnistlab.predict import WORK_SIDE, preprocess, preprocess_intensities
+from mnistlab.inference.image import SIXTEEN_BIT_MODES, WORK_SIDE, has_alpha
 
-__all__ = [
-    "DIGITS",
-    "OBJECTS",
-    "Preprocessing",
-    "for_kind",
-    "preprocess_object",
-    "preprocess_object_intensities",
-]
-
-SIDE = 28
 TRIM_FUZZ = 0.05  # of full scale: the paper's "within 5 % of the maximum possible intensity"
 SHARPEN_RADIUS = 1.0  # the paper's Gaussian radius and standard deviation
 _OBJECT_FIX = "pass a picture of one item on a plain background"
@@ -51,11 +37,11 @@ _OBJECT_FIX = "pass a picture of one item on a plain background"
 def _rgb_on_white(image: Image.Image, name: str) -> Image.Image:
     """Any Pillow mode to RGB; transparent pixels become white, as behind the product photos."""
     image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+    if has_alpha(image):
         rgba = image.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(paper, rgba)
-    elif image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+    elif image.mode in (*SIXTEEN_BIT_MODES, "I", "F"):
         grey = np.nan_to_num(np.asarray(image, dtype=np.float32))
         if image.mode.startswith("I;16") or (image.mode == "I" and grey.max() > 255):
             grey = grey / 257.0  # 65535 -> 255
@@ -116,32 +102,3 @@ def preprocess_object_intensities(values: np.ndarray, *, name: str = "The drawin
         values = values * 255.0
     grey = Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
     return preprocess_object(grey, name=name)
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """One way of making a 28x28 input, and how `predict` and the server describe it."""
-
-    name: str
-    description: str
-    from_image: Callable[..., np.ndarray]  # (PIL image, *, name) -> (28, 28) uint8
-    from_intensities: Callable[..., np.ndarray]  # (2-D light-on-dark array, *, name) -> (28, 28) uint8
-
-
-DIGITS = Preprocessing(
-    "mnist-digit",
-    "MNIST's digit pre-processing: grey, light ink on black, longer side 20 px, centre of mass at the centre",
-    preprocess,
-    preprocess_intensities,
-)
-OBJECTS = Preprocessing(
-    "fashion-mnist-object",
-    "Fashion-MNIST's conversion: trimmed, longest edge subsampled to 28 px, sharpened, centred, negated, grey",
-    preprocess_object,
-    preprocess_object_intensities,
-)
-
-
-def for_kind(image_kind: str) -> Preprocessing:
-    """The pre-processing of a dataset whose images are `image_kind` ("digits" or "objects")."""
-    return OBJECTS if image_kind == "objects" else DIGITS

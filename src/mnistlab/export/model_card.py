@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from mnistlab import checkpoint as ckpt
 from mnistlab.data import VALIDATION_SIZE
-from mnistlab.exported import ExportResult
-from mnistlab.run_record import train_command
+from mnistlab.export.result import ExportResult
+from mnistlab.runs import checkpoint as ckpt
+from mnistlab.runs.record import train_command
 from mnistlab.runtime import describe_runtime
 
 ROBUSTNESS_FILE = "robustness.json"

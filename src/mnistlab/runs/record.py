@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnistlab.checkpoint import DATASET_FILE, builtin_record, read_json
+from mnistlab.runs.checkpoint import DATASET_FILE, builtin_record, read_json
 from mnistlab.config import TrainConfig, resolve_config, task_of
 from mnistlab.data.registry import get_dataset_spec
 

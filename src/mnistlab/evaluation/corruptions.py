@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 
 from mnistlab import imageops
-from mnistlab.augment import affine_matrices
 from mnistlab.errors import UsageError
+from mnistlab.training.augment import affine_matrices
 
 DEFAULT_SEVERITY = 3
 SEVERITY_RANGE = (1, 5)

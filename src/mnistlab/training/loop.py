@@ -5,7 +5,7 @@
 test evaluation. It never prints: it reports through `on_report`, and stops early (saving
 a checkpoint) when `should_stop()` turns true, which the CLI wires to SIGINT/SIGTERM.
 
-Under torchrun (`dist`, see `mnistlab.distributed`) the same loop runs data-parallel: each
+Under torchrun (`dist`, see `mnistlab.training.distributed`) the same loop runs data-parallel: each
 rank trains on its shard of every global batch through DistributedDataParallel, evaluation
 sums confusion counts over ranks, and only rank 0 writes files and reports.
 """
@@ -24,19 +24,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnistlab import checkpoint as ckpt
-from mnistlab import distributed
-from mnistlab.augment import augment_batch
 from mnistlab.config import TrainConfig
 from mnistlab.data.batches import BatchSampler
 from mnistlab.data.splits import Dataset, Split, normalize
-from mnistlab.distributed import DistContext
-from mnistlab.evaluation import Evaluation
+from mnistlab.evaluation.metrics import Evaluation
 from mnistlab.models import create_model
-from mnistlab.optim import Optimizer, build_optimizer, learning_rate, match_layouts
-from mnistlab.precision import autocast, check_precision
-from mnistlab.precision import describe as describe_precision
-from mnistlab.runtime import load_average
+from mnistlab.runs import checkpoint as ckpt
+from mnistlab.runtime import autocast, check_precision, describe_precision, load_average
+from mnistlab.training import distributed
+from mnistlab.training.augment import augment_batch
+from mnistlab.training.distributed import DistContext
+from mnistlab.training.optim import Optimizer, build_optimizer, learning_rate, match_layouts
 
 # Which weights the final test evaluation uses. The paper reports its final model.
 TEST_CHECKPOINT = "last"
@@ -278,7 +276,7 @@ def train(
 
     With `run_dir`, checkpoints, metrics and results are written there; `resume=True`
     continues from its last checkpoint and ends bit-identical to an uninterrupted run.
-    With `dist` (from `mnistlab.distributed.from_environment`) this process is one rank of
+    With `dist` (from `mnistlab.training.distributed.from_environment`) this process is one rank of
     a data-parallel group; `config.batch_size` is then the global batch.
     """
     context = dist or distributed.SINGLE

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnistlab import checkpoint as ckpt
 from mnistlab.config import TrainConfig
 from mnistlab.errors import UsageError
-from mnistlab.report.experiments import Experiment
+from mnistlab.reproduce.experiments import Experiment
+from mnistlab.runs import checkpoint as ckpt
 
 
 @dataclass(frozen=True)

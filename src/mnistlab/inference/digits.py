@@ -1,4 +1,4 @@
-"""A person's own digit, from an image file or a drawing, to the model's classes.
+"""A person's own digit, from an image or a drawing, to the 28x28 input MNIST's digits were made as.
 
 MNIST's digits were made in a fixed way (LeCun et al., "Gradient-based learning applied to
 document recognition", 1998, and yann.lecun.com/exdb/mnist): each NIST digit was
@@ -18,30 +18,15 @@ box has a longer side of 20 px for 9,997 of the 10,000 digits; the pipeline repr
 
 from __future__ import annotations
 
-import io
-import os
-import warnings
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
-import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
-from torch import nn
+from PIL import Image, ImageOps
 
+from mnistlab.data.splits import SIDE
 from mnistlab.errors import ImageError
-from mnistlab.evaluation import predict_logits
+from mnistlab.inference.image import SIXTEEN_BIT_MODES, WORK_SIDE, has_alpha
 
-SIDE = 28  # MNIST's field
 BOX = 20  # the longer side of the digit inside the field
 CENTRE = 14.0  # centre of mass, in pixel-index coordinates (row, column)
-# Decompression-bomb guard: a 50-megapixel photo is plenty for one digit, and its float32
-# grey copy (~200 MB) still fits a laptop. PIL's own guard (Image.MAX_IMAGE_PIXELS) is
-# turned from a warning into an error too, without changing it for the whole process.
-MAX_PIXELS = 50_000_000
-# Large photos are box-averaged down to about this longer side before anything else: the
-# output has 20 px, so this keeps 50x headroom for a digit filling 1/50 of the photo.
-WORK_SIDE = 1024
 # An image whose ink stands out from the background by less than this (of 255) is blank.
 MIN_CONTRAST = 32.0
 # Pixels fainter than this fraction of the strongest ink are background noise
@@ -51,73 +36,6 @@ NOISE_FRACTION = 0.2
 _IMAGE_FIX = "pass an image of one dark digit on light paper, or light on dark"
 _DRAWING_FIX = "draw a digit first"
 
-_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
-_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
-
-
-# -- reading ------------------------------------------------------------------------------
-
-
-def load_image(source: str | os.PathLike | bytes, *, name: str | None = None) -> Image.Image:
-    """Open and fully decode an image file (a path) or an encoded image (bytes).
-
-    Raises ImageError when the path is missing, the file is empty, it is not an image
-    Pillow can read, it has more than MAX_PIXELS pixels, or it is truncated. `name` is how
-    messages refer to the image (default: the path, or "The image" for bytes).
-    """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        what = name or "The image"
-    else:
-        path = Path(source)
-        what = name or f"Image {path}"
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ImageError(f"{what} does not exist; check the path.") from None
-        except IsADirectoryError:
-            raise ImageError(f"{what} is a directory; pass an image file such as a PNG or JPEG.") from None
-        except OSError as exc:
-            raise ImageError(f"{what} cannot be read ({exc.strerror or exc}).") from None
-    if not data:
-        raise ImageError(f"{what} is empty (0 bytes); pass a PNG or JPEG of a digit.")
-
-    with warnings.catch_warnings():
-        # Pillow warns (rather than raises) between MAX_IMAGE_PIXELS and twice that.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(io.BytesIO(data))  # reads the header only
-            _check_size(image, what)
-            image.load()
-        except ImageError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(
-                f"{what} claims more pixels than Pillow's limit of {Image.MAX_IMAGE_PIXELS:,}; "
-                f"downscale it to at most {MAX_PIXELS:,} pixels."
-            ) from None
-        except UnidentifiedImageError:
-            raise ImageError(
-                f"{what} is not an image Pillow can read; pass a PNG, JPEG, GIF, BMP, TIFF or WebP file."
-            ) from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise ImageError(f"{what} is truncated or corrupt ({exc}); export it again.") from None
-    return image
-
-
-def _check_size(image: Image.Image, what: str) -> None:
-    width, height = image.size
-    if width * height > MAX_PIXELS:
-        raise ImageError(
-            f"{what} has {width}x{height} = {width * height:,} pixels, more than the limit of "
-            f"{MAX_PIXELS:,}; downscale it first."
-        )
-    if width == 0 or height == 0:
-        raise ImageError(f"{what} has no pixels ({width}x{height}).")
-
-
-# -- pre-processing -------------------------------------------------------------------------
-
 
 def preprocess(image: Image.Image, *, name: str = "The image") -> np.ndarray:
     """An image of one digit, in any mode, to MNIST's (28, 28) uint8 light-on-dark format.
@@ -126,11 +44,11 @@ def preprocess(image: Image.Image, *, name: str = "The image") -> np.ndarray:
     nothing, as a black canvas). Raises ImageError for a blank image.
     """
     image = ImageOps.exif_transpose(image)
-    has_alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
+    transparent = has_alpha(image)
     try:
         return _centre_digit(_light_on_dark(_grey(image, background=255)), name, _IMAGE_FIX)
     except ImageError:
-        if not has_alpha:
+        if not transparent:
             raise
         # Light ink on a transparent background vanishes over white; try it over black.
         return _centre_digit(_light_on_dark(_grey(image, background=0)), name, _IMAGE_FIX)
@@ -157,15 +75,15 @@ def preprocess_intensities(values: np.ndarray, *, name: str = "The drawing") -> 
 
 def _grey(image: Image.Image, background: int) -> np.ndarray:
     """Any Pillow mode to a float32 (H, W) grey array on the 0..255 scale."""
-    if image.mode in (*_SIXTEEN_BIT_MODES, "I", "F"):
+    if image.mode in (*SIXTEEN_BIT_MODES, "I", "F"):
         grey = np.asarray(image, dtype=np.float32)
-        if image.mode in _SIXTEEN_BIT_MODES or (image.mode == "I" and grey.max() > 255):
+        if image.mode in SIXTEEN_BIT_MODES or (image.mode == "I" and grey.max() > 255):
             grey = grey / 257.0  # 65535 -> 255
         elif image.mode == "F" and grey.max() <= 1.0:
             grey = grey * 255.0
         grey = np.clip(np.nan_to_num(grey), 0.0, 255.0)
     else:
-        if image.mode in _ALPHA_MODES or "transparency" in image.info:
+        if has_alpha(image):
             rgba = image.convert("RGBA")
             paper = Image.new("RGBA", rgba.size, (background, background, background, 255))
             image = Image.alpha_composite(paper, rgba)
@@ -223,37 +141,3 @@ def _centre_digit(ink: np.ndarray, name: str, fix: str) -> np.ndarray:
     field = np.zeros((SIDE, SIDE), dtype=np.uint8)
     field[top : top + height, left : left + width] = np.clip(np.rint(digit), 0, 255).astype(np.uint8)
     return field
-
-
-# -- prediction -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """A model's class probabilities for one digit."""
-
-    probabilities: tuple[float, ...]  # one per class, summing to 1
-
-    @property
-    def label(self) -> int:
-        """The most probable class (the lowest index on a tie)."""
-        return max(range(len(self.probabilities)), key=lambda c: (self.probabilities[c], -c))
-
-    def top(self, k: int = 3) -> list[tuple[int, float]]:
-        """The k most probable (class, probability) pairs, most probable first."""
-        order = sorted(range(len(self.probabilities)), key=lambda c: (-self.probabilities[c], c))
-        return [(c, self.probabilities[c]) for c in order[:k]]
-
-
-def predict_digits(model: nn.Module, digits: np.ndarray | torch.Tensor) -> list[Prediction]:
-    """Probabilities for pre-processed digits (N, 28, 28) uint8, batched on the model's device."""
-    digits = torch.as_tensor(np.asarray(digits) if not isinstance(digits, torch.Tensor) else digits)
-    if digits.ndim != 3 or tuple(digits.shape[1:]) != (SIDE, SIDE) or digits.dtype != torch.uint8:
-        raise ValueError(
-            f"digits must be uint8 of shape (N, {SIDE}, {SIDE}), got {digits.dtype} {tuple(digits.shape)}"
-        )
-    if digits.shape[0] == 0:
-        return []
-    logits = predict_logits(model, digits)  # eval mode, inference mode, batches of 1,000
-    probabilities = torch.softmax(logits.to(torch.float64), dim=1).cpu().tolist()
-    return [Prediction(tuple(row)) for row in probabilities]

@@ -27,7 +27,7 @@ from torch import nn
 
 from mnistlab.data.splits import Split
 from mnistlab.errors import UsageError
-from mnistlab.evaluation import EVAL_BATCH_SIZE, Evaluation, confusion_matrix, predict_logits
+from mnistlab.evaluation.metrics import EVAL_BATCH_SIZE, Evaluation, confusion_matrix, predict_logits
 
 LR_RULE = "none: batch_size is the global batch, gradients are averaged over ranks, lr is unchanged"
 # The ranks agree on stopping every this many steps: each agreement is a collective, and
@@ -187,7 +187,7 @@ def batch_stats(
 def evaluate(
     model: nn.Module, split: Split, context: DistContext, *, batch_size: int = EVAL_BATCH_SIZE
 ) -> Evaluation:
-    """`mnistlab.evaluation.evaluate` over all ranks: rank r scores samples r, r+W, ...
+    """`mnistlab.evaluation.metrics.evaluate` over all ranks: rank r scores samples r, r+W, ...
 
     The (C, C) confusion counts are summed over ranks, and every number is derived from
     that sum, so each sample of `split` is counted exactly once.

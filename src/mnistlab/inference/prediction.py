@@ -1,0 +1,47 @@
+"""The model's answer for pre-processed 28x28 images: class probabilities, batched.
+
+Works for any dataset's classes (digits or Fashion-MNIST's clothing): the labels are class
+indices, named by the caller from the run's dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from mnistlab.data.splits import SIDE
+from mnistlab.evaluation.metrics import predict_logits
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A model's class probabilities for one image."""
+
+    probabilities: tuple[float, ...]  # one per class, summing to 1
+
+    @property
+    def label(self) -> int:
+        """The most probable class (the lowest index on a tie)."""
+        return max(range(len(self.probabilities)), key=lambda c: (self.probabilities[c], -c))
+
+    def top(self, k: int = 3) -> list[tuple[int, float]]:
+        """The k most probable (class, probability) pairs, most probable first."""
+        order = sorted(range(len(self.probabilities)), key=lambda c: (-self.probabilities[c], c))
+        return [(c, self.probabilities[c]) for c in order[:k]]
+
+
+def classify(model: nn.Module, images: np.ndarray | torch.Tensor) -> list[Prediction]:
+    """Probabilities for pre-processed images (N, 28, 28) uint8, batched on the model's device."""
+    images = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    if images.ndim != 3 or tuple(images.shape[1:]) != (SIDE, SIDE) or images.dtype != torch.uint8:
+        raise ValueError(
+            f"images must be uint8 of shape (N, {SIDE}, {SIDE}), got {images.dtype} {tuple(images.shape)}"
+        )
+    if images.shape[0] == 0:
+        return []
+    logits = predict_logits(model, images)  # eval mode, inference mode, batches of 1,000
+    probabilities = torch.softmax(logits.to(torch.float64), dim=1).cpu().tolist()
+    return [Prediction(tuple(row)) for row in probabilities]

@@ -1,0 +1,20 @@
+"""Training: the paper's loop, its optimizers and schedules, augmentation, and the data-parallel seam.
+
+- `loop`: `train`, one engine for every model, resumable and observable; it never prints.
+- `optim`: SGD and Adam on torch's fused kernels, and the learning-rate schedules.
+- `augment`: random affine, elastic, thickness, contrast, erasing, noise, flips and shifts, batched.
+- `strategy`: what differs between one process and torchrun's many (the only module that knows
+  torch.distributed).
+"""
+
+import lazy_loader
+
+# Each name loads its module on first use (SPEC 1), so importing the package loads nothing.
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "loop": ["TrainResult", "Report", "prepare_model", "summarize", "train"],
+        "optim": ["SGD", "Adam", "build_optimizer", "learning_rate"],
+        "augment": ["augment_batch"],
+    },
+)
