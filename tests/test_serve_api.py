@@ -43,7 +43,8 @@ from mnistlab.serve import (
     latest_finished_runs,
     load_served_models,
 )
-from mnistlab.serve.app import STATIC_DIR, BodyLimit
+from mnistlab.serve.app import STATIC_DIR
+from mnistlab.serve.errors import BodyLimit
 
 
 @pytest.fixture(scope="module")

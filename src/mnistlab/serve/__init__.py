@@ -12,7 +12,8 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
-        "app": ["MAX_BODY_BYTES", "ApiError", "create_app"],
+        "app": ["MAX_BODY_BYTES", "create_app"],
+        "errors": ["ApiError"],
         "models": [
             "TASKS",
             "ModelAnswer",

@@ -1,0 +1,145 @@
+"""Request bodies to a pre-processed (28, 28) uint8 input: a PNG upload, a data URL, or 28x28 pixels.
+
+Requests are pre-processed the way the served models' dataset was made (`Predictor.
+preprocessing`): MNIST's digit normalisation, or Fashion-MNIST's conversion for objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+import numpy as np
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from mnistlab.data.splits import SIDE
+from mnistlab.errors import ImageError
+from mnistlab.inference import DIGITS, Preprocessing, load_image
+from mnistlab.serve.errors import ApiError, sentence
+
+MAX_UPLOAD_FILES = 5  # multipart file parts parsed; one is used, more are an error naming them
+DATA_URL = re.compile(r"data:image/[\w.+-]+(?:;[\w=.+-]+)*;base64,(?P<data>.*)", re.DOTALL)
+
+# The OpenAPI description of what `POST /api/predict` accepts (FastAPI cannot infer it from
+# `read_digit`, which reads the raw request).
+PREDICT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "properties": {"image": {"type": "string", "description": "PNG/JPEG data URL"}},
+                        "required": ["image"],
+                    },
+                    {
+                        "type": "object",
+                        "properties": {
+                            "pixels": {
+                                "type": "array",
+                                "description": "28x28 light-on-dark intensities, 0..255 or 0..1",
+                                "items": {"type": "array", "items": {"type": "number"}},
+                            }
+                        },
+                        "required": ["pixels"],
+                    },
+                ]
+            }
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"image": {"type": "string", "format": "binary"}},
+                "required": ["image"],
+            }
+        },
+    },
+}
+
+
+def digit_from_image(data: bytes, preprocessing: Preprocessing = DIGITS) -> np.ndarray:
+    """Decode image bytes and pre-process them exactly as `mnistlab predict` does."""
+    try:
+        image = load_image(data, name="The upload")
+    except ImageError as exc:
+        raise ApiError(400, sentence(str(exc))) from None
+    try:
+        return preprocessing.from_image(image, name="The drawing")
+    except ImageError as exc:  # a blank canvas
+        raise ApiError(422, sentence(str(exc))) from None
+
+
+def digit_from_pixels(pixels: Any, preprocessing: Preprocessing = DIGITS) -> np.ndarray:
+    """A JSON 28x28 array of light-on-dark intensities (0..255, or fractions in 0..1)."""
+    if not (
+        isinstance(pixels, list)
+        and len(pixels) == SIDE
+        and all(isinstance(row, list) and len(row) == SIDE for row in pixels)
+    ):
+        raise ApiError(
+            422, f"'pixels' must be a {SIDE}x{SIDE} array (a list of {SIDE} rows of {SIDE} numbers)."
+        )
+    flat = [v for row in pixels for v in row]
+    if any(isinstance(v, list) for v in flat):
+        raise ApiError(422, f"'pixels' must be a {SIDE}x{SIDE} array, not one with a third dimension.")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat):
+        raise ApiError(422, "Every value in 'pixels' must be a number.")
+    values = np.asarray(flat, dtype=np.float64).reshape(SIDE, SIDE)
+    if not np.isfinite(values).all() or values.min() < 0 or values.max() > 255:
+        raise ApiError(422, "Every value in 'pixels' must be a finite intensity between 0 and 255.")
+    try:
+        return preprocessing.from_intensities(values.astype(np.float32))
+    except ImageError as exc:  # a blank canvas
+        raise ApiError(422, sentence(str(exc))) from None
+
+
+def digit_from_json(payload: Any, preprocessing: Preprocessing = DIGITS) -> np.ndarray:
+    if isinstance(payload, list):
+        return digit_from_pixels(payload, preprocessing)
+    if isinstance(payload, dict) and "image" in payload:
+        match = DATA_URL.fullmatch(payload["image"]) if isinstance(payload["image"], str) else None
+        if match is None:
+            raise ApiError(422, "The 'image' field must be a base64 data URL (data:image/png;base64,...).")
+        try:
+            data = base64.b64decode(match["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError(400, "The 'image' data URL does not hold valid base64.") from None
+        return digit_from_image(data, preprocessing)
+    if isinstance(payload, dict) and "pixels" in payload:
+        return digit_from_pixels(payload["pixels"], preprocessing)
+    raise ApiError(422, "The JSON body needs an 'image' data URL or a 'pixels' 28x28 array.")
+
+
+async def read_digit(request: Request, preprocessing: Preprocessing = DIGITS) -> np.ndarray:
+    """Dispatch on Content-Type; decoding and pre-processing run off the event loop."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "application/json":
+        body = await request.body()
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise ApiError(400, "The request body is not valid JSON.") from None
+        return await run_in_threadpool(digit_from_json, payload, preprocessing)
+    if media_type == "multipart/form-data":
+        # Any field name is accepted (`curl -F file=@digit.png` as well as the page's 'image');
+        # a few extra files are parsed only to name them in the error.
+        form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=10)
+        uploads = [(name, value) for name, value in form.multi_items() if isinstance(value, UploadFile)]
+        if len(uploads) != 1:
+            got = ", ".join(repr(name) for name, _ in uploads) or "none"
+            raise ApiError(
+                422, f"The multipart upload needs exactly one file part; got {len(uploads)} ({got})."
+            )
+        return await run_in_threadpool(digit_from_image, await uploads[0][1].read(), preprocessing)
+    if media_type.startswith("image/"):
+        return await run_in_threadpool(digit_from_image, await request.body(), preprocessing)
+    given = (
+        f"Content-Type {media_type!r} is not supported" if media_type else "The request has no Content-Type"
+    )
+    raise ApiError(415, f"{given}; send application/json, multipart/form-data or an image.")
