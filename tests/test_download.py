@@ -26,7 +26,7 @@ import pytest
 
 from mnistlab.data.download import download_dataset
 from mnistlab.data.idx import read_idx, write_idx
-from mnistlab.data.registry import DatasetFile, DatasetSpec
+from mnistlab.data.spec import DatasetFile, DatasetSpec
 from mnistlab.data.verify import verify_file
 from mnistlab.errors import DownloadError
 

@@ -13,13 +13,8 @@ import pytest
 
 from mnistlab.data import verify
 from mnistlab.data.idx import read_idx, write_idx
-from mnistlab.data.registry import (
-    DATASETS,
-    MNIST,
-    DatasetFile,
-    DatasetSpec,
-    get_dataset_spec,
-)
+from mnistlab.data.registry import DATASETS, MNIST, get_dataset_spec
+from mnistlab.data.spec import DatasetFile, DatasetSpec
 from mnistlab.data.store import default_cache_dir, find_files, locate_dataset
 from mnistlab.data.verify import verify_file
 from mnistlab.errors import DataError

@@ -10,7 +10,8 @@ import torch
 from mnistlab.commands.common import add_data_args, add_json_arg, download_bar, load_data, print_json
 from mnistlab.data import SPLITS
 from mnistlab.data.download import download_dataset
-from mnistlab.data.registry import DATASETS, IMAGE_KINDS, DatasetSpec, get_dataset_spec, user_dataset_names
+from mnistlab.data.registry import DATASETS, get_dataset_spec, user_dataset_names
+from mnistlab.data.spec import IMAGE_KINDS, DatasetSpec
 from mnistlab.data.store import default_cache_dir
 from mnistlab.data.userdata import add_dataset, parse_classes, remove_dataset
 from mnistlab.errors import DataError

@@ -7,7 +7,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submod_attrs={
         "batches": ["BatchSampler", "epoch_permutation"],
         "idx": ["IDXFormatError", "read_idx", "write_idx"],
-        "registry": ["DATASETS", "DatasetFile", "DatasetSpec", "get_dataset_spec"],
+        "registry": ["DATASETS", "get_dataset_spec"],
+        "spec": ["DatasetFile", "DatasetSpec"],
         "splits": [
             "SIDE",
             "SPLITS",

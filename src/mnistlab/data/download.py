@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mnistlab.data.registry import DatasetFile, DatasetSpec
+from mnistlab.data.spec import DatasetFile, DatasetSpec
 from mnistlab.data.verify import sha256_of_content, verify_file
 from mnistlab.errors import DataError, DownloadError
 

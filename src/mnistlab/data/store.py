@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mnistlab.data.registry import DatasetSpec, identify_content
+from mnistlab.data.registry import identify_content
+from mnistlab.data.spec import DatasetSpec
 from mnistlab.data.verify import ChecksumError, cache_root, remember_verified, verify_file
 from mnistlab.errors import DataError
 

@@ -16,18 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from mnistlab.data.idx import read_idx
-from mnistlab.data.registry import (
-    DATASETS,
-    FILE_ROLES,
-    IMAGE_KINDS,
-    NAME_PATTERN,
-    DatasetFile,
-    DatasetSpec,
-    get_dataset_spec,
-    identify_content,
-    spec_record,
-    user_dataset_path,
-)
+from mnistlab.data.registry import DATASETS, get_dataset_spec, identify_content, user_dataset_path
+from mnistlab.data.spec import FILE_ROLES, IMAGE_KINDS, NAME_PATTERN, DatasetFile, DatasetSpec, spec_record
 from mnistlab.data.splits import SIDE
 from mnistlab.data.verify import remember_verified, sha256_of_content
 from mnistlab.errors import DataError
