@@ -18,8 +18,11 @@ NOT_FOR_TRAINING = (
     "PIL",
     "fastapi",
     "uvicorn",
+    "onnx",
     "mnistlab.report",
-    "mnistlab.inference.digits",
+    "mnistlab.inference",
+    "mnistlab.export",
+    "mnistlab.visualize",
     "mnistlab.bench.suite",
     "torch.utils.flop_counter",
 )
@@ -48,6 +51,20 @@ def test_a_training_command_imports_nothing_it_does_not_use(command: str) -> Non
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == ""
+
+
+def test_importing_the_package_loads_none_of_its_parts() -> None:
+    # The faces are lazy: `import mnistlab` runs no submodule, and a name loads only its module.
+    code = (
+        "import sys, mnistlab\n"
+        "before = sorted(m for m in sys.modules if m.startswith('mnistlab.'))\n"
+        "mnistlab.resolve_config\n"
+        "after = sorted(m for m in sys.modules if m.startswith('mnistlab.'))\n"
+        "heavy = [m for m in ('torch', 'PIL', 'matplotlib', 'fastapi', 'onnx') if m in sys.modules]\n"
+        "print(before, after, heavy)\n"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[] ['mnistlab.config', 'mnistlab.errors'] []"
 
 
 def test_a_typo_is_still_a_one_line_usage_error(capsys) -> None:

@@ -30,11 +30,10 @@ import torch
 from mnistlab.bench.accuracy import time_to_accuracy
 from mnistlab.bench.hardware import compare_precisions, parity
 from mnistlab.bench.throughput import compare_training, inference
-from mnistlab.bench.timing import load_average
 from mnistlab.config import resolve_config
 from mnistlab.data.splits import Dataset, Split
 from mnistlab.models import create_model
-from mnistlab.runtime import describe_precision, describe_runtime
+from mnistlab.runtime import describe_precision, describe_runtime, load_average
 
 # Steps of the fast recipe's schedule that aim at >= 99.0 % (the full recipe aims at 99.27 %).
 FAST_99_STEPS = 215

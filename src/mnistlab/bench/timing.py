@@ -88,14 +88,6 @@ def seconds_since_process_start() -> float | None:
     return uptime - started
 
 
-def load_average() -> tuple[float, float, float] | None:
-    """1, 5 and 15 minute load averages: how busy the machine was while we measured."""
-    try:
-        return os.getloadavg()
-    except OSError:
-        return None
-
-
 def synchronize(device: torch.device) -> None:
     """Wait until `device` has finished the work queued on it (CUDA and MPS; a CPU never lags).
 
