@@ -8,11 +8,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench docs clean
 
 $(BIN)/mnistlab: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[serve,dev,export]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[serve,dev,export,docs]'
 	touch $@
 
 run: $(BIN)/mnistlab
@@ -27,5 +27,9 @@ lint: $(BIN)/mnistlab
 bench: $(BIN)/mnistlab
 	$(BIN)/mnistlab bench $(ARGS)
 
+# The documentation site, from docs/ into site/ (git-ignored); `$(BIN)/mkdocs serve` previews it.
+docs: $(BIN)/mnistlab
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict $(ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site
