@@ -20,6 +20,7 @@ from mnistlab.errors import MnistlabError
 COMMANDS = (
     "train",
     "evaluate",
+    "calibrate",
     "predict",
     "data",
     "show",

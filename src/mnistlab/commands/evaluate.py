@@ -1,5 +1,6 @@
 """`mnistlab evaluate RUN_DIR`: accuracy, per-class accuracy and the confusion matrix;
-with `--robustness`, the accuracy under each corruption of `mnistlab.evaluation.corruptions`."""
+with `--robustness`, the accuracy under each corruption of `mnistlab.evaluation.corruptions`;
+with `--calibration` or `--ood`, how far its confidence can be trusted (`evaluate_reader`)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_SEVERITY,
         metavar="N",
         help=f"with --robustness: corruption severity 1-5 (default: {DEFAULT_SEVERITY})",
+    )
+    trust = p.add_mutually_exclusive_group()
+    trust.add_argument(
+        "--calibration",
+        action="store_true",
+        help="ECE, NLL and Brier score before and after the run's temperature, clean and corrupted",
+    )
+    trust.add_argument(
+        "--ood",
+        action="store_true",
+        help="the abstention rule on the split and on non-digits: AUROC, FPR at 95%% TPR, share refused",
+    )
+    p.add_argument(
+        "--figure", metavar="FILE", help="with --calibration: write the reliability diagram (.png/.svg/.pdf)"
     )
     add_checkpoint_arg(p)
     add_precision_arg(p, default=None, help_default="the precision the run trained in")
@@ -112,6 +127,10 @@ def check_robustness_flags(args: argparse.Namespace) -> None:
     """Reject robustness flags without --robustness, and bad names or severities up front."""
     from mnistlab.evaluation.corruptions import check_corruptions, check_severity
 
+    if args.figure is not None and not args.calibration:
+        raise UsageError("--figure only applies with --calibration; add it.")
+    if args.robustness and (args.calibration or args.ood):
+        raise UsageError("--robustness, --calibration and --ood are separate reports; ask for one at a time.")
     if not args.robustness:
         if args.corruptions is not None or args.severity != DEFAULT_SEVERITY:
             raise UsageError("--corruptions and --severity only apply with --robustness; add it.")
@@ -136,6 +155,11 @@ def run(args: argparse.Namespace) -> int:
     if args.robustness:
         with autocast(precision, device):
             return run_robustness(args, model, data)
+    if args.calibration or args.ood:
+        from mnistlab.commands.evaluate_reader import run_calibration, run_ood
+
+        with autocast(precision, device):
+            return (run_calibration if args.calibration else run_ood)(args, model, data)
     with autocast(precision, device):
         evaluation = evaluate(model, data.split(args.split))
     if args.json:

@@ -1,0 +1,72 @@
+"""`mnistlab calibrate RUN_DIR`: fit the run's temperature and abstention rule on its validation split.
+
+Runs trained now get `calibration.json` when they finish; this adds it to a run trained before,
+or refits it with another score or quantile. It reads the validation split only.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mnistlab.commands.common import (
+    add_checkpoint_arg,
+    add_data_args,
+    add_json_arg,
+    add_runtime_args,
+    print_json,
+)
+from mnistlab.errors import UsageError
+from mnistlab.evaluation.abstention import SCORES
+from mnistlab.evaluation.reader import DEFAULT_QUANTILE, DEFAULT_SCORE, fit_calibration
+from mnistlab.runs.calibration import write_calibration
+from mnistlab.runs.checkpoint import load_model
+from mnistlab.runs.dataset import load_run_data
+from mnistlab.runtime import resolve_device, set_threads
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "calibrate", help="fit a run's temperature and when it abstains (validation only)"
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument(
+        "--score", choices=SCORES, default=DEFAULT_SCORE, help=f"abstention score (default: {DEFAULT_SCORE})"
+    )
+    p.add_argument(
+        "--quantile",
+        type=float,
+        default=DEFAULT_QUANTILE,
+        metavar="Q",
+        help=f"share of validation images to refuse, the least sure (default: {DEFAULT_QUANTILE})",
+    )
+    add_checkpoint_arg(p)
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder holding the run's dataset (default: $MNISTLAB_DATA, the cache)",
+    )
+    add_runtime_args(p)
+    add_json_arg(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.quantile < 0.5:
+        raise UsageError(f"--quantile must be in [0, 0.5), got {args.quantile}.")
+    device = resolve_device(args.device)
+    set_threads(args.threads)
+    model, _ = load_model(args.run_dir, args.checkpoint, device)
+    data = load_run_data([args.run_dir], None, args.data_dir).dataset
+    record = fit_calibration(model, data, score=args.score, quantile=args.quantile)
+    path = write_calibration(args.run_dir, record)
+    if args.json:
+        print_json({"run_dir": args.run_dir, "file": str(path), **record})
+        return 0
+    before, after = record["validation"]["before"], record["validation"]["after"]
+    rule = record["rule"]
+    print(
+        f"{args.run_dir}: temperature {record['temperature']:.3f} (validation NLL {before['nll']:.4f} -> "
+        f"{after['nll']:.4f}, ECE {before['ece']:.2%} -> {after['ece']:.2%}); abstains when {rule['score']} < "
+        f"{rule['threshold']:.4g} ({rule['quantile']:.2%} of validation). Written to {path}."
+    )
+    return 0

@@ -1,0 +1,92 @@
+"""`mnistlab evaluate RUN --calibration` and `--ood`: how far to trust the reader's answers.
+
+`--calibration`: ECE (15 bins), NLL and Brier score with the raw softmax and with the run's
+temperature, on the clean and the corrupted split, and a reliability diagram (`--figure`).
+`--ood`: the abstention rule on the split (share refused, accuracy on the rest, the
+risk-coverage curve) and, per outlier set, AUROC, FPR at 95 % TPR and the share refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from torch import nn
+
+from mnistlab.commands.common import print_json
+from mnistlab.data.splits import Dataset, load_dataset
+from mnistlab.errors import DataError
+from mnistlab.evaluation.abstention import AbstentionRule
+from mnistlab.evaluation.reader import calibration_report, ood_report
+from mnistlab.runs.calibration import UNCALIBRATED, read_calibration
+
+# The outliers of a run: the other built-in dataset, whose images are not of the run's classes.
+OTHER_DATASET = {"digits": "fashion-mnist", "objects": "mnist"}
+
+
+def run_calibration(args: argparse.Namespace, model: nn.Module, data: Dataset) -> int:
+    record, note = _calibration(args.run_dir)
+    report = calibration_report(model, data.split(args.split), record["temperature"])
+    if args.figure:
+        from mnistlab.visualize import reliability_diagram, save_figure
+
+        save_figure(reliability_diagram(report), args.figure)
+    if args.json:
+        print_json({"run_dir": args.run_dir, "split": args.split, "calibrated": note is None, **report})
+        return 0
+    if note:
+        print(note)
+    print(f"{args.run_dir} on {data.name} {args.split}, temperature {report['temperature']:.3f}:")
+    print(f"{'images':<22}{'ECE':>9}{'NLL':>9}{'Brier':>9}")
+    for name in ("clean", "corrupted"):
+        for when in ("before", "after"):
+            m = report[name][when]
+            label = f"{name} ({'T = 1' if when == 'before' else 'calibrated'})"
+            print(f"{label:<22}{m['ece']:9.2%}{m['nll']:9.4f}{m['brier']:9.4f}")
+    if args.figure:
+        print(f"reliability diagram: {args.figure}")
+    return 0
+
+
+def run_ood(args: argparse.Namespace, model: nn.Module, data: Dataset) -> int:
+    record, note = _calibration(args.run_dir)
+    rule = AbstentionRule.from_dict(record["rule"])
+    other = _other_dataset(data, args.data_dir)
+    report = ood_report(model, data, rule, args.split, other)
+    if args.json:
+        print_json({"run_dir": args.run_dir, "calibrated": note is None, **report})
+        return 0
+    if note:
+        print(note)
+    inside = report["inside"]
+    print(
+        f"{args.run_dir} on {data.name} {args.split}: abstains on {inside['abstained']:.2%}, right on "
+        f"{inside['selective_accuracy']:.2%} of the rest ({inside['accuracy']:.2%} answering all); "
+        f"rule {rule.score} >= {rule.threshold:.4g} at T = {rule.temperature:.3f}"
+    )
+    print(f"{'outliers':<16}{'images':>8}{'AUROC':>9}{'FPR@95':>9}{'abstained':>11}")
+    for row in report["outliers"]:
+        print(
+            f"{row['outliers']:<16}{row['images']:>8,}{row['auroc']:9.4f}{row['fpr_at_95_tpr']:9.2%}"
+            f"{row['abstained']:11.2%}"
+        )
+    return 0
+
+
+def _calibration(run_dir: str) -> tuple[dict[str, Any], str | None]:
+    record = read_calibration(run_dir)
+    if record is None:
+        return UNCALIBRATED, (
+            f"{run_dir} has no calibration.json (trained before calibration); using temperature 1 and "
+            f"the max-softmax rule, which answers everything. Run `mnistlab calibrate {run_dir}` to fit them."
+        )
+    return record, None
+
+
+def _other_dataset(data: Dataset, data_dir: str | None) -> Dataset | None:
+    kind = data.source.spec.image_kind if data.source else "digits"
+    name = OTHER_DATASET[kind]
+    try:
+        return load_dataset(name, data_dir, download=False)
+    except DataError:
+        return None  # not on this machine: the made outlier sets still run

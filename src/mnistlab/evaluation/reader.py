@@ -1,0 +1,118 @@
+"""The reader's trustworthiness: its temperature and abstention rule, fitted and measured.
+
+`fit_calibration` fits both on the validation split alone: the temperature that minimises the
+validation NLL, then the threshold below which `DEFAULT_QUANTILE` of the validation digits
+score. `calibration_report` and `ood_report` measure the result on any split; the outlier sets
+are the other dataset (Fashion-MNIST for a digits run, MNIST for a clothing run) and the
+images `mnistlab.evaluation.outliers` makes, from a seed that depends on the split, so the
+images a recipe is chosen on (`val`) are not those it is reported on (`test`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from mnistlab.data.splits import Dataset, Split
+from mnistlab.evaluation import outliers
+from mnistlab.evaluation.abstention import AbstentionRule, fit_rule, selective, separation
+from mnistlab.evaluation.calibration import calibration_metrics, fit_temperature
+from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.evaluation.robustness import corrupted_splits
+
+DEFAULT_SCORE = "msp"
+DEFAULT_QUANTILE = 0.005  # refuse the 0.5 % least sure validation digits (and all below them)
+OUTLIERS_PER_SET = 2000
+SEEDS = {"val": outliers.VALIDATION_SEED, "test": outliers.TEST_SEED}
+
+
+def _summary(metrics: Any) -> dict[str, float]:
+    return {"ece": metrics.ece, "nll": metrics.nll, "brier": metrics.brier, "accuracy": metrics.accuracy}
+
+
+def fit_calibration(
+    model: nn.Module, data: Dataset, *, score: str = DEFAULT_SCORE, quantile: float = DEFAULT_QUANTILE
+) -> dict[str, Any]:
+    """The record `runs.calibration.write_calibration` stores, fitted on `data.val` only."""
+    logits = predict_logits(model, data.val.images).cpu()
+    labels = data.val.labels.cpu()
+    temperature = fit_temperature(logits, labels)
+    where = f"{data.name} validation split ({len(data.val):,} images)"
+    rule = fit_rule(logits, score, temperature, quantile, where)
+    return {
+        "temperature": temperature,
+        "rule": rule.to_dict(),
+        "validation": {
+            "before": _summary(calibration_metrics(logits, labels, 1.0)),
+            "after": _summary(calibration_metrics(logits, labels, temperature)),
+        },
+    }
+
+
+def calibration_report(
+    model: nn.Module, split: Split, temperature: float, *, severity: int = 3
+) -> dict[str, Any]:
+    """ECE, NLL, Brier and the reliability bins before and after scaling, clean and corrupted."""
+    corrupted = list(corrupted_splits(split, severity=severity).values())
+    sets = {
+        "clean": split,
+        "corrupted": Split(
+            torch.cat([s.images for s in corrupted]), torch.cat([s.labels for s in corrupted])
+        ),
+    }
+    report: dict[str, Any] = {"temperature": temperature, "severity": severity}
+    for name, images in sets.items():
+        logits = predict_logits(model, images.images).cpu()
+        labels = images.labels.cpu()
+        report[name] = {
+            "images": len(images),
+            "before": calibration_metrics(logits, labels, 1.0).to_dict(),
+            "after": calibration_metrics(logits, labels, temperature).to_dict(),
+        }
+    return report
+
+
+def outlier_images(data: Dataset, other: Dataset | None, split: str) -> dict[str, torch.Tensor]:
+    """The outlier sets of `split` ("val" or "test"): the other dataset's split, and the made ones."""
+    sets: dict[str, torch.Tensor] = {}
+    if other is not None:
+        sets[other.name] = other.split(split).images
+    for name in outliers.MAKERS:
+        sets[name] = outliers.make(name, OUTLIERS_PER_SET, SEEDS[split])
+    return sets
+
+
+def ood_report(
+    model: nn.Module, data: Dataset, rule: AbstentionRule, split: str, other: Dataset | None
+) -> dict[str, Any]:
+    """The rule on `data`'s `split` (abstention, selective accuracy) and on every outlier set."""
+    inside = data.split(split)
+    logits = predict_logits(model, inside.images).cpu()
+    result: dict[str, Any] = {
+        "split": split,
+        "rule": rule.to_dict(),
+        "inside": selective(rule, logits, inside.labels.cpu()).to_dict(),
+        "outliers": [],
+    }
+    for name, images in outlier_images(data, other, split).items():
+        outside = predict_logits(model, images).cpu()
+        result["outliers"].append(separation(rule, logits, outside, name).to_dict())
+    return result
+
+
+def compare_scores(
+    model: nn.Module,
+    data: Dataset,
+    temperature: float,
+    other: Dataset | None,
+    quantile: float = DEFAULT_QUANTILE,
+) -> dict[str, dict[str, Any]]:
+    """Each score's rule, fitted on validation and measured on the validation outliers."""
+    logits = predict_logits(model, data.val.images).cpu()
+    where = f"{data.name} validation split ({len(data.val):,} images)"
+    return {
+        name: ood_report(model, data, fit_rule(logits, name, temperature, quantile, where), "val", other)
+        for name in ("msp", "energy")
+    }
