@@ -2,7 +2,9 @@
 
 Each image is pre-processed the way the run's dataset was made: MNIST's digit
 normalisation for digit datasets, Fashion-MNIST's conversion for object datasets
-(`mnistlab.inference.objects`); the output says which.
+(`mnistlab.inference.objects`); the output says which. Probabilities are calibrated with the
+run's temperature, and an image the run's abstention rule refuses is "not a digit" (JSON
+`"abstain": true, "label": null` with the score, threshold and reason) unless `--always-answer`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from PIL import Image
 from mnistlab.commands.common import add_checkpoint_arg, add_json_arg, add_runtime_args, print_json
 from mnistlab.errors import ImageError
 from mnistlab.fileio import atomic_write_bytes
-from mnistlab.inference import Prediction, classify, for_kind, load_image
-from mnistlab.runs.checkpoint import load_model, read_dataset_record
+from mnistlab.inference import Prediction, Reader, Reading, load_image
 from mnistlab.runtime import resolve_device, set_threads
 
 TOP_K = 3
@@ -37,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by `mnistlab train`")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, GIF, BMP, TIFF, ...)")
     add_checkpoint_arg(p)
+    p.add_argument(
+        "--always-answer",
+        action="store_true",
+        help="give the most probable class even where the reader would abstain (it still says so)",
+    )
     p.add_argument(
         "--save-preprocessed",
         metavar="DIR",
@@ -63,21 +69,48 @@ def png_bytes(digit: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def describe(prediction: Prediction, classes: list[str]) -> str:
+def describe(prediction: Prediction, classes: tuple[str, ...]) -> str:
     return ", ".join(f"{classes[c]} {p:.1%}" for c, p in prediction.top(TOP_K))
 
 
-def label_text(label: int, classes: list[str]) -> str:
+def label_text(label: int, classes: tuple[str, ...]) -> str:
     """The label as shown: "7" for a digit class named "7", "9 Ankle boot" otherwise."""
     return classes[label] if classes[label] == str(label) else f"{label} {classes[label]}"
+
+
+def reading_row(image: str, reading: Reading, reader: Reader, always_answer: bool) -> dict:
+    p = reading.prediction
+    label = p.label if always_answer or not reading.abstain else None
+    return {
+        "image": image,
+        "label": label,
+        "class": None if label is None else reader.classes[label],
+        "abstain": reading.abstain,
+        "score": reading.score,
+        "threshold": reading.threshold,
+        "reason": reader.reason(reading),
+        "top": [[c, prob] for c, prob in p.top(TOP_K)],
+        "probabilities": list(p.probabilities),
+    }
+
+
+def reading_text(image: str, reading: Reading, reader: Reader, always_answer: bool) -> str:
+    p, classes = reading.prediction, reader.classes
+    top = f"(top {TOP_K}: {describe(p, classes)})"
+    if not reading.abstain:
+        return f"{image}: {label_text(p.label, classes)}  {top}"
+    if always_answer:
+        return f"{image}: {label_text(p.label, classes)}, unsure ({reader.reason(reading)})  {top}"
+    return f"{image}: {reader.refusal}  ({reader.rule.score} {reading.score:.3f} < {reading.threshold:.3f}; {top})"
 
 
 def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     set_threads(args.threads)
-    model, _ = load_model(args.run_dir, args.checkpoint, device)  # a bad RUN_DIR ends here
-    trained_on = read_dataset_record(args.run_dir)
-    classes, preprocessing = trained_on["classes"], for_kind(trained_on["image_kind"])
+    reader = Reader.from_run(args.run_dir, args.checkpoint, device)  # a bad RUN_DIR ends here
+    if reader.note:
+        print(f"mnistlab: {reader.note}", file=sys.stderr)
+    preprocessing = reader.preprocessing
 
     digits: dict[str, np.ndarray] = {}
     errors: dict[str, str] = {}
@@ -93,41 +126,31 @@ def run(args: argparse.Namespace) -> int:
         for image, digit in digits.items():
             atomic_write_bytes(out_dir / preprocessed_name(image, taken), png_bytes(digit))
 
-    predictions: dict[str, Prediction] = {}
+    readings: dict[str, Reading] = {}
     if digits:
-        batch = np.stack(list(digits.values()))
-        predictions = dict(zip(digits, classify(model, batch), strict=True))
+        readings = dict(zip(digits, reader.read(np.stack(list(digits.values()))), strict=True))
 
     if args.json:
-        rows = []
-        for image in args.images:
-            if image in errors:
-                rows.append({"image": image, "error": errors[image]})
-            else:
-                p = predictions[image]
-                rows.append(
-                    {
-                        "image": image,
-                        "label": p.label,
-                        "class": classes[p.label],
-                        "top": [[c, prob] for c, prob in p.top(TOP_K)],
-                        "probabilities": list(p.probabilities),
-                    }
-                )
+        rows = [
+            {"image": image, "error": errors[image]}
+            if image in errors
+            else reading_row(image, readings[image], reader, args.always_answer)
+            for image in args.images
+        ]
         print_json(
             {
                 "run_dir": str(args.run_dir),
-                "dataset": trained_on["name"],
-                "classes": classes,
+                "dataset": reader.dataset,
+                "classes": list(reader.classes),
                 "preprocessing": {"name": preprocessing.name, "description": preprocessing.description},
+                **reader.describe(),
                 "predictions": rows,
             }
         )
     else:
-        if predictions:
-            print(f"Pre-processing for {trained_on['title']}: {preprocessing.description}.")
+        if readings:
+            print(f"Pre-processing for {reader.title}: {preprocessing.description}.")
         for image in args.images:
-            if image in predictions:
-                p = predictions[image]
-                print(f"{image}: {label_text(p.label, classes)}  (top {TOP_K}: {describe(p, classes)})")
+            if image in readings:
+                print(reading_text(image, readings[image], reader, args.always_answer))
     return 1 if errors else 0

@@ -5,6 +5,7 @@
 - `objects`: Fashion-MNIST's conversion of a product photo.
 - `preprocessing`: which of the two a dataset's kind of images uses.
 - `prediction`: class probabilities for pre-processed images.
+- `reader`: a run's model with its temperature and its rule for saying "not a digit".
 """
 
 import lazy_loader
@@ -17,6 +18,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "digits": ["preprocess", "preprocess_intensities"],
         "objects": ["preprocess_object", "preprocess_object_intensities"],
         "preprocessing": ["DIGITS", "OBJECTS", "Preprocessing", "for_kind"],
-        "prediction": ["Prediction", "classify"],
+        "prediction": ["Prediction", "classify", "image_logits", "predictions"],
+        "reader": ["Reader", "Reading"],
     },
 )

@@ -33,15 +33,26 @@ class Prediction:
         return [(c, self.probabilities[c]) for c in order[:k]]
 
 
-def classify(model: nn.Module, images: np.ndarray | torch.Tensor) -> list[Prediction]:
-    """Probabilities for pre-processed images (N, 28, 28) uint8, batched on the model's device."""
+def image_logits(model: nn.Module, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Logits (N, C) on the CPU for pre-processed images (N, 28, 28) uint8, batched on the model's device."""
     images = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
     if images.ndim != 3 or tuple(images.shape[1:]) != (SIDE, SIDE) or images.dtype != torch.uint8:
         raise ValueError(
             f"images must be uint8 of shape (N, {SIDE}, {SIDE}), got {images.dtype} {tuple(images.shape)}"
         )
     if images.shape[0] == 0:
-        return []
-    logits = predict_logits(model, images)  # eval mode, inference mode, batches of 1,000
-    probabilities = torch.softmax(logits.to(torch.float64), dim=1).cpu().tolist()
+        return torch.zeros(0, 0)
+    return predict_logits(model, images).cpu()  # eval mode, inference mode, batches of 1,000
+
+
+def predictions(logits: torch.Tensor, temperature: float = 1.0) -> list[Prediction]:
+    """softmax(logits / temperature) per image, in float64."""
+    probabilities = torch.softmax(logits.to(torch.float64) / temperature, dim=1).tolist()
     return [Prediction(tuple(row)) for row in probabilities]
+
+
+def classify(
+    model: nn.Module, images: np.ndarray | torch.Tensor, *, temperature: float = 1.0
+) -> list[Prediction]:
+    """Probabilities for pre-processed images (N, 28, 28) uint8; `temperature` from the run's calibration."""
+    return predictions(image_logits(model, images), temperature)

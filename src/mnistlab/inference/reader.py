@@ -1,0 +1,108 @@
+"""A reader: a trained run's model with its temperature and its rule for saying "not a digit".
+
+`Reader.from_run` loads what `predict`, the server and the exports share: the weights, the
+run's classes and pre-processing, and `calibration.json` (its temperature and abstention rule,
+fitted on the validation split). A run trained before calibration existed is read with
+temperature 1 and a threshold of 0 (it answers everything), and `note` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mnistlab.evaluation.abstention import AbstentionRule
+from mnistlab.inference.prediction import Prediction, image_logits, predictions
+from mnistlab.inference.preprocessing import Preprocessing, for_kind
+from mnistlab.runs.calibration import UNCALIBRATED, read_calibration
+from mnistlab.runs.checkpoint import load_model, read_dataset_record
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reader says about one image: its calibrated probabilities, and whether it answers."""
+
+    prediction: Prediction  # calibrated: softmax(logits / temperature)
+    abstain: bool
+    score: float  # the rule's score; the reader answers when score >= threshold
+    threshold: float
+
+    @property
+    def label(self) -> int | None:
+        """The most probable class, or None when the reader abstains."""
+        return None if self.abstain else self.prediction.label
+
+
+@dataclass(frozen=True)
+class Reader:
+    model: nn.Module
+    dataset: str  # the name of the dataset the run trained on
+    title: str  # how people write it ("Fashion-MNIST")
+    classes: tuple[str, ...]
+    image_kind: str  # "digits" or "objects"
+    preprocessing: Preprocessing
+    rule: AbstentionRule
+    note: str | None = None  # set when the run has no calibration.json
+
+    @property
+    def temperature(self) -> float:
+        return self.rule.temperature
+
+    @property
+    def refusal(self) -> str:
+        """What an abstention is called: "not a digit", or "not one of the classes"."""
+        return "not a digit" if self.image_kind == "digits" else "not one of the classes"
+
+    def reason(self, reading: Reading) -> str | None:
+        if not reading.abstain:
+            return None
+        return f"{self.refusal}: {self.rule.score} {reading.score:.3f} is below the threshold {reading.threshold:.3f}"
+
+    def read(self, images: np.ndarray | torch.Tensor) -> list[Reading]:
+        """Readings for pre-processed images (N, 28, 28) uint8."""
+        logits = image_logits(self.model, images)
+        if logits.shape[0] == 0:
+            return []
+        scores = self.rule.scores(logits).tolist()
+        return [
+            Reading(p, s < self.rule.threshold, s, self.rule.threshold)
+            for p, s in zip(predictions(logits, self.temperature), scores, strict=True)
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        """What the API and the exports state about the decision."""
+        return {
+            "temperature": self.temperature,
+            "abstention": self.rule.to_dict(),
+            "calibrated": self.note is None,
+        }
+
+    @classmethod
+    def from_run(
+        cls, run_dir: str | Path, checkpoint: str = "final", device: torch.device | str = "cpu"
+    ) -> Reader:
+        model, _ = load_model(run_dir, checkpoint, device)
+        trained_on = read_dataset_record(run_dir)
+        record = read_calibration(run_dir)
+        note = None
+        if record is None:
+            record = UNCALIBRATED
+            note = (
+                f"{run_dir} has no calibration.json (trained before calibration): reading with temperature 1 "
+                f"and no abstention; `mnistlab calibrate {run_dir}` adds them."
+            )
+        return cls(
+            model=model,
+            dataset=trained_on["name"],
+            title=trained_on["title"],
+            classes=tuple(trained_on["classes"]),
+            image_kind=trained_on["image_kind"],
+            preprocessing=for_kind(trained_on["image_kind"]),
+            rule=AbstentionRule.from_dict(record["rule"]),
+            note=note,
+        )
