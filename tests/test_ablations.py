@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mnistlab.commands.reproduce import reproduce
 from mnistlab.data import Dataset, Split
 from mnistlab.data.splits import normalize
 from mnistlab.evaluation.units import PAPER_CNN_RELU_INPUTS, never_firing
@@ -15,7 +16,6 @@ from mnistlab.report import figures, rows
 from mnistlab.reproduce import experiments
 from mnistlab.reproduce.experiments import ABLATIONS, PAPER_EXPERIMENTS, Experiment
 from mnistlab.reproduce.plan import plan
-from mnistlab.reproduce.runner import reproduce
 from mnistlab.runs import checkpoint as ckpt
 
 

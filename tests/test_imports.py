@@ -142,3 +142,16 @@ def test_every_lazy_name_exists_in_its_module():
     for path in sorted(PACKAGE_ROOT.rglob("__init__.py")):
         for name, module in lazy_names(path).items():
             assert hasattr(importlib.import_module(module), name), f"{module_name(path)}.{name}"
+
+
+def test_the_reproduction_sits_below_its_report():
+    """`mnistlab.reproduce` plans and runs; `mnistlab.report` renders and may import it, never the reverse."""
+    graph = import_graph()
+    runners = {m for m in graph if m == "mnistlab.reproduce" or m.startswith("mnistlab.reproduce.")}
+    assert "mnistlab.reproduce.runner" in runners
+    for module in sorted(runners):
+        rendering = sorted(
+            t for t in graph[module] if t == "mnistlab.report" or t.startswith("mnistlab.report.")
+        )
+        assert not rendering, f"{module} imports {', '.join(rendering)}"
+    assert "mnistlab.reproduce.plan" in graph["mnistlab.report.rows"]  # the edge that may exist

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from mnistlab.commands.reproduce import reproduce
 from mnistlab.data import Dataset, Split
 from mnistlab.errors import UsageError
 from mnistlab.report import figures
 from mnistlab.reproduce.experiments import Experiment
 from mnistlab.reproduce.parallel import threads_per_job
-from mnistlab.reproduce.runner import Progress, reproduce
+from mnistlab.reproduce.runner import Progress
 from mnistlab.runs import checkpoint as ckpt
-from mnistlab.training.distributed import weights_digest
+from mnistlab.training.strategy import weights_digest
 
 # Two small experiments x two seeds; the softmax runs are long enough to be stopped midway
 # (at 1,000 steps, on a quiet machine, the first run once finished before the second began).

@@ -12,17 +12,18 @@ from PIL import Image
 
 from mnistlab.cli import main
 from mnistlab.commands.progress import MAX_LINES, format_eta
+from mnistlab.commands.reproduce import reproduce
 from mnistlab.config import RECIPES, resolve_config
 from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
 from mnistlab.evaluation.robustness import evaluate_robustness
 from mnistlab.report import figures, robust_rows, tables
-from mnistlab.reproduce import experiments, runner
+from mnistlab.reproduce import claimed, experiments, runner
 from mnistlab.reproduce.experiments import Experiment
 from mnistlab.reproduce.plan import plan
-from mnistlab.reproduce.runner import Progress, reproduce
+from mnistlab.reproduce.runner import Progress
 from mnistlab.runs import checkpoint as ckpt
-from mnistlab.training.loop import Report
+from mnistlab.training.result import StepReport
 
 # Tiny stand-ins for the paper's rows: the same code paths in seconds.
 TINY = (
@@ -180,7 +181,7 @@ def test_quick_page_says_what_was_reduced(quick_report: tuple[Path, dict]) -> No
 def test_rerun_reuses_finished_runs(quick_report: tuple[Path, dict], small: Dataset, monkeypatch) -> None:
     out, first = quick_report
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/results.json")}
-    monkeypatch.setattr(runner, "train", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    monkeypatch.setattr(claimed, "train", lambda *a, **k: pytest.fail("a finished run was trained again"))
     seen: list[Progress] = []
     again = reproduce(small, out, experiments=TINY, seeds=(0, 1), quick=True, on_progress=seen.append)
     assert [p.state for p in seen] == ["reused"] * 4 and seen[-1].eta_seconds == 0
@@ -279,8 +280,8 @@ def test_eta_is_remaining_steps_times_measured_seconds_per_step() -> None:
 def test_eta_from_reports_leaves_out_each_runs_start_up() -> None:
     jobs = plan(TINY, (0, 1), "/tmp/unused")  # softmax s0, s1 (30 steps, batch 100), then CNN s0, s1
 
-    def report(step: int, elapsed: float) -> Report:
-        return Report(step=step, steps=30, loss=0.3, batch_accuracy=0.9, lr=0.5, val_accuracy=None,
+    def report(step: int, elapsed: float) -> StepReport:
+        return StepReport(step=step, steps=30, loss=0.3, batch_accuracy=0.9, lr=0.5, val_accuracy=None,
                       images_per_second=step * 100 / elapsed, elapsed=elapsed)  # fmt: skip
 
     eta = runner.Eta(jobs)

@@ -15,13 +15,14 @@ import pytest
 
 from mnistlab.cli import main
 from mnistlab.commands import reproduce as reproduce_command
+from mnistlab.commands.reproduce import reproduce
 from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
 from mnistlab.report import figures
 from mnistlab.report import results as report_results
-from mnistlab.reproduce import claims, runner
+from mnistlab.reproduce import claimed, claims
 from mnistlab.reproduce.experiments import Experiment
-from mnistlab.reproduce.runner import Progress, reproduce
+from mnistlab.reproduce.runner import Progress
 
 TINY = (Experiment("sm", "Softmax tiny", "softmax", overrides={"steps": 20, "eval_every": 10}),)
 
@@ -30,13 +31,13 @@ TINY = (Experiment("sm", "Softmax tiny", "softmax", overrides={"steps": 20, "eva
 def counted(monkeypatch) -> list[str]:
     """The run folders that `train` is called for, in order; figures are not drawn."""
     trained: list[str] = []
-    real = runner.train
+    real = claimed.train
 
     def train(config, data, *, run_dir, **kwargs):
         trained.append(Path(run_dir).name)
         return real(config, data, run_dir=run_dir, **kwargs)
 
-    monkeypatch.setattr(runner, "train", train)
+    monkeypatch.setattr(claimed, "train", train)
     monkeypatch.setattr(figures, "figure_specs", lambda *args: [])
     return trained
 
@@ -142,18 +143,18 @@ CHILD = textwrap.dedent(
     from mnistlab.cli import main
     from mnistlab.commands import reproduce as command
     from mnistlab.report import figures, results
-    from mnistlab.reproduce import runner
+    from mnistlab.reproduce import claimed
     from mnistlab.reproduce.experiments import Experiment
 
     log, args = sys.argv[1], sys.argv[2:]
-    real = runner.train
+    real = claimed.train
 
     def train(config, data, *, run_dir, **kwargs):
         with open(log, "a") as f:  # O_APPEND: one short line per write, never interleaved
             f.write(f"{os.getpid()} {Path(run_dir).name}\\n")
         return real(config, data, run_dir=run_dir, **kwargs)
 
-    runner.train = train
+    claimed.train = train
     figures.figure_specs = lambda *args: []
     results.add_robustness = lambda *args: None  # tested in test_reproduce; slow on 10,000 images
     tiny = (Experiment("sm", "Softmax tiny", "softmax", overrides={"steps": 20, "eval_every": 10}),)
@@ -178,7 +179,7 @@ def test_two_processes_on_one_plan_train_every_run_exactly_once(
     trained = Counter(line.split()[1] for line in log.read_text().splitlines())
     assert trained == Counter({f"sm-s{seed}": 1 for seed in range(6)})
     # Any process rebuilds the report from the finished runs, training nothing.
-    monkeypatch.setattr(runner, "train", lambda *a, **k: pytest.fail("--report-only trained"))
+    monkeypatch.setattr(claimed, "train", lambda *a, **k: pytest.fail("--report-only trained"))
     monkeypatch.setattr(figures, "figure_specs", lambda *args: [])
     monkeypatch.setattr(report_results, "add_robustness", lambda *args: None)
     monkeypatch.setattr(reproduce_command, "available_experiments", lambda **flags: TINY)

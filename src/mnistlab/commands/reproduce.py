@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from mnistlab.commands.common import add_data_args, add_runtime_args, load_data, stop_on_signals
 from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.commands.progress import StepProgress, format_eta, report_facts
 from mnistlab.data.registry import get_dataset_spec
+from mnistlab.data.splits import Dataset
 from mnistlab.errors import UsageError
 from mnistlab.reproduce.claims import parse_shard
 from mnistlab.reproduce.experiments import (
     PAPER_DATASET,
+    PAPER_EXPERIMENTS,
     PAPER_SEEDS,
     QUICK_SEEDS,
     Experiment,
@@ -24,7 +27,7 @@ from mnistlab.reproduce.experiments import (
 )
 from mnistlab.reproduce.parallel import threads_per_job
 from mnistlab.reproduce.plan import plan
-from mnistlab.reproduce.runner import Progress, reproduce
+from mnistlab.reproduce.runner import Progress, run_plan
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 
 
@@ -122,26 +125,55 @@ def with_precision(
     return renamed, {e.key: r.key for e, r in zip(experiments, renamed, strict=True)}
 
 
-def run(args: argparse.Namespace) -> int:
-    seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else PAPER_SEEDS)
-    if len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise UsageError(f"--seeds must be distinct non-negative integers, got {' '.join(map(str, seeds))}.")
-    spec = get_dataset_spec(args.dataset or PAPER_DATASET)  # a bad --dataset fails before any work
-    rows = available_experiments(
-        best=args.best, ablations=args.ablations, dataset=spec.name, image_kind=spec.image_kind
+def reproduce(
+    data: Dataset,
+    out_dir: Path | str,
+    *,
+    experiments: Sequence[Experiment] = PAPER_EXPERIMENTS,
+    seeds: Sequence[int] = PAPER_SEEDS,
+    quick: bool = False,
+    only: Collection[str] | None = None,
+    runtime: Mapping[str, Any] | None = None,
+    device: str = "cpu",
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    processes: int = 1,
+    threads: int | None = None,
+    shard: tuple[int, int] | None = None,
+    report_only: bool = False,
+) -> dict[str, Any]:
+    """Run (or reuse, or resume) every (experiment, seed), rewriting the report in `out_dir` after each.
+
+    The runs are `run_plan`'s (its arguments are passed on); the report is `mnistlab.report`'s
+    writer, called whenever a run starts or ends, and the report always covers the whole plan.
+    Returns the final results.json content; `results["complete"]` is False while any run of
+    the whole plan is unfinished.
+    """
+    out_dir = Path(out_dir)
+    planned = plan(experiments, seeds, out_dir, quick=quick, only=only)
+    if not planned:
+        raise UsageError("Nothing to run: pass at least one seed and one experiment.")
+    from mnistlab.report.results import ReportWriter  # matplotlib loads only when a report is made
+
+    writer = ReportWriter(out_dir, data, experiments, planned, quick=quick, runtime=dict(runtime or {}))
+    run_plan(
+        planned,
+        data,
+        device=device,
+        runtime=runtime,
+        on_progress=on_progress,
+        on_update=writer.update,
+        should_stop=should_stop,
+        processes=processes,
+        threads=threads,
+        shard=shard,
+        report_only=report_only,
     )
-    experiments, keys = with_precision(rows, args.precision)
-    only = [keys.get(k, k) for k in args.only] if args.only else None  # plain keys work too
-    shard = parse_shard(args.shard) if args.shard is not None else None
-    if shard is not None and args.report_only:
-        raise UsageError("--report-only trains nothing, so --shard has no meaning with it; drop one of them.")
-    plan(experiments, seeds, args.out, quick=args.quick, only=only)  # a bad --only fails before data loads
-    device = resolve_device(args.device)
-    check_and_warn(args.precision, device)
-    per_run_threads = threads_per_job(set_threads(args.threads), args.jobs)
-    data = load_data(args)
-    experiments = for_dataset(experiments, data.name)
-    out = Path(args.out)
+    return writer.update(running=None)
+
+
+def progress_printer(out: Path) -> Callable[[Progress], None]:
+    """The display of `mnistlab reproduce` on stderr: a progress line per training run, a line per run's end."""
     bar: dict[int, StepProgress] = {}
 
     def on_progress(p: Progress) -> None:
@@ -172,6 +204,29 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
+    return on_progress
+
+
+def run(args: argparse.Namespace) -> int:
+    seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else PAPER_SEEDS)
+    if len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise UsageError(f"--seeds must be distinct non-negative integers, got {' '.join(map(str, seeds))}.")
+    spec = get_dataset_spec(args.dataset or PAPER_DATASET)  # a bad --dataset fails before any work
+    rows = available_experiments(
+        best=args.best, ablations=args.ablations, dataset=spec.name, image_kind=spec.image_kind
+    )
+    experiments, keys = with_precision(rows, args.precision)
+    only = [keys.get(k, k) for k in args.only] if args.only else None  # plain keys work too
+    shard = parse_shard(args.shard) if args.shard is not None else None
+    if shard is not None and args.report_only:
+        raise UsageError("--report-only trains nothing, so --shard has no meaning with it; drop one of them.")
+    plan(experiments, seeds, args.out, quick=args.quick, only=only)  # a bad --only fails before data loads
+    device = resolve_device(args.device)
+    check_and_warn(args.precision, device)
+    per_run_threads = threads_per_job(set_threads(args.threads), args.jobs)
+    data = load_data(args)
+    experiments = for_dataset(experiments, data.name)
+    out = Path(args.out)
     with stop_on_signals() as stopped:
         results = reproduce(
             data,
@@ -182,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
             only=only,
             runtime=describe_runtime(device),
             device=str(device),
-            on_progress=on_progress,
+            on_progress=progress_printer(out),
             should_stop=lambda: stopped() is not None,
             processes=args.jobs,
             threads=per_run_threads,

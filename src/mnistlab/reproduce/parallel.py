@@ -2,11 +2,12 @@
 
 Each run trains in a worker process started with the "spawn" method (a fresh interpreter:
 no forked threads or locks), with `threads` torch threads, so N workers share the cores
-instead of fighting over them. Workers send progress reports over one queue to the parent,
-which owns every display and file outside the run directories. A run's numbers depend
-only on its config and its thread count (on a 2-core AMD EPYC the paper CNN's weights
-already differ between 1 and 2 threads after 10 steps), so N parallel runs give the
-results of the same runs one after another with `--threads` equal to `threads`.
+instead of fighting over them; a worker claims, trains and releases its run exactly as a
+sequential reproduction does (`claimed.train_claimed`). Workers send progress reports over
+one queue to the parent, which owns every display and file outside the run directories.
+A run's numbers depend only on its config and its thread count (on a 2-core AMD EPYC the
+paper CNN's weights already differ between 1 and 2 threads after 10 steps), so N parallel
+runs give the results of the same runs one after another with `--threads` equal to `threads`.
 """
 
 from __future__ import annotations
@@ -17,18 +18,15 @@ import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Dataset
 from mnistlab.errors import UsageError
-from mnistlab.reproduce.claims import claim
-from mnistlab.runs import checkpoint as ckpt
-from mnistlab.runtime import load_average
-from mnistlab.training.loop import Report, train
+from mnistlab.reproduce.claimed import Outcome, not_started, train_claimed
+from mnistlab.reproduce.plan import Job
+from mnistlab.training.result import StepReport
 
 
 @dataclass(frozen=True)
@@ -36,21 +34,7 @@ class RunSpec:
     """One run for a worker: `index` identifies it in reports and outcomes."""
 
     index: int
-    config: TrainConfig
-    run_dir: Path
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a worker sends back: the run's own files hold everything else."""
-
-    index: int
-    started: bool  # False when a stop came before the run began
-    interrupted: bool
-    step: int
-    test_accuracy: float | None
-    train_seconds: float
-    elsewhere: bool = False  # claimed or finished by another process: not trained here
+    job: Job
 
 
 def threads_per_job(total: int, jobs: int) -> int:
@@ -73,30 +57,16 @@ def _init_worker(data: Dataset, reports: Any, stop: Any, threads: int, device: s
 
 def _run(spec: RunSpec) -> Outcome:
     stop = _WORKER["stop"]
-    if stop.is_set():
-        return Outcome(spec.index, False, True, 0, None, 0.0)
-    # The worker claims the folder, so a claim's pid is the process that trains it.
-    owned = claim(spec.run_dir)
-    finished = ckpt.read_results(spec.run_dir) if owned is not None else None
-    if owned is None or (finished is not None and not finished.get("interrupted")):
-        if owned is not None:
-            owned.release()
-        return Outcome(spec.index, False, False, 0, None, 0.0, elsewhere=True)
-    try:
-        result = train(
-            spec.config,
-            _WORKER["data"],
-            run_dir=spec.run_dir,
-            resume=ckpt.has_checkpoint(spec.run_dir),
-            device=_WORKER["device"],
-            runtime={**_WORKER["runtime"], "load_average_start": load_average()},
-            on_report=lambda report: _WORKER["reports"].put((spec.index, report)),
-            should_stop=stop.is_set,
-        )
-    finally:
-        owned.release()
-    return Outcome(
-        spec.index, True, result.interrupted, result.step, result.test_accuracy, result.train_seconds
+    if stop.is_set():  # handed out before the stop: it stays unstarted
+        return not_started(spec.index)
+    return train_claimed(
+        spec.index,
+        spec.job,
+        _WORKER["data"],
+        device=_WORKER["device"],
+        runtime=_WORKER["runtime"],
+        on_report=lambda report: _WORKER["reports"].put((spec.index, report)),
+        should_stop=stop.is_set,
     )
 
 
@@ -109,7 +79,7 @@ def run_parallel(
     device: str = "cpu",
     runtime: dict[str, Any] | None = None,
     on_start: Callable[[int], None] | None = None,
-    on_report: Callable[[int, Report], None] | None = None,
+    on_report: Callable[[int, StepReport], None] | None = None,
     on_done: Callable[[Outcome], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> list[Outcome]:

@@ -1,33 +1,32 @@
-"""Training, reusing or resuming every run of a reproduction, with the time left and a report after each.
+"""Training, reusing or resuming every run of a reproduction, with the time left and a hook after each.
 
-Each run is trained by `mnistlab.training.loop.train` in its own folder (`plan`). After every run
-the report is rebuilt from the runs' own results.json files (`results`), so no number on the
-page is typed by hand, and the softmax rows appear while the CNN is still training.
+Each run is trained in its own folder (`plan`) by `claimed.train_claimed`, here one after
+another or in worker processes (`parallel`). Whenever a run starts or ends, `on_update` is
+called with the run training now: the command rebuilds the report there (`mnistlab.report`),
+so the softmax rows appear while the CNN is still training; nothing here renders.
 
 A process trains only its shard of the plan (`claims.shard_indices`; all of it by default)
 and only the runs whose folder it claims, so several processes or machines sharing the
-report folder split the work; the report always covers the whole plan.
+report folder split the work.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from mnistlab.data.splits import Dataset
-from mnistlab.errors import UsageError
-from mnistlab.reproduce.claims import CLAIM_FILE, claim, holder, shard_indices
-from mnistlab.reproduce.experiments import PAPER_EXPERIMENTS, PAPER_SEEDS, Experiment
-from mnistlab.reproduce.parallel import Outcome, RunSpec, run_parallel, threads_per_job
-from mnistlab.reproduce.plan import Job, finished_results, plan
-from mnistlab.runs import checkpoint as ckpt
-from mnistlab.runtime import load_average
-from mnistlab.training.loop import Report, train
+from mnistlab.reproduce.claimed import Outcome, train_claimed
+from mnistlab.reproduce.claims import CLAIM_FILE, holder, shard_indices
+from mnistlab.reproduce.parallel import RunSpec, run_parallel, threads_per_job
+from mnistlab.reproduce.plan import Job, finished_results
+from mnistlab.training.result import StepReport
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class Progress:
     steps: int
     state: str  # "training", "reused", "finished", "interrupted" or "elsewhere" (claimed by another process)
     eta_seconds: float  # for the runs whose speed is measured; see `eta_unmeasured`
-    report: Report | None = None
+    report: StepReport | None = None
     test_accuracy: float | None = None
     train_seconds: float | None = None
     eta_unmeasured: tuple[str, ...] = ()  # models with steps left whose speed is not measured yet
@@ -72,7 +71,7 @@ class Eta:
         if seconds_per_step is not None and math.isfinite(seconds_per_step) and seconds_per_step > 0:
             self.rate[self._key(self.jobs[index])] = seconds_per_step
 
-    def observe_report(self, index: int, report: Report) -> None:
+    def observe_report(self, index: int, report: StepReport) -> None:
         """A running job's speed, counted from its first report on.
 
         The first interval holds start-up costs (on the loaded 2-core EPYC, softmax's first 50
@@ -104,168 +103,159 @@ class Eta:
         return tuple(dict.fromkeys(models))
 
 
-def reproduce(
+class _Display:
+    """One shard's runs as the caller sees them: progress with the time left, and the run training now."""
+
+    def __init__(
+        self,
+        jobs: Sequence[Job],
+        processes: int,
+        on_progress: Callable[[Progress], None] | None,
+        on_update: Callable[[Job | None], object] | None,
+    ) -> None:
+        self.jobs, self.processes = jobs, processes
+        self.on_progress, self.on_update = on_progress, on_update
+        self.eta = Eta(jobs)
+        self.started: list[int] = []  # the runs shown as training, oldest first
+
+    def emit(self, index: int, state: str, step: int, **extra: Any) -> None:
+        if self.on_progress is None:
+            return
+        job = self.jobs[index]
+        self.on_progress(
+            Progress(
+                job=index + 1,
+                jobs=len(self.jobs),
+                title=job.experiment.title,
+                seed=job.seed,
+                step=step,
+                steps=job.config.steps,
+                state=state,
+                eta_seconds=self.eta.seconds() / self.processes,  # runs in parallel share the wait
+                eta_unmeasured=self.eta.unmeasured(),
+                **extra,
+            )
+        )
+
+    def update(self, running: Job | None) -> None:
+        if self.on_update is not None:
+            self.on_update(running)
+
+    def reused(self, index: int, results: Mapping[str, Any]) -> None:
+        self.emit(index, "reused", self.jobs[index].config.steps, test_accuracy=results["test_accuracy"],
+                  train_seconds=results["train_seconds"])  # fmt: skip
+
+    def start(self, index: int) -> None:
+        self.started.append(index)
+        self.update(self.jobs[index])
+
+    def report(self, index: int, report: StepReport) -> None:
+        self.eta.observe_report(index, report)
+        self.emit(index, "training", report.step, report=report)
+
+    def done(self, outcome: Outcome) -> None:
+        index, job = outcome.index, self.jobs[outcome.index]
+        if outcome.elsewhere:
+            self.eta.observe(index, job.config.steps, None)
+            self.emit(
+                index, "elsewhere", 0, claimed_by=holder(job.run_dir), claim_file=job.run_dir / CLAIM_FILE
+            )
+        elif outcome.started and not outcome.interrupted:
+            self.eta.observe(index, outcome.step, None)
+            self.emit(index, "finished", outcome.step, test_accuracy=outcome.test_accuracy,
+                      train_seconds=outcome.train_seconds)  # fmt: skip
+        elif outcome.started:
+            self.emit(index, "interrupted", outcome.step)
+        if index in self.started:  # a run that was shown as training: the page changes
+            self.started.remove(index)
+            # The page marks one run as running: the oldest still going.
+            self.update(self.jobs[self.started[0]] if self.started else None)
+
+
+def run_plan(
+    planned: Sequence[Job],
     data: Dataset,
-    out_dir: Path | str,
     *,
-    experiments: Sequence[Experiment] = PAPER_EXPERIMENTS,
-    seeds: Sequence[int] = PAPER_SEEDS,
-    quick: bool = False,
-    only: Collection[str] | None = None,
-    runtime: Mapping[str, Any] | None = None,
     device: str = "cpu",
+    runtime: Mapping[str, Any] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    on_update: Callable[[Job | None], object] | None = None,
     should_stop: Callable[[], bool] | None = None,
     processes: int = 1,
     threads: int | None = None,
     shard: tuple[int, int] | None = None,
     report_only: bool = False,
-) -> dict[str, Any]:
-    """Run (or reuse, or resume) every (experiment, seed), rewriting the report in `out_dir` after each.
+) -> list[Outcome]:
+    """Run (or reuse, or resume) this shard's runs of `planned`; returns the outcomes of those tried.
 
-    `processes > 1` trains that many runs at once in worker processes with `threads`
-    torch threads each (`parallel`); the numbers equal a sequential run with that
-    many threads. `shard=(K, N)` trains only runs K, K + N, ... of the plan; a run whose
-    folder another live process has claimed is left to it. `report_only` trains nothing.
-    Returns the final results.json content; `results["complete"]` is False while any run of
-    the whole plan is unfinished.
+    Every folder of the plan is checked first (`finished_results` refuses one holding another
+    run). `on_update(running)` is called before the first run and whenever a run starts or
+    ends, with the run training now (None between runs). `processes > 1` trains that many
+    runs at once in worker processes with `threads` torch threads each (`parallel`); the
+    numbers equal a sequential run with that many threads. `shard=(K, N)` trains only runs
+    K, K + N, ... of the plan; a run whose folder another live process has claimed is left to
+    it. `report_only` trains nothing. A stop (`should_stop`) ends the runs at their next step.
     """
-    out_dir = Path(out_dir)
-    planned = plan(experiments, seeds, out_dir, quick=quick, only=only)
-    if not planned:
-        raise UsageError("Nothing to run: pass at least one seed and one experiment.")
-    from mnistlab.report.results import ReportWriter  # matplotlib loads only when a report is made
-
-    writer = ReportWriter(out_dir, data, experiments, planned, quick=quick, runtime=dict(runtime or {}))
     done_all = [finished_results(job) for job in planned]  # also checks every folder before training starts
-    if report_only:
-        return writer.update(running=None)
-    mine = shard_indices(len(planned), shard)
-    jobs = [planned[i] for i in mine]
-    done = [done_all[i] for i in mine]
+    mine = [] if report_only else shard_indices(len(planned), shard)
+    jobs, done = [planned[i] for i in mine], [done_all[i] for i in mine]
     if not jobs:
-        return writer.update(running=None)
-    eta = Eta(jobs)
+        return []
+    display = _Display(jobs, processes, on_progress, on_update)
     for index, results in enumerate(done):
         if results is not None:
-            eta.observe(index, results["steps"], results["train_seconds"] / max(1, results["steps"]))
-    writer.update(running=None)
-
-    def emit(index: int, state: str, step: int, **extra: Any) -> None:
-        if on_progress is not None:
-            job = jobs[index]
-            on_progress(
-                Progress(
-                    job=index + 1,
-                    jobs=len(jobs),
-                    title=job.experiment.title,
-                    seed=job.seed,
-                    step=step,
-                    steps=job.config.steps,
-                    state=state,
-                    eta_seconds=eta.seconds() / processes,  # runs in parallel share the wait
-                    eta_unmeasured=eta.unmeasured(),
-                    **extra,
-                )
-            )
-
-    def emit_elsewhere(index: int) -> None:
-        run_dir = jobs[index].run_dir
-        emit(index, "elsewhere", 0, claimed_by=holder(run_dir), claim_file=run_dir / CLAIM_FILE)
-
-    if processes > 1:
-        specs = [
-            RunSpec(index, job.config, job.run_dir) for index, job in enumerate(jobs) if done[index] is None
-        ]
-        for index, results in enumerate(done):
-            if results is not None:
-                emit(index, "reused", jobs[index].config.steps, test_accuracy=results["test_accuracy"],
-                     train_seconds=results["train_seconds"])  # fmt: skip
-        started: list[int] = []
-
-        def on_start(index: int) -> None:
-            started.append(index)
-            writer.update(running=jobs[index])
-
-        def on_parallel_report(index: int, report: Report) -> None:
-            eta.observe_report(index, report)
-            emit(index, "training", report.step, report=report)
-
-        def on_done(outcome: Outcome) -> None:
-            started.remove(outcome.index)
-            if outcome.elsewhere:
-                eta.observe(outcome.index, jobs[outcome.index].config.steps, None)
-                emit_elsewhere(outcome.index)
-            elif outcome.started and not outcome.interrupted:
-                eta.observe(outcome.index, outcome.step, None)
-                emit(outcome.index, "finished", outcome.step, test_accuracy=outcome.test_accuracy,
-                     train_seconds=outcome.train_seconds)  # fmt: skip
-            elif outcome.started:
-                emit(outcome.index, "interrupted", outcome.step)
-            # The page marks one run as running: the oldest still going.
-            writer.update(running=jobs[started[0]] if started else None)
-
-        run_parallel(
-            specs,
-            data,
-            jobs=processes,
-            threads=threads or threads_per_job(torch.get_num_threads(), processes),
-            device=device,
-            runtime=dict(runtime or {}),
-            on_start=on_start,
-            on_report=on_parallel_report,
-            on_done=on_done,
-            should_stop=should_stop,
+            display.eta.observe(index, results["steps"], results["train_seconds"] / max(1, results["steps"]))
+    display.update(None)
+    runtime = dict(runtime or {})
+    if processes <= 1:
+        return _one_after_another(
+            jobs, done, data, display, device=device, runtime=runtime, should_stop=should_stop
         )
-        return writer.update(running=None)
+    for index, results in enumerate(done):
+        if results is not None:
+            display.reused(index, results)
+    return run_parallel(
+        [RunSpec(index, job) for index, job in enumerate(jobs) if done[index] is None],
+        data,
+        jobs=processes,
+        threads=threads or threads_per_job(torch.get_num_threads(), processes),
+        device=device,
+        runtime=runtime,
+        on_start=display.start,
+        on_report=display.report,
+        on_done=display.done,
+        should_stop=should_stop,
+    )
+
+
+def _one_after_another(
+    jobs: Sequence[Job],
+    done: Sequence[Mapping[str, Any] | None],
+    data: Dataset,
+    display: _Display,
+    *,
+    device: str,
+    runtime: Mapping[str, Any],
+    should_stop: Callable[[], bool] | None,
+) -> list[Outcome]:
+    """The runs in plan order in this process; a stop ends the reproduction with the run it stopped."""
+    outcomes = []
     for index, job in enumerate(jobs):
         if done[index] is not None:
-            previous = done[index]
-            emit(
-                index,
-                "reused",
-                job.config.steps,
-                test_accuracy=previous["test_accuracy"],
-                train_seconds=previous["train_seconds"],
-            )
+            display.reused(index, done[index])
             continue
-        owned = claim(job.run_dir)
-        if owned is None or finished_results(job) is not None:  # another process has it, or finished it
-            if owned is not None:
-                owned.release()
-            eta.observe(index, job.config.steps, None)
-            emit_elsewhere(index)
-            continue
-        writer.update(running=job)
-
-        def on_report(report: Report, index: int = index) -> None:
-            eta.observe_report(index, report)
-            emit(index, "training", report.step, report=report)
-
-        try:
-            # The invocation's runtime was described once, at its start: each run gets its own start load.
-            result = train(
-                job.config,
-                data,
-                run_dir=job.run_dir,
-                resume=ckpt.has_checkpoint(job.run_dir),
-                device=device,
-                runtime={**(runtime or {}), "load_average_start": load_average()},
-                on_report=on_report,
-                should_stop=should_stop,
-            )
-        finally:
-            owned.release()
-        if result.interrupted:
-            emit(index, "interrupted", result.step)
-            return writer.update(running=None)
-        eta.observe(index, job.config.steps, None)
-        emit(
+        outcome = train_claimed(
             index,
-            "finished",
-            result.step,
-            test_accuracy=result.test_accuracy,
-            train_seconds=result.train_seconds,
+            job,
+            data,
+            device=device,
+            runtime=runtime,
+            on_start=partial(display.start, index),
+            on_report=partial(display.report, index),
+            should_stop=should_stop,
         )
-        writer.update(running=None)
-    return writer.update(running=None)
+        display.done(outcome)
+        outcomes.append(outcome)
+        if outcome.interrupted:
+            break
+    return outcomes
