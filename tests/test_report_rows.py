@@ -16,7 +16,7 @@ from PIL import Image
 from mnistlab import visualize
 from mnistlab.data import Dataset, Split
 from mnistlab.fileio import atomic_write_json
-from mnistlab.report import figures
+from mnistlab.report import figures, run_figures
 from mnistlab.report import results as report_results
 from mnistlab.report.environment import Machines
 from mnistlab.report.headline import ablation_markdown, headline_markdown
@@ -162,7 +162,7 @@ def test_the_steps_figure_pools_each_milestone_over_seeds(tmp_path: Path) -> Non
     machines = Machines()
     rows = [experiment_summary(e, [j for j in jobs if j.experiment is e], tmp_path, None, machines)
             for e in (CNN, SOFTMAX_STEPS)]  # fmt: skip
-    spec = figures._steps_spec(tmp_path, rows)
+    spec = run_figures.steps_spec(tmp_path, rows)
     assert spec is not None and "select nothing" in spec.caption
     softmax_panel, cnn_panel = sorted(spec.draw.args[0], key=lambda p: p["title"], reverse=True)
     assert softmax_panel["series"][0]["steps"] == [100, 300, 30_000]

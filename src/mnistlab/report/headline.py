@@ -13,6 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from mnistlab.report.html import markdown_table, test_images
+from mnistlab.report.sentences import (
+    machine_lines,
+    paper_sentences,
+    pooled_warnings,
+    reference_sentences,
+)
 from mnistlab.report.tables import (
     ABLATION_COLUMNS,
     ABLATION_NOTE,
@@ -21,10 +27,6 @@ from mnistlab.report.tables import (
     ablation_rows,
     columns,
     is_paper_dataset,
-    machine_lines,
-    paper_sentences,
-    pooled_warnings,
-    reference_sentences,
     robustness_columns,
     robustness_rows,
     table_rows,

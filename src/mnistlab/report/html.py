@@ -13,29 +13,31 @@ from typing import Any
 
 from mnistlab import __version__
 from mnistlab.fileio import atomic_write_bytes, atomic_write_json
+from mnistlab.report.sentences import (
+    REFRESH_SECONDS,
+    machine_lines,
+    paper_sentences,
+    pooled_warnings,
+    reductions,
+    reference_sentences,
+    status_line,
+)
 from mnistlab.report.tables import (
     ABLATION_COLUMNS,
     ABLATION_NOTE,
     INTERVAL_NOTE,
     LOAD_NOTE,
     NEVER_FIRING_NOTE,
-    REFRESH_SECONDS,
     ROBUSTNESS_NOTE,
     RUN_COLUMNS,
     ablation_rows,
     columns,
     environment_rows,
     is_paper_dataset,
-    machine_lines,
     never_firing_rows,
-    paper_sentences,
-    pooled_warnings,
-    reductions,
-    reference_sentences,
     robustness_columns,
     robustness_rows,
     run_rows,
-    status_line,
     table_rows,
 )
 

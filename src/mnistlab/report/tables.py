@@ -1,77 +1,42 @@
 """The report's tables as text cells, shared by index.html, results.md and the README's headline table.
 
-Every cell is computed from the results.json content only.
+Each table is its columns (key, heading), its rows (one dict of cells per row) and the note
+printed under it: the results table, the runs with their machines, the ablations, the
+never-firing units and the robustness section. Every cell is computed from the results.json
+content only (`cells`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from mnistlab.report.cells import (
+    interval_cell,
+    machine_cell,
+    mean_std,
+    percent,
+    range_cell,
+    run_cell,
+    steps_cell,
+    time_cell,
+)
 from mnistlab.report.environment import describe_load
 
-REFRESH_SECONDS = 15  # while runs are still going, the page reloads itself to show new rows
+COLUMNS = (
+    ("experiment", "Experiment"),
+    ("steps", "Steps"),
+    ("paper", "Paper"),
+    ("mean", "This run (mean ± std)"),
+    ("interval", "95 % interval of the mean"),
+    ("seeds", "Each seed"),
+    ("range", "Min–max"),
+    ("time", "Training wall time"),
+    ("machine", "Machine"),
+)
 
 
-def percent(fraction: float | None) -> str:
-    return "–" if fraction is None else f"{100 * fraction:.2f} %"
-
-
-def mean_std(row: dict[str, Any]) -> str:
-    """ "92.01 ± 0.05 %" over the finished seeds; a single seed has no spread."""
-    if row["mean_test_accuracy"] is None:
-        return "–"
-    if row["std_test_accuracy"] is None:
-        return f"{100 * row['mean_test_accuracy']:.2f} % (1 seed)"
-    return f"{100 * row['mean_test_accuracy']:.2f} ± {100 * row['std_test_accuracy']:.2f} %"
-
-
-def run_cell(run: dict[str, Any]) -> str:
-    if run["status"] == "finished":
-        return f"s{run['seed']}: {percent(run['test_accuracy'])}"
-    if run["status"] == "running":
-        where = f" on {run['claimed_by']}" if run.get("claimed_by") else ""
-        return f"s{run['seed']}: training now{where}" + (
-            f" (from step {run['step']:,})" if run["step"] else ""
-        )
-    if run["status"] == "partial":
-        return f"s{run['seed']}: stopped at step {run['step']:,} of {run['steps']:,}; rerun to continue"
-    return f"s{run['seed']}: pending"
-
-
-def time_cell(run: dict[str, Any]) -> str:
-    return (
-        f"s{run['seed']}: {run['train_seconds']:.1f} s"
-        if run["status"] == "finished"
-        else f"s{run['seed']}: –"
-    )
-
-
-def steps_cell(row: dict[str, Any]) -> str:
-    if row["steps"] == row["paper_steps"]:
-        return f"{row['steps']:,}"
-    return f"{row['steps']:,} (paper: {row['paper_steps']:,})"
-
-
-def interval_cell(interval: dict[str, Any] | None, *, signed: bool = False) -> str:
-    """ "99.10–99.35 %" (or "-0.12 to +0.05 pp" for a difference); "–" without one."""
-    if interval is None:
-        return "–"
-    if signed:
-        return f"{100 * interval['low']:+.2f} to {100 * interval['high']:+.2f} pp"
-    return f"{100 * interval['low']:.2f}–{100 * interval['high']:.2f} %"
-
-
-def range_cell(row: dict[str, Any]) -> str:
-    if row.get("min_test_accuracy") is None:
-        return "–"
-    return f"{100 * row['min_test_accuracy']:.2f}–{100 * row['max_test_accuracy']:.2f} %"
-
-
-def machine_cell(row: dict[str, Any]) -> str:
-    machines = row.get("machines") or []
-    if len(machines) > 1:
-        return f"{' + '.join(machines)}: POOLED across machines"
-    return machines[0] if machines else "–"
+# Off MNIST the paper has no numbers: its column gives way to published numbers for the same model.
+REFERENCE_COLUMN = ("reference", "Published (same model)")
 
 
 def table_rows(results: dict[str, Any]) -> list[dict[str, str]]:
@@ -94,22 +59,6 @@ def table_rows(results: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
-COLUMNS = (
-    ("experiment", "Experiment"),
-    ("steps", "Steps"),
-    ("paper", "Paper"),
-    ("mean", "This run (mean ± std)"),
-    ("interval", "95 % interval of the mean"),
-    ("seeds", "Each seed"),
-    ("range", "Min–max"),
-    ("time", "Training wall time"),
-    ("machine", "Machine"),
-)
-
-# Off MNIST the paper has no numbers: its column gives way to published numbers for the same model.
-REFERENCE_COLUMN = ("reference", "Published (same model)")
-
-
 def columns(results: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """The results table's columns: with the paper's numbers on MNIST, with published references elsewhere."""
     if is_paper_dataset(results):
@@ -121,44 +70,10 @@ def is_paper_dataset(results: dict[str, Any]) -> bool:
     return (results.get("dataset") or {}).get("name", "mnist") == "mnist"
 
 
-def reference_sentences(results: dict[str, Any]) -> list[str]:
-    """Per row with a published reference: what it measured and where it was published."""
-    return [
-        f"{row['title']}: {percent(row['reference']['accuracy'])} is {row['reference']['what']} "
-        f"({row['reference']['source']})."
-        for row in results["experiments"]
-        if row.get("reference")
-    ]
-
-
 INTERVAL_NOTE = (
     "± is the sample standard deviation over seeds; the 95 % interval is Student's t interval for "
     "the mean over seeds (mean ± t(0.975; n − 1) · std / √n), treating seeds as independent draws."
 )
-
-
-def paper_sentences(results: dict[str, Any]) -> list[str]:
-    """Per paper row with a finished seed: where the paper's number lies against our interval."""
-    return [
-        f"{row['title']}: {row['paper_sentence']}"
-        for row in results["experiments"]
-        if row.get("paper_sentence")
-    ]
-
-
-def machine_lines(results: dict[str, Any]) -> list[str]:
-    return [
-        f"{label}: {machine['description']}" for label, machine in (results.get("machines") or {}).items()
-    ]
-
-
-def pooled_warnings(results: dict[str, Any]) -> list[str]:
-    return [
-        f"{row['title']}: its seeds ran on different machines ({', '.join(row['machines'])}); "
-        "its mean pools them."
-        for row in results["experiments"]
-        if row.get("pooled_across_machines")
-    ]
 
 
 RUN_COLUMNS = (
@@ -193,6 +108,11 @@ LOAD_NOTE = (
     "count: other processes then competed for the cores, which inflates wall times; accuracies "
     "depend only on the config and the thread count."
 )
+
+
+def environment_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(str(k), str(v)) for k, v in sorted(results["environment"].items())]
+
 
 ABLATION_COLUMNS = (
     ("ablation", "Ablation (one change to the paper CNN)"),
@@ -260,42 +180,6 @@ NEVER_FIRING_NOTE = (
     "weights, mean over seeds. Convolution units are counted per (channel, position); a channel "
     "counts as never firing only if none of its positions fires."
 )
-
-
-def reductions(results: dict[str, Any]) -> list[str]:
-    """What a --quick report left out, in words."""
-    lines = [
-        f"{row['title']}: {row['steps']:,} steps instead of {row['paper_steps']:,}"
-        for row in results["experiments"]
-        if row["steps"] != row["paper_steps"]
-    ]
-    if results["seeds"] != results["paper_seeds"]:
-        seeds = ", ".join(map(str, results["seeds"]))
-        lines.append(
-            f"seed{'s' if len(results['seeds']) > 1 else ''} {seeds} only, instead of {', '.join(map(str, results['paper_seeds']))}"
-        )
-    lines += [f"{title}: not run" for title in results["omitted"]]
-    lines.append("no robustness section (each model on the corrupted test split)")
-    share = results["steps_run"] / max(1, results["steps_full"])
-    lines.append(
-        f"{results['steps_run']:,} training steps in all instead of {results['steps_full']:,} ({100 * share:.1f} %)"
-    )
-    return lines
-
-
-def status_line(results: dict[str, Any]) -> str:
-    runs = [run for row in results["experiments"] for run in row["runs"]]
-    finished = sum(run["status"] == "finished" for run in runs)
-    if results["complete"]:
-        return f"Complete: all {len(runs)} runs finished (updated {results['updated']})."
-    return (
-        f"In progress: {finished} of {len(runs)} runs finished (updated {results['updated']}); "
-        f"this page reloads every {REFRESH_SECONDS} s."
-    )
-
-
-def environment_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(str(k), str(v)) for k, v in sorted(results["environment"].items())]
 
 
 def robustness_columns(results: dict[str, Any]) -> tuple[tuple[str, str], ...]:
