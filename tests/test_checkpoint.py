@@ -20,6 +20,7 @@ from mnistlab.data import Dataset
 from mnistlab.errors import CheckpointError
 from mnistlab.models import create_model
 from mnistlab.runs import checkpoint as ckpt
+from mnistlab.runs.tensors import save_weights
 from mnistlab.training.loop import train
 
 CNN_ARGS = ["--steps", "60", "--eval-every", "20", "--batch-size", "20", "--seed", "3", "--threads", "1"]
@@ -127,7 +128,7 @@ def test_load_model_errors(softmax_run: Path, tmp_path: Path) -> None:
         ckpt.load_model(broken, "last")
     # Weights of another model.
     cnn_weights = create_model("cnn")
-    ckpt.save_weights(broken / "best.safetensors", cnn_weights, {"model": "cnn"})
+    save_weights(broken / "best.safetensors", cnn_weights, {"model": "cnn"})
     with pytest.raises(CheckpointError, match="holds weights of model 'cnn', not 'softmax'"):
         ckpt.load_model(broken, "best")
 

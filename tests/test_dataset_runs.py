@@ -23,6 +23,7 @@ from mnistlab.fileio import atomic_write_json
 from mnistlab.inference import OBJECTS, classify, preprocess, preprocess_object
 from mnistlab.models import create_model
 from mnistlab.runs import checkpoint as ckpt
+from mnistlab.runs.tensors import save_weights
 from mnistlab.training.loop import train
 
 
@@ -84,6 +85,9 @@ def test_a_run_without_dataset_json_was_trained_on_mnist(softmax_run: Path, tmp_
     record = ckpt.read_dataset_record(old_run)
     assert record["name"] == "mnist" and record["classes"] == list(MNIST.classes)
     assert record["sha256"]["train_images"] == MNIST.train_images.sha256
+    # The registry's record is the one a loaded MNIST writes, its sizes unknown.
+    written = json.loads((softmax_run / ckpt.DATASET_FILE).read_text())
+    assert record == {**written, "sizes": None}
 
 
 def test_evaluate_uses_the_runs_dataset_without_being_told(capsys, fashion_run: Path, data_dir: Path):
@@ -158,7 +162,7 @@ def _three_class_run(tmp_path: Path) -> tuple[Path, Dataset]:
     torch.manual_seed(0)
     model = create_model("softmax", num_classes=3)
     torch.nn.init.normal_(model.linear.weight)
-    ckpt.save_weights(run_dir / ckpt.BEST_FILE, model, {"model": "softmax"})
+    save_weights(run_dir / ckpt.BEST_FILE, model, {"model": "softmax"})
     atomic_write_json(run_dir / ckpt.RESULTS_FILE, {"test_checkpoint": "best"})
     atomic_write_json(run_dir / ckpt.DATASET_FILE, data.record())
     return run_dir, data

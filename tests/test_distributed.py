@@ -22,7 +22,9 @@ from safetensors.torch import load_file
 from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
 from mnistlab.runs import checkpoint as ckpt
-from mnistlab.training import distributed
+from mnistlab.runs.writer import RunWriter
+from mnistlab.training import strategy
+from mnistlab.training.strategy import SINGLE, TorchrunDDP
 
 # The paper's softmax recipe (1,000 steps, batch 100, SGD 0.5), seed 0: the `softmax_run` fixture's config.
 ARGS = ["train", "softmax", "--seed", "0", "--threads", "1"]
@@ -59,12 +61,12 @@ def test_two_ranks_match_one_process_with_the_same_global_batch(
         "world_size": 2,
         "per_rank_batch": 50,
         "effective_batch": 100,
-        "lr_rule": distributed.LR_RULE,
+        "lr_rule": strategy.LR_RULE,
         "weights_sha256": None,
     }
     # (a) both ranks ended with bit-identical weights, and they are the ones rank 0 saved.
     ddp_model, _ = ckpt.load_model(run_dir, "last")
-    assert summary["distributed"]["weights_sha256"] == [distributed.weights_digest(ddp_model)] * 2
+    assert summary["distributed"]["weights_sha256"] == [strategy.weights_digest(ddp_model)] * 2
     # (b) ... and they match a single process of the same effective batch.
     single_model, _ = ckpt.load_model(softmax_run, "last")
     single = ckpt.read_results(softmax_run)
@@ -112,36 +114,46 @@ def test_sigterm_under_torchrun_then_resume_is_bit_identical(
 
 def test_evaluation_sums_confusion_counts_exactly(mnist: Dataset) -> None:
     """The cross-rank formula, on one process: shards r::W scored separately and summed."""
-    from mnistlab.evaluation.metrics import confusion_matrix, evaluate
+    from mnistlab.evaluation.metrics import (
+        confusion_counts,
+        confusion_matrix,
+        evaluate,
+        evaluation_from_confusion,
+    )
     from mnistlab.models import create_model
 
     torch.manual_seed(0)
     model = create_model("softmax")
     torch.nn.init.normal_(model.linear.weight, std=0.01)
     whole = evaluate(model, mnist.test)
-    shards = [
-        distributed.evaluate(model, type(mnist.test)(mnist.test.images[r::3], mnist.test.labels[r::3]),
-                             distributed.SINGLE)
-        for r in range(3)
-    ]  # fmt: skip
-    summed = sum(torch.tensor(s.confusion) for s in shards)
-    assert distributed.evaluation_from_confusion(summed) == whole
+    assert SINGLE.evaluate_split(model, mnist.test) == whole
+    summed = sum(confusion_counts(model, mnist.test, shard=r, shards=3) for r in range(3))
+    assert evaluation_from_confusion(summed) == whole
     assert confusion_matrix(torch.tensor([1, 1]), torch.tensor([1, 0]), 2).tolist() == [[0, 1], [0, 1]]
 
 
 def test_global_batch_must_split_evenly() -> None:
     with pytest.raises(UsageError, match="divisible by the 3 processes"):
-        distributed.check_batch(100, distributed.DistContext(rank=0, world_size=3))
-    assert distributed.check_batch(100, distributed.DistContext(rank=1, world_size=2)) == 50
+        TorchrunDDP(rank=0, world_size=3).sampler(1000, 100, seed=0)
+    assert len(TorchrunDDP(rank=1, world_size=2).sampler(1000, 100, seed=0).indices(0)) == 50
 
 
 def test_a_checkpoint_resumes_only_with_the_process_count_that_wrote_it() -> None:
     saved = {"torch": torch.zeros(3, dtype=torch.uint8), "torch.rank1": torch.ones(3, dtype=torch.uint8)}
-    assert torch.equal(
-        distributed.rng_of_rank(saved, distributed.DistContext(1, 2, 1))["torch"], saved["torch.rank1"]
-    )
-    assert distributed.rng_of_rank(saved, distributed.DistContext(0, 2, 0)).keys() == {"torch"}
+    assert torch.equal(TorchrunDDP(1, 2, 1).own_rng(saved)["torch"], saved["torch.rank1"])
+    assert TorchrunDDP(0, 2, 0).own_rng(saved).keys() == {"torch"}
     with pytest.raises(UsageError, match="torchrun --nproc_per_node 2"):
-        distributed.rng_of_rank(saved, distributed.SINGLE)
+        SINGLE.own_rng(saved)
     with pytest.raises(UsageError, match="single process"):
-        distributed.rng_of_rank({"torch": saved["torch"]}, distributed.DistContext(0, 2, 0))
+        TorchrunDDP(0, 2, 0).own_rng({"torch": saved["torch"]})
+
+
+def test_one_process_and_a_group_state_the_same_facts() -> None:
+    """The summary's "distributed" section has one shape; a single process writes and reports."""
+    assert SINGLE.describe(100) == {"world_size": 1, "per_rank_batch": 100, "effective_batch": 100,
+                                    "lr_rule": strategy.LR_RULE}  # fmt: skip
+    assert TorchrunDDP(1, 2).describe(100)["per_rank_batch"] == 50
+    assert SINGLE.main_only(print) is print and TorchrunDDP(1, 2).main_only(print) is None
+    assert isinstance(SINGLE.writer(Path("run")), RunWriter)
+    assert not isinstance(TorchrunDDP(1, 2).writer(Path("run")), RunWriter)  # only rank 0 writes
+    assert not isinstance(SINGLE.writer(None), RunWriter)

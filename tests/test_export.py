@@ -29,8 +29,8 @@ from mnistlab.export.onnx import (
     run_onnx,
 )
 from mnistlab.models import list_models
-from mnistlab.runs.checkpoint import load_model, read_results
-from mnistlab.runs.record import dataset_record, train_command
+from mnistlab.runs.checkpoint import load_model, read_dataset_record, read_results, write_run_config
+from mnistlab.runs.record import exported_record, train_command
 from mnistlab.training.loop import train
 
 EXTRA_MISSING = "the 'export' extra is not installed: pip install 'mnistlab[export]'"
@@ -276,13 +276,18 @@ def test_train_command_rebuilds_the_exact_config(tmp_path: Path) -> None:
 
 def test_dataset_record_prefers_the_runs_dataset_json(tmp_path: Path) -> None:
     config = TrainConfig()
-    from_registry = dataset_record(tmp_path, config)
-    assert from_registry.name == "mnist" and from_registry.classes == tuple("0123456789")
-    assert from_registry.sha256["test_labels"] == get_dataset_spec("mnist").test_labels.sha256
+    write_run_config(tmp_path, config, {})
+    from_registry = exported_record(read_dataset_record(tmp_path))
+    assert from_registry["name"] == "mnist" and from_registry["classes"] == list("0123456789")
+    assert from_registry["sha256"]["test_labels"] == get_dataset_spec("mnist").test_labels.sha256
+    assert from_registry["source"] == "built-in"
     record = {"name": "mnist", "classes": list("abcdefghij"), "sha256": {"train_images": "ab" * 32}}
     (tmp_path / "dataset.json").write_text(json.dumps(record))
-    saved = dataset_record(tmp_path, config)
-    assert saved.classes == tuple("abcdefghij") and dict(saved.sha256) == record["sha256"]
+    saved = exported_record(read_dataset_record(tmp_path))
+    assert saved["classes"] == list("abcdefghij") and saved["sha256"] == record["sha256"]
+    assert saved["source"] == "dataset.json of the run"  # written without a source: in-memory data
+    (tmp_path / "dataset.json").write_text(json.dumps({**record, "sha256": None}))
+    assert exported_record(read_dataset_record(tmp_path))["sha256"] == from_registry["sha256"]
 
 
 def test_model_card_renders_a_robustness_file(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from mnistlab.commands.progress import MAX_LINES, StepProgress, format_eta, run_seconds_left
-from mnistlab.training.loop import Report
+from mnistlab.training.result import StepReport
 
 
 class Terminal(io.StringIO):
@@ -13,8 +13,8 @@ class Terminal(io.StringIO):
         return True
 
 
-def report(step: int, steps: int = 20_000) -> Report:
-    return Report(step=step, steps=steps, loss=0.25, batch_accuracy=0.9, lr=1e-4, val_accuracy=0.9875,
+def report(step: int, steps: int = 20_000) -> StepReport:
+    return StepReport(step=step, steps=steps, loss=0.25, batch_accuracy=0.9, lr=1e-4, val_accuracy=0.9875,
                   images_per_second=500.0, elapsed=step / 10, evaluated=False)  # fmt: skip
 
 

@@ -22,7 +22,8 @@ from mnistlab.bench.timing import Stats, peak_rss_mib, percentile, reset_peak_rs
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Dataset, Split, normalize
 from mnistlab.runtime import autocast
-from mnistlab.training.loop import Report, prepare_model, train
+from mnistlab.training.loop import prepare_model, train
+from mnistlab.training.result import StepReport
 
 # Validation and test passes are not part of a training-throughput measurement; the
 # engine still runs them at its last step, so they get a token 100 images.
@@ -66,7 +67,7 @@ def engine_intervals(
     small = dataclasses.replace(data, val=token, test=token)
     elapsed: list[float] = []
 
-    def on_report(report: Report) -> None:
+    def on_report(report: StepReport) -> None:
         if not report.evaluated:
             elapsed.append(report.elapsed)
 

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from mnistlab.training.loop import Report
+from mnistlab.training.result import StepReport
 
 MAX_LINES = 25  # plain lines per run, besides its last step
 
@@ -37,12 +37,12 @@ def format_eta(seconds: float, unmeasured: tuple[str, ...] = ()) -> str:
     return f"~{format_seconds(seconds)} left + {', '.join(unmeasured)} runs, not yet timed"
 
 
-def run_seconds_left(report: Report, batch_size: int) -> float:
+def run_seconds_left(report: StepReport, batch_size: int) -> float:
     """One run's time left at its measured speed."""
     return (report.steps - report.step) * batch_size / max(report.images_per_second, 1e-9)
 
 
-def report_facts(report: Report) -> str:
+def report_facts(report: StepReport) -> str:
     val = "-" if report.val_accuracy is None else f"{report.val_accuracy:.2%}"
     return f"loss {report.loss:.4f} val {val} {report.images_per_second:,.0f} img/s"
 

@@ -21,7 +21,8 @@ from mnistlab.commands.train import default_run_dir
 from mnistlab.config import RECIPES, TrainConfig, resolve_config
 from mnistlab.errors import UsageError
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
-from mnistlab.training.loop import Report, train
+from mnistlab.training.loop import train
+from mnistlab.training.result import StepReport
 
 # Without a robust or fast CNN recipe, the paper CNN for this many steps: ~1-2 min on a laptop CPU,
 # ~97 % test accuracy, instead of the paper's 20,000 steps (~99.2 %, tens of minutes).
@@ -74,7 +75,7 @@ def train_missing(args: argparse.Namespace, tasks: list[str], device: torch.devi
         )
         bar = StepProgress(config.steps, f"{task} ({config.recipe})", bar_eta=False)
 
-        def on_report(r: Report, bar: StepProgress = bar, batch_size: int = config.batch_size) -> None:
+        def on_report(r: StepReport, bar: StepProgress = bar, batch_size: int = config.batch_size) -> None:
             bar.update(r.step, report_facts(r), format_eta(run_seconds_left(r, batch_size)))
 
         with stop_on_signals() as stopped:

@@ -25,8 +25,9 @@ from mnistlab.config import RECIPES, TrainConfig, read_config_file, resolve_conf
 from mnistlab.errors import UsageError
 from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
-from mnistlab.training import distributed
-from mnistlab.training.loop import Report, train
+from mnistlab.training.loop import train
+from mnistlab.training.result import StepReport
+from mnistlab.training.strategy import Strategy, from_environment, launched_by_torchrun
 
 TASKS = sorted({task for task, _ in RECIPES})
 # Flags that change the numbers; with --resume they come from the run's config instead.
@@ -93,19 +94,18 @@ def default_run_dir(task: str, config: TrainConfig) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     imported = seconds_since_process_start()  # interpreter start and imports, before any work
-    if distributed.launched_by_torchrun() and not (args.out or args.resume):
+    if launched_by_torchrun() and not (args.out or args.resume):
         # Each rank would name its own time-stamped default folder.
         raise UsageError(
             "Under torchrun pass --out RUN_DIR (or --resume RUN_DIR), the same for every process."
         )
     config, run_dir, resume = _resolve(args)
     device = resolve_device(args.device)
-    context = distributed.from_environment(device)
+    strategy = from_environment(device)
     try:
-        device = distributed.device_for(device, context)
-        return _train(args, config, run_dir, resume, device, context, imported)
+        return _train(args, config, run_dir, resume, strategy.device(device), strategy, imported)
     finally:
-        distributed.shutdown(context)
+        strategy.close()
 
 
 def _train(
@@ -114,11 +114,11 @@ def _train(
     run_dir: Path,
     resume: bool,
     device: torch.device,
-    context: distributed.DistContext,
+    strategy: Strategy,
     imported: float | None,
 ) -> int:
     set_threads(args.threads)
-    if context.is_main:
+    if strategy.is_main:
         check_and_warn(config.precision, device)
     data = load_data(args, default=config.dataset)  # --dataset is in the config; a resumed run keeps its own
     data_loaded = seconds_since_process_start()
@@ -127,11 +127,11 @@ def _train(
     bar = StepProgress(
         config.steps,
         f"{args.task} ({config.recipe})",
-        enabled=context.is_main,  # one bar for the whole group
+        enabled=strategy.is_main,  # one bar for the whole group
         bar_eta=False,
     )
 
-    def on_report(r: Report) -> None:
+    def on_report(r: StepReport) -> None:
         val = "-" if r.val_accuracy is None else f"{r.val_accuracy:.2%}"
         facts = f"loss {r.loss:.4f} acc {r.batch_accuracy:.0%} val {val} {r.images_per_second:,.0f} img/s"
         bar.update(r.step, facts, format_eta(run_seconds_left(r, config.batch_size)))
@@ -146,16 +146,16 @@ def _train(
             runtime=runtime,
             on_report=on_report,
             should_stop=lambda: stopped() is not None,
-            dist=context,
+            strategy=strategy,
         )
         signum = stopped()
     bar.close()
-    if not context.is_main:
+    if not strategy.is_main:
         return 128 + (signum or signal.SIGINT) if result.interrupted else 0
 
     if result.interrupted:
         name = signal.Signals(signum).name if signum else "a signal"
-        launcher = f"torchrun --nproc_per_node {context.world_size} -m " if context.enabled else ""
+        launcher = f"torchrun --nproc_per_node {strategy.world_size} -m " if strategy.world_size > 1 else ""
         print(
             f"mnistlab: stopped by {name} at step {result.step}/{config.steps}; checkpoint saved. "
             f"Resume with: {launcher}mnistlab train {args.task} --resume {run_dir}",

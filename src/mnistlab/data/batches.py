@@ -11,13 +11,26 @@ from __future__ import annotations
 
 import torch
 
-# Large odd constant so that (seed, epoch) pairs map to distinct generator seeds.
-_EPOCH_STRIDE = 1_000_003
+from mnistlab.errors import UsageError
+
+# Large odd constant so that (seed, k) pairs map to distinct generator seeds: k is the epoch
+# here, the rank in the data-parallel augmentation streams (mnistlab.training.strategy).
+SEED_STRIDE = 1_000_003
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed * _EPOCH_STRIDE + epoch)
+    generator = torch.Generator().manual_seed(seed * SEED_STRIDE + epoch)
     return torch.randperm(n, generator=generator)
+
+
+def shard_size(batch_size: int, world_size: int) -> int:
+    """Each process's share of a global batch; the global batch must split evenly."""
+    if batch_size % world_size:
+        raise UsageError(
+            f"--batch-size {batch_size} is the global batch and must be divisible by the "
+            f"{world_size} processes; pass a multiple of {world_size}."
+        )
+    return batch_size // world_size
 
 
 class BatchSampler:
@@ -28,8 +41,7 @@ class BatchSampler:
     """
 
     def __init__(self, n: int, batch_size: int, seed: int, *, rank: int = 0, world_size: int = 1) -> None:
-        if batch_size % world_size:
-            raise ValueError(f"batch size {batch_size} is not divisible by {world_size} ranks")
+        shard_size(batch_size, world_size)
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.rank, self.world_size = rank, world_size
         self._epoch = -1

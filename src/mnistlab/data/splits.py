@@ -9,9 +9,10 @@ float32 in [0, 1] on the fly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from mnistlab.data import tensor_cache
 from mnistlab.data.download import ProgressFn
 from mnistlab.data.idx import read_idx
 from mnistlab.data.registry import get_dataset_spec
+from mnistlab.data.spec import DatasetSpec
 from mnistlab.data.store import LocatedDataset, locate_dataset
 from mnistlab.errors import DataError
 
@@ -42,6 +44,45 @@ class Split:
         return Split(self.images.to(device), self.labels.to(device))
 
 
+class DatasetRecord(TypedDict):
+    """A run's `dataset.json`: enough to find its data again and to prove it is the same content."""
+
+    name: str
+    title: str
+    classes: list[str]
+    sha256: dict[str, str] | None  # file role -> SHA-256 of the decompressed IDX file; None: in memory
+    source: str | None  # "built-in", "added", or None for in-memory data
+    image_kind: str
+    validation_size: int | None
+    sizes: dict[str, int] | None  # images per split; None when the data was not loaded
+
+
+def dataset_record(
+    name: str,
+    classes: Sequence[str],
+    spec: DatasetSpec | None,
+    validation_size: int | None,
+    sizes: dict[str, int] | None,
+) -> DatasetRecord:
+    """The record of dataset `name`: `spec` is its registry entry, None for in-memory arrays."""
+    return {
+        "name": name,
+        "title": name if spec is None else spec.display_name,
+        "classes": list(classes),
+        "sha256": None if spec is None else {role: f.sha256 for role, f in spec.files_by_role.items()},
+        "source": None if spec is None else spec.source,
+        "image_kind": "digits" if spec is None else spec.image_kind,
+        "validation_size": validation_size,
+        "sizes": sizes,
+    }
+
+
+def registered_record(name: str) -> DatasetRecord:
+    """The record of a registered dataset without loading it (its sizes unknown)."""
+    spec = get_dataset_spec(name)
+    return dataset_record(spec.name, spec.classes, spec, spec.validation_size, None)
+
+
 @dataclass(frozen=True)
 class Dataset:
     name: str
@@ -60,24 +101,11 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def record(self) -> dict[str, Any]:
-        """What a run directory stores about its data (dataset.json): enough to find it again
-        and to prove it is the same content.
-
-        Keys: name, title, classes, sha256 (by file role, None for in-memory data), source
-        ("built-in", "added" or None), image_kind, validation_size, sizes.
-        """
+    def record(self) -> DatasetRecord:
+        """What a run directory stores about its data (dataset.json)."""
         spec = None if self.source is None else self.source.spec
-        return {
-            "name": self.name,
-            "title": self.name if spec is None else spec.display_name,
-            "classes": list(self.classes),
-            "sha256": None if spec is None else {role: f.sha256 for role, f in spec.files_by_role.items()},
-            "source": None if spec is None else spec.source,
-            "image_kind": "digits" if spec is None else spec.image_kind,
-            "validation_size": len(self.val),
-            "sizes": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
-        }
+        sizes = {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+        return dataset_record(self.name, self.classes, spec, len(self.val), sizes)
 
     def split_rule(self) -> str:
         """The split in words, as `data info` states it."""

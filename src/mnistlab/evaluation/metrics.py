@@ -60,24 +60,40 @@ class Evaluation:
         }
 
 
-def evaluation_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> Evaluation:
-    num_classes = logits.shape[1]
-    predictions = logits.argmax(dim=1).cpu()
-    labels = labels.cpu()
-    confusion = confusion_matrix(predictions, labels, num_classes)
-    per_class_total = confusion.sum(dim=1).clamp(min=1)
-    per_class = confusion.diagonal().double() / per_class_total.double()
+def evaluation_from_confusion(confusion: torch.Tensor) -> Evaluation:
+    """An Evaluation from (C, C) int64 counts (rows: true class, columns: predicted).
+
+    Every number is derived from the counts, so counts summed over shards of a split (one
+    per process, see `mnistlab.training.strategy`) give the Evaluation of the whole split.
+    """
+    count = int(confusion.sum())
+    per_class = confusion.diagonal().double() / confusion.sum(dim=1).clamp(min=1).double()
     return Evaluation(
-        accuracy=float((predictions == labels).double().mean()),
+        accuracy=float(confusion.diagonal().sum()) / max(count, 1),
         per_class_accuracy=tuple(per_class.tolist()),
         confusion=tuple(tuple(row) for row in confusion.tolist()),
-        count=int(labels.shape[0]),
+        count=count,
     )
+
+
+def evaluation_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> Evaluation:
+    """An Evaluation from logits (N, C) and labels (N,), through their confusion counts."""
+    predictions = logits.argmax(dim=1).cpu()
+    return evaluation_from_confusion(confusion_matrix(predictions, labels.cpu(), logits.shape[1]))
+
+
+def confusion_counts(
+    model: nn.Module, split: Split, *, shard: int = 0, shards: int = 1, batch_size: int = EVAL_BATCH_SIZE
+) -> torch.Tensor:
+    """(C, C) int64 counts of `model` on samples shard, shard + shards, ... of `split` (all by
+    default): the shards' counts sum to the whole split's."""
+    logits = predict_logits(model, split.images[shard::shards], batch_size=batch_size)
+    return confusion_matrix(logits.argmax(dim=1).cpu(), split.labels[shard::shards].cpu(), logits.shape[1])
 
 
 def evaluate(model: nn.Module, split: Split, *, batch_size: int = EVAL_BATCH_SIZE) -> Evaluation:
     """Evaluate `model` on every image of `split`."""
-    return evaluation_from_logits(predict_logits(model, split.images, batch_size=batch_size), split.labels)
+    return evaluation_from_confusion(confusion_counts(model, split, batch_size=batch_size))
 
 
 @torch.inference_mode()

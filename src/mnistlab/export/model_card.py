@@ -55,7 +55,7 @@ def _header(result: ExportResult) -> str:
 
 def _file_section(result: ExportResult) -> str:
     v = result.verification
-    classes = ", ".join(result.dataset.classes)
+    classes = ", ".join(result.dataset["classes"])
     return "\n".join(
         [
             "## The file",
@@ -65,7 +65,7 @@ def _file_section(result: ExportResult) -> str:
             f"(torch {result.versions.get('torch', '?')}).",
             "- Input `images`: float32 (N, 1, 28, 28) in [0, 1], any batch size N; MNIST's uint8 "
             "pixels divided by 255, light ink on a black background.",
-            f"- Output `logits`: float32 (N, {len(result.dataset.classes)}); softmax gives the "
+            f"- Output `logits`: float32 (N, {len(result.dataset['classes'])}); softmax gives the "
             f"probabilities of the classes {classes}, in that order.",
             f"- Verified before it was kept: onnxruntime {result.versions.get('onnxruntime', '?')} "
             f"on {v.count:,} test images gave a max |logit difference| of {v.max_abs_logit_diff:.2e} "
@@ -82,7 +82,7 @@ def _data_section(result: ExportResult) -> str:
     lines = [
         "## Training data",
         "",
-        f"- Dataset: `{d.name}` (record from {d.source}).",
+        f"- Dataset: `{d['name']}` (record from {d['source']}).",
         f"- Split (TensorFlow's `read_data_sets`, as in the paper): train = training images "
         f"{VALIDATION_SIZE:,} onwards, validation = the first {VALIDATION_SIZE:,} training images, "
         "test = the test file. Only the train part was learned from; validation chose the 'best' "
@@ -92,7 +92,7 @@ def _data_section(result: ExportResult) -> str:
         "| file | SHA-256 |",
         "|---|---|",
     ]
-    lines += [f"| {role} | `{digest}` |" for role, digest in d.sha256.items()]
+    lines += [f"| {role} | `{digest}` |" for role, digest in (d["sha256"] or {}).items()]
     return "\n".join(lines)
 
 
@@ -146,7 +146,7 @@ def _accuracy_section(result: ExportResult, results: dict[str, Any]) -> str:
         )
     lines += ["", "| class | test accuracy |", "|---|---|"]
     lines += [
-        f"| {c} | {a:.2%} |" for c, a in zip(result.dataset.classes, t.per_class_accuracy, strict=False)
+        f"| {c} | {a:.2%} |" for c, a in zip(result.dataset["classes"], t.per_class_accuracy, strict=False)
     ]
     return "\n".join(lines)
 
@@ -191,12 +191,12 @@ def _robustness_section(robustness: Any) -> str:
 
 
 def _use_section(result: ExportResult) -> str:
-    n = len(result.dataset.classes)
+    n = len(result.dataset["classes"])
     return "\n".join(
         [
             "## Intended use",
             "",
-            f"Classifying one centred, size-normalised image of a single item of `{result.dataset.name}` "
+            f"Classifying one centred, size-normalised image of a single item of `{result.dataset['name']}` "
             f"into one of its {n} classes: teaching, demos, and a baseline to compare other models "
             "against.",
             "",

@@ -31,7 +31,7 @@ from torch import nn
 from mnistlab import __version__
 from mnistlab.config import TrainConfig
 from mnistlab.data import Split, load_dataset, normalize
-from mnistlab.data.splits import SIDE
+from mnistlab.data.splits import SIDE, DatasetRecord
 from mnistlab.errors import CheckpointError, ExportError, UsageError
 from mnistlab.evaluation.metrics import EVAL_BATCH_SIZE, Evaluation, evaluation_from_logits, predict_logits
 from mnistlab.export.model_card import render_model_card
@@ -39,7 +39,7 @@ from mnistlab.export.result import ExportResult, Verification
 from mnistlab.fileio import atomic_write_text, pending_file
 from mnistlab.inference.digits import BOX, CENTRE
 from mnistlab.runs import checkpoint as ckpt
-from mnistlab.runs.record import DatasetRecord, dataset_record
+from mnistlab.runs.record import exported_record
 
 FORMATS = ("onnx",)
 DEFAULT_FILE = "model.onnx"
@@ -194,11 +194,11 @@ def onnx_metadata(
         "config": json.dumps(config.to_dict(), sort_keys=True),
         "checkpoint": checkpoint,
         "step": "" if step is None else str(step),
-        "dataset": dataset.name,
-        "dataset_sha256": json.dumps(dict(dataset.sha256), sort_keys=True),
-        "classes": json.dumps(list(dataset.classes)),
+        "dataset": dataset["name"],
+        "dataset_sha256": json.dumps(dict(dataset["sha256"] or {}), sort_keys=True),
+        "classes": json.dumps(list(dataset["classes"])),
         "input": f"{INPUT_NAME}: float32 (N, 1, {SIDE}, {SIDE}) in [0, 1], light ink on black",
-        "output": f"{OUTPUT_NAME}: float32 (N, {len(dataset.classes)}), one per class in 'classes'",
+        "output": f"{OUTPUT_NAME}: float32 (N, {len(dataset['classes'])}), one per class in 'classes'",
         "preprocessing": PREPROCESSING,
         "test_accuracy": repr(test.accuracy),
         "test_count": str(test.count),
@@ -234,16 +234,16 @@ def export_run(
     versions = require_export_packages()
     which, step = resolve_checkpoint(run_dir, checkpoint)
     model, config = ckpt.load_model(run_dir, which, "cpu")  # CheckpointError if the weights do not fit
-    dataset = dataset_record(run_dir, config)
+    dataset = exported_record(ckpt.read_dataset_record(run_dir))
     if test is None:
         test = load_dataset(config.dataset, data_dir).test
 
     t0 = time.perf_counter()
     reference = predict_logits(model, test.images)
-    if reference.shape[1] != len(dataset.classes):
+    if reference.shape[1] != len(dataset["classes"]):
         raise CheckpointError(
             f"The model of {run_dir} has {reference.shape[1]} outputs but its dataset "
-            f"{dataset.name!r} has {len(dataset.classes)} classes; the run is inconsistent."
+            f"{dataset['name']!r} has {len(dataset['classes'])} classes; the run is inconsistent."
         )
     evaluation = evaluation_from_logits(reference, test.labels)
     verify_seconds = time.perf_counter() - t0

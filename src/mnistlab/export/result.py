@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from mnistlab.config import TrainConfig
+from mnistlab.data.splits import DatasetRecord
 from mnistlab.evaluation.metrics import Evaluation
-from mnistlab.runs.record import DatasetRecord
 
 
 @dataclass(frozen=True)

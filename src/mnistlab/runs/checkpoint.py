@@ -1,4 +1,4 @@
-"""Run directories: safetensors weights, optimizer state, a JSON state file, all atomic.
+"""Run directories: the layout, the "last" checkpoint and the JSON files, all atomic.
 
 Layout of a run directory::
 
@@ -9,14 +9,15 @@ Layout of a run directory::
     best.safetensors            weights with the best validation accuracy so far
     metrics.jsonl               one JSON object per logged step
     results.json                final accuracies, wall time and which checkpoint was tested
-    dataset.json                the data it was trained on: `Dataset.record()` (name, classes,
+    dataset.json                the data it was trained on: a `DatasetRecord` (name, classes,
                                 content SHA-256 of each file, ...); runs older than this
                                 file were trained on their config's dataset, MNIST
 
 `state.json` is the commit point: it is replaced atomically only after the files it names
 are complete, and older files are deleted only after that, so a kill at any moment leaves
 either the previous or the new checkpoint. Nothing is ever unpickled: tensors come from
-safetensors, everything else from JSON.
+safetensors (`mnistlab.runs.tensors`), everything else from JSON. `mnistlab.runs.writer`
+is what writes a training run's folder.
 """
 
 from __future__ import annotations
@@ -24,18 +25,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 from torch import nn
 
 from mnistlab.config import TrainConfig
-from mnistlab.data.registry import get_dataset_spec
+from mnistlab.data.splits import DatasetRecord, registered_record
 from mnistlab.errors import CheckpointError
-from mnistlab.fileio import atomic_write_bytes, atomic_write_json
+from mnistlab.fileio import atomic_write_json
+from mnistlab.runs.tensors import (
+    flatten_optimizer,
+    load_weights,
+    read_safetensors,
+    save_weights,
+    unflatten_optimizer,
+    write_safetensors,
+)
 from mnistlab.training.optim import Optimizer
 
 CONFIG_FILE = "config.json"
@@ -54,70 +60,6 @@ def read_json(path: Path, what: str) -> Any:
         raise CheckpointError(f"{path} does not exist; is {path.parent} a mnistlab run directory?") from None
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"The {what} {path} is unreadable or corrupt ({exc}).") from None
-
-
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(
-            f"Checkpoint file {path} is missing; the run directory is incomplete."
-        ) from None
-    try:
-        tensors = st_load(data)
-        header_len = int.from_bytes(data[:8], "little")
-        metadata = json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
-    except (SafetensorError, ValueError) as exc:
-        raise CheckpointError(f"Checkpoint file {path} is truncated or corrupt ({exc}).") from None
-    return tensors, metadata
-
-
-# -- weights -----------------------------------------------------------------------------
-
-
-def save_weights(path: Path, model: nn.Module, metadata: dict[str, str] | None = None) -> None:
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write_bytes(path, st_save(state, metadata=metadata))
-
-
-def load_weights(path: Path, model: nn.Module, *, model_name: str = "?") -> dict[str, str]:
-    """Load weights into `model` (strict); returns the file's metadata."""
-    tensors, metadata = _read_safetensors(path)
-    saved_name = metadata.get("model")
-    if saved_name is not None and saved_name != model_name:
-        raise CheckpointError(f"{path} holds weights of model {saved_name!r}, not {model_name!r}.")
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError:
-        raise CheckpointError(
-            f"{path} does not fit model {model_name!r}: its parameter names or shapes differ."
-        ) from None
-    return metadata
-
-
-# -- optimizer state without pickle ------------------------------------------------------
-
-
-def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
-    tensors: dict[str, torch.Tensor] = {}
-    plain: dict[str, Any] = {"param_groups": state_dict["param_groups"], "state": {}}
-    for index, values in state_dict["state"].items():
-        plain["state"][str(index)] = {}
-        for key, value in values.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
-            else:
-                plain["state"][str(index)][key] = value
-    return tensors, plain
-
-
-def _unflatten_optimizer(tensors: dict[str, torch.Tensor], plain: dict) -> dict:
-    state: dict[int, dict[str, Any]] = {int(i): dict(v) for i, v in plain["state"].items()}
-    for name, value in tensors.items():
-        if name.startswith("optimizer."):
-            _, index, key = name.split(".", 2)
-            state.setdefault(int(index), {})[key] = value
-    return {"state": state, "param_groups": plain["param_groups"]}
 
 
 # -- the "last" checkpoint -----------------------------------------------------------------
@@ -144,16 +86,15 @@ def save_checkpoint(
 ) -> None:
     run_dir = Path(run_dir)
     previous = _checkpoint_files(run_dir)
-    opt_tensors, opt_plain = _flatten_optimizer(optimizer.state_dict())
+    opt_tensors, opt_plain = flatten_optimizer(optimizer.state_dict())
     rng_tensors = {f"rng.{k}": v.detach().cpu().contiguous() for k, v in rng.items()}
     model_file, trainer_file = (
         f"model-{state.step:07d}.safetensors",
         f"trainer-{state.step:07d}.safetensors",
     )
     save_weights(run_dir / model_file, model, {"model": model_name, "step": str(state.step)})
-    atomic_write_bytes(
-        run_dir / trainer_file,
-        st_save({**opt_tensors, **rng_tensors}, metadata={"optimizer": json.dumps(opt_plain)}),
+    write_safetensors(
+        run_dir / trainer_file, {**opt_tensors, **rng_tensors}, {"optimizer": json.dumps(opt_plain)}
     )
     atomic_write_json(
         run_dir / STATE_FILE,
@@ -190,9 +131,9 @@ def load_checkpoint(
             f"The checkpoint in {run_dir} is of model {state.get('model')!r}, not {model_name!r}."
         )
     load_weights(run_dir / state["model_file"], model, model_name=model_name)
-    tensors, metadata = _read_safetensors(run_dir / state["trainer_file"])
+    tensors, metadata = read_safetensors(run_dir / state["trainer_file"])
     try:
-        optimizer.load_state_dict(_unflatten_optimizer(tensors, json.loads(metadata["optimizer"])))
+        optimizer.load_state_dict(unflatten_optimizer(tensors, json.loads(metadata["optimizer"])))
     except (KeyError, ValueError) as exc:
         raise CheckpointError(f"The optimizer state in {run_dir} does not fit this run ({exc}).") from None
     rng = {k.removeprefix("rng."): v for k, v in tensors.items() if k.startswith("rng.")}
@@ -242,34 +183,18 @@ def read_results(run_dir: Path | str) -> dict[str, Any] | None:
     return read_json(path, "results file") if path.is_file() else None
 
 
-def builtin_record(name: str) -> dict[str, Any]:
-    """The record of a registered dataset without loading it (sizes unknown): what a run
-    from before dataset.json existed was trained on."""
-    spec = get_dataset_spec(name)
-    return {
-        "name": spec.name,
-        "title": spec.display_name,
-        "classes": list(spec.classes),
-        "sha256": {role: f.sha256 for role, f in spec.files_by_role.items()},
-        "source": spec.source,
-        "image_kind": spec.image_kind,
-        "validation_size": spec.validation_size,
-        "sizes": None,
-    }
+def read_dataset_record(run_dir: Path | str) -> DatasetRecord:
+    """What the run was trained on: its dataset.json, the one reader of that file.
 
-
-def read_dataset_record(run_dir: Path | str) -> dict[str, Any]:
-    """What the run was trained on: its dataset.json, with at least name, title, classes,
-    sha256 (by file role, or None), source and image_kind.
-
-    A run from before dataset.json was trained on its config's dataset (MNIST): its record
-    is built from the registry, with the registry's digests.
+    A record written before some keys existed gets their defaults (title: its name, digits,
+    no digests). A run from before dataset.json was trained on its config's dataset (MNIST):
+    its record is the registry's, with the registry's digests.
     """
     run_dir = require_run_dir(run_dir)
     path = run_dir / DATASET_FILE
     if not path.is_file():
         config, _ = read_run_config(run_dir)
-        return builtin_record(config.dataset)
+        return registered_record(config.dataset)
     record = read_json(path, "dataset record")
     classes = record.get("classes") if isinstance(record, dict) else None
     if not (
@@ -279,7 +204,8 @@ def read_dataset_record(run_dir: Path | str) -> dict[str, Any]:
         and all(isinstance(c, str) for c in classes)
     ):
         raise CheckpointError(f"The dataset record {path} lacks a name or a list of at least 2 class names.")
-    return {"title": record["name"], "image_kind": "digits", "source": None, "sha256": None, **record}
+    defaults = {"title": record["name"], "image_kind": "digits", "source": None, "sha256": None}
+    return cast(DatasetRecord, {**defaults, "validation_size": None, "sizes": None, **record})
 
 
 def load_model(

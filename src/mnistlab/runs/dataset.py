@@ -1,6 +1,7 @@
 """The data a trained run is read with: its own dataset, or another with the same classes.
 
-Every run directory records what it was trained on (`checkpoint.read_dataset_record`).
+Every run directory records what it was trained on (`checkpoint.read_dataset_record`, a
+`DatasetRecord`).
 Commands that read runs (evaluate, ensemble, predict, serve, weights) load that dataset by
 name, so nobody has to repeat `--dataset`. Naming another dataset is a domain-shift test
 (an MNIST model on a person's own digits) and needs the same class list; runs of different
@@ -12,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from mnistlab.runs.checkpoint import read_dataset_record
 from mnistlab.data.download import ProgressFn
-from mnistlab.data.splits import Dataset, load_dataset
+from mnistlab.data.splits import Dataset, DatasetRecord, load_dataset
 from mnistlab.errors import DataError, UsageError
+from mnistlab.runs.checkpoint import read_dataset_record
 
 __all__ = ["RunData", "common_dataset_record", "load_run_data"]
 
@@ -27,17 +27,17 @@ class RunData:
     """The dataset to read runs with, and what they were trained on."""
 
     dataset: Dataset
-    trained_on: dict[str, Any]  # the runs' dataset record
+    trained_on: DatasetRecord  # the runs' dataset record
     domain_shift: bool  # True when `dataset` is not the one the runs were trained on
 
 
-def _same_data(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def _same_data(a: DatasetRecord, b: DatasetRecord) -> bool:
     if a["name"] != b["name"]:
         return False
     return a.get("sha256") is None or b.get("sha256") is None or a["sha256"] == b["sha256"]
 
 
-def common_dataset_record(run_dirs: Sequence[str | Path]) -> dict[str, Any]:
+def common_dataset_record(run_dirs: Sequence[str | Path]) -> DatasetRecord:
     """The dataset record the runs share; UsageError when any two were trained on different data."""
     if not run_dirs:
         raise UsageError("At least one run directory is needed.")

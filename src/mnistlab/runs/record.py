@@ -1,8 +1,8 @@
 """What a run directory says about how it was made: its data and the command that trains it.
 
-Exports and model cards are generated from these, never typed by hand. A run written by a
-mnistlab that records `dataset.json` is read from it; older runs fall back to the dataset
-registry entry named in their config.
+Exports and model cards are generated from these, never typed by hand. The dataset record
+is the one `mnistlab.runs.checkpoint.read_dataset_record` reads (its dataset.json, or the
+registry entry of an older run's config), completed for an export by `exported_record`.
 """
 
 from __future__ import annotations
@@ -13,43 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnistlab.runs.checkpoint import DATASET_FILE, builtin_record, read_json
 from mnistlab.config import TrainConfig, resolve_config, task_of
 from mnistlab.data.registry import get_dataset_spec
+from mnistlab.data.splits import DatasetRecord
+from mnistlab.runs.checkpoint import DATASET_FILE
 
 # The `mnistlab train` flags that set a config key directly (commands/train.py); any other
 # key that differs from the recipe needs a --config file. A round-trip test keeps them in step.
 TRAIN_FLAGS = ("steps", "batch_size", "lr", "seed", "eval_every")
 
 
-@dataclass(frozen=True)
-class DatasetRecord:
-    """The data a run was trained on."""
-
-    name: str
-    classes: tuple[str, ...]
-    sha256: Mapping[str, str]  # file role ("train_images", ...) -> SHA-256 of the decompressed IDX file
-    source: str  # where this record came from: the run's dataset.json or the registry
-
-
-def dataset_record(run_dir: Path | str, config: TrainConfig) -> DatasetRecord:
-    """The run's `dataset.json` when it has one, else the registry entry of `config.dataset`."""
-    path = Path(run_dir) / DATASET_FILE
-    saved = read_json(path, "dataset record") if path.is_file() else builtin_record(config.dataset)
-    sha256 = saved.get("sha256")
-    if sha256 is None:  # written from in-memory arrays: only the registry can vouch for them
-        sha256 = _registry_sha256(saved.get("name", config.dataset))
-    default_source = f"{DATASET_FILE} of the run" if path.is_file() else "mnistlab's dataset registry"
-    return DatasetRecord(
-        name=str(saved.get("name", config.dataset)),
-        classes=tuple(str(c) for c in saved["classes"]),
-        sha256=dict(sha256),
-        source=str(saved.get("source") or default_source),
-    )
-
-
-def _registry_sha256(name: str) -> dict[str, str]:
-    return {role: f.sha256 for role, f in get_dataset_spec(name).files_by_role.items()}
+def exported_record(record: DatasetRecord) -> DatasetRecord:
+    """The run's dataset record (`read_dataset_record`) as an export states it: data written
+    from in-memory arrays has no digests of its own, so only the registry entry of its name
+    can vouch for it, and its record came from the run's dataset.json."""
+    sha256 = record["sha256"]
+    if sha256 is None:
+        sha256 = {role: f.sha256 for role, f in get_dataset_spec(record["name"]).files_by_role.items()}
+    return {**record, "sha256": dict(sha256), "source": record["source"] or f"{DATASET_FILE} of the run"}
 
 
 @dataclass(frozen=True)

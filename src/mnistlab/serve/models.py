@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from mnistlab.config import task_of
+from mnistlab.data.splits import DatasetRecord, registered_record
 from mnistlab.errors import CheckpointError, UsageError
 from mnistlab.inference import Preprocessing, classify, for_kind
 from mnistlab.runs import checkpoint as ckpt
@@ -41,7 +42,7 @@ class ServedModel:
     accuracy: float | None  # test accuracy (fraction) from the run's results.json
     run_dir: Path
     model: nn.Module
-    dataset: dict[str, Any] = field(default_factory=lambda: ckpt.builtin_record("mnist"))  # the run's record
+    dataset: DatasetRecord = field(default_factory=lambda: registered_record("mnist"))  # the run's record
 
     def describe(self) -> dict[str, object]:
         return {

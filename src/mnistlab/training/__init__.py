@@ -1,10 +1,11 @@
 """Training: the paper's loop, its optimizers and schedules, augmentation, and the data-parallel seam.
 
 - `loop`: `train`, one engine for every model, resumable and observable; it never prints.
+- `result`: what it reports: `StepReport` while it runs, `TrainResult` and its JSON at the end.
 - `optim`: SGD and Adam on torch's fused kernels, and the learning-rate schedules.
 - `augment`: random affine, elastic, thickness, contrast, erasing, noise, flips and shifts, batched.
-- `strategy`: what differs between one process and torchrun's many (the only module that knows
-  torch.distributed).
+- `strategy`: what differs between one process and torchrun's many, `SingleProcess` and
+  `TorchrunDDP` (the only module that knows torch.distributed).
 """
 
 import lazy_loader
@@ -13,8 +14,10 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
-        "loop": ["TrainResult", "Report", "prepare_model", "summarize", "train"],
+        "loop": ["prepare_model", "train"],
+        "result": ["StepReport", "TrainResult", "summarize"],
         "optim": ["SGD", "Adam", "build_optimizer", "learning_rate"],
         "augment": ["augment_batch"],
+        "strategy": ["SingleProcess", "Strategy", "TorchrunDDP", "from_environment"],
     },
 )
