@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from mnistlab.models import create_model
-from mnistlab.training.loop import prepare_model
+from mnistlab.runtime import prepare_model
 from mnistlab.training.optim import SGD, Adam
 
 SETTINGS = {

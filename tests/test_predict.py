@@ -119,7 +119,8 @@ def test_inverted_copy_is_preprocessed_identically(acceptance_files) -> None:
 
 def test_acceptance_cli_json(model, reference_labels, acceptance_files, cnn_run, capsys) -> None:
     paths = [str(p) for version in VERSIONS for p in acceptance_files[version]]
-    assert main(["predict", str(cnn_run), *paths, "--json", "--device", "cpu"]) == 0
+    # --always-answer: this checks the pre-processing, so every image gets the model's top class.
+    assert main(["predict", str(cnn_run), *paths, "--json", "--device", "cpu", "--always-answer"]) == 0
     out = json.loads(capsys.readouterr().out)
     rows = {row["image"]: row for row in out["predictions"]}
     assert [row["image"] for row in out["predictions"]] == paths and out["run_dir"] == str(cnn_run)
@@ -129,7 +130,9 @@ def test_acceptance_cli_json(model, reference_labels, acceptance_files, cnn_run,
     row = rows[paths[0]]
     assert len(row["probabilities"]) == 10 and abs(sum(row["probabilities"]) - 1) < 1e-9
     assert row["top"][0] == [row["label"], max(row["probabilities"])]
-    library = classify(model, preprocess(load_image(paths[0]))[None])[0]
+    # Calibrated with the run's temperature (fitted on validation when it finished).
+    assert out["calibrated"] and out["temperature"] != 1.0
+    library = classify(model, preprocess(load_image(paths[0]))[None], temperature=out["temperature"])[0]
     assert row["probabilities"] == pytest.approx(library.probabilities, abs=1e-6)  # batch of 600 vs 1
 
 

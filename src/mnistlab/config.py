@@ -34,9 +34,8 @@ class TrainConfig:
     warmup_fraction: float = 0.25  # of all steps; only read by "onecycle"
     label_smoothing: float = 0.0
     augment: bool = False  # True: random affine maps (the `best` recipe), = augmentations ("affine",)
-    augmentations: tuple[
-        str, ...
-    ] = ()  # names from mnistlab.training.augment.AUGMENTATIONS; overrides augment
+    # Names from mnistlab.training.augment.AUGMENTATIONS; overrides `augment`.
+    augmentations: tuple[str, ...] = ()
     eval_every: int = 100  # steps between validation passes
     log_every: int = 50  # steps between progress reports (each costs one host sync)
     seed: int = 0
@@ -45,6 +44,12 @@ class TrainConfig:
     # Steps at which the test split is evaluated to show accuracy against steps. Recorded
     # in results.json only: they select nothing (validation picks `best`).
     test_milestones: tuple[int, ...] = ()
+    # Outlier exposure (Hendrycks, Mazeika & Dietterich 2019; `mnistlab.training.outliers`): with
+    # a weight > 0 each step also sees outlier_fraction x batch_size images of `outlier_sets`
+    # ("other": the other built-in dataset's training split), pulled towards the uniform prediction.
+    outlier_exposure: float = 0.0
+    outlier_fraction: float = 0.5
+    outlier_sets: tuple[str, ...] = ("other", "uniform_noise", "blurred_noise", "random_strokes")
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "log_every"):
@@ -64,6 +69,17 @@ class TrainConfig:
         if isinstance(self.augmentations, str) or not all(isinstance(a, str) for a in self.augmentations):
             raise UsageError(f"augmentations must be a list of names, got {self.augmentations!r}.")
         object.__setattr__(self, "augmentations", tuple(self.augmentations))  # JSON/TOML give lists
+        object.__setattr__(self, "outlier_sets", tuple(self.outlier_sets))
+        if self.outlier_exposure < 0 or not 0 < self.outlier_fraction <= 4:
+            raise UsageError(
+                "outlier_exposure must be >= 0 and outlier_fraction in (0, 4], got "
+                f"{self.outlier_exposure} and {self.outlier_fraction}."
+            )
+        unknown_sets = [s for s in self.outlier_sets if s not in OUTLIER_SETS]
+        if unknown_sets:
+            raise UsageError(
+                f"Unknown outlier set {unknown_sets[0]!r}; choose from {', '.join(OUTLIER_SETS)}."
+            )
         if self.augmentations:
             from mnistlab.training.augment import AUGMENTATIONS  # torch: only configs that augment pay
 
@@ -82,6 +98,7 @@ class TrainConfig:
         out = dataclasses.asdict(self)
         out["model_options"] = dict(self.model_options)
         out["test_milestones"] = list(self.test_milestones)
+        out["outlier_sets"] = list(self.outlier_sets)
         return out
 
     @classmethod
@@ -96,6 +113,9 @@ class TrainConfig:
 
 
 OPTIMIZERS = ("sgd", "adam", "nesterov")
+# What outlier exposure may train on (mnistlab.evaluation.outliers.TRAINABLE, and "other");
+# letters and near-blank images are kept for evaluation.
+OUTLIER_SETS = ("other", "uniform_noise", "blurred_noise", "random_strokes")
 PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULES = ("constant", "onecycle")
 

@@ -21,8 +21,8 @@ from mnistlab.bench.reference import train_reference
 from mnistlab.bench.timing import Stats, peak_rss_mib, percentile, reset_peak_rss, synchronize
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Dataset, Split, normalize
-from mnistlab.runtime import autocast
-from mnistlab.training.loop import prepare_model, train
+from mnistlab.runtime import autocast, prepare_model
+from mnistlab.training.loop import train
 from mnistlab.training.result import StepReport
 
 # Validation and test passes are not part of a training-throughput measurement; the

@@ -10,7 +10,6 @@ import argparse
 
 from mnistlab.commands.common import (
     add_checkpoint_arg,
-    add_data_args,
     add_json_arg,
     add_runtime_args,
     print_json,
@@ -57,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     model, _ = load_model(args.run_dir, args.checkpoint, device)
     data = load_run_data([args.run_dir], None, args.data_dir).dataset
-    record = fit_calibration(model, data, score=args.score, quantile=args.quantile)
+    record = fit_calibration(model, data.val, data.name, score=args.score, quantile=args.quantile)
     path = write_calibration(args.run_dir, record)
     if args.json:
         print_json({"run_dir": args.run_dir, "file": str(path), **record})

@@ -1,7 +1,8 @@
 """`mnistlab evaluate RUN --calibration` and `--ood`: how far to trust the reader's answers.
 
 `--calibration`: ECE (15 bins), NLL and Brier score with the raw softmax and with the run's
-temperature, on the clean and the corrupted split, and a reliability diagram (`--figure`).
+temperature, on the clean split and on it corrupted (each image under one of the corruptions
+at severity 3, in turn), and a reliability diagram (`--figure`).
 `--ood`: the abstention rule on the split (share refused, accuracy on the rest, the
 risk-coverage curve) and, per outlier set, AUROC, FPR at 95 % TPR and the share refused.
 """

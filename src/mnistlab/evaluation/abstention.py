@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-from scipy.stats import mannwhitneyu
 
 SCORES = ("msp", "energy")
 
@@ -76,6 +75,8 @@ def fit_rule(
 
 def auroc(inside: torch.Tensor, outside: torch.Tensor) -> float:
     """P(score of a random in-distribution image > that of a random outlier), ties counting half."""
+    from scipy.stats import mannwhitneyu  # here: not every user of the rule needs scipy
+
     u = mannwhitneyu(inside.cpu().numpy(), outside.cpu().numpy(), alternative="two-sided").statistic
     return float(u) / (inside.numel() * outside.numel())
 

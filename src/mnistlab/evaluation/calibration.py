@@ -24,7 +24,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from scipy.optimize import minimize_scalar
 
 ECE_BINS = 15
 # The search range for 1/T: temperatures from 0.01 (sharpen 100x) to 100 (flatten 100x).
@@ -113,6 +112,10 @@ def calibration_metrics(
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """The T > 0 that minimises the NLL of `softmax(logits / T)` on (`logits`, `labels`)."""
+    from scipy.optimize import (
+        minimize_scalar,
+    )  # here: scipy costs ~0.2 s of start-up a training run need not pay
+
     z = logits.detach().cpu().to(torch.float64)
     y = labels.cpu().long()
 

@@ -2,7 +2,10 @@
 
 Independently seeded models make partly different mistakes, so the mean of their softmax
 outputs is right more often than any one of them (the "best" recipe's ~99.6 % models reach
-~99.7 % together). Averaging probabilities, not logits, keeps every member on the same scale.
+~99.7 % together). Averaging probabilities, not logits, keeps every member on the same scale,
+and each member's are calibrated first, softmax(logits / T) with the temperature of its run's
+calibration.json, so an over-confident member does not outvote a well-calibrated one. A run
+trained before calibration existed counts with T = 1, and the result says which were calibrated.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from torch import nn
 from mnistlab.data.splits import Split
 from mnistlab.errors import UsageError
 from mnistlab.evaluation.metrics import Evaluation, evaluation_from_logits, predict_logits
+from mnistlab.runs.calibration import read_calibration
 from mnistlab.runs.checkpoint import load_model
 from mnistlab.runs.dataset import common_dataset_record
 
@@ -28,6 +32,8 @@ class EnsembleResult:
 
     evaluation: Evaluation
     members: tuple[tuple[str, float], ...]  # (run directory, accuracy)
+    temperatures: tuple[float, ...]  # per member, as averaged; 1.0 where not calibrated
+    calibrated: tuple[bool, ...]  # per member: whether its run has a calibration.json
 
     @property
     def accuracy(self) -> float:
@@ -36,34 +42,54 @@ class EnsembleResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "accuracy": self.accuracy,
-            "members": [{"run_dir": run, "accuracy": acc} for run, acc in self.members],
+            "members": [
+                {"run_dir": run, "accuracy": acc, "temperature": t, "calibrated": c}
+                for (run, acc), t, c in zip(self.members, self.temperatures, self.calibrated, strict=True)
+            ],
             "evaluation": self.evaluation.to_dict(),
         }
 
 
-def mean_probabilities(member_logits: Sequence[torch.Tensor]) -> torch.Tensor:
-    """(N, C) mean of the members' softmax probabilities, from their (N, C) logits."""
+def mean_probabilities(
+    member_logits: Sequence[torch.Tensor], temperatures: Sequence[float] | None = None
+) -> torch.Tensor:
+    """(N, C) mean of the members' softmax(logits / temperature), from their (N, C) logits;
+    every temperature 1 when `temperatures` is None."""
     if not member_logits:
         raise UsageError("An ensemble needs at least one run directory.")
-    return torch.stack([logits.float().softmax(dim=1) for logits in member_logits]).mean(dim=0)
+    temperatures = [1.0] * len(member_logits) if temperatures is None else list(temperatures)
+    if len(temperatures) != len(member_logits):
+        raise ValueError(f"{len(member_logits)} members but {len(temperatures)} temperatures")
+    return torch.stack(
+        [(logits.float() / t).softmax(dim=1) for logits, t in zip(member_logits, temperatures, strict=True)]
+    ).mean(dim=0)
 
 
-def ensemble_probabilities(models: Sequence[nn.Module], images: torch.Tensor) -> torch.Tensor:
-    """Mean class probabilities (N, C) of `models` for uint8 images (N, 28, 28)."""
-    return mean_probabilities([predict_logits(model, images).cpu() for model in models])
+def ensemble_probabilities(
+    models: Sequence[nn.Module], images: torch.Tensor, temperatures: Sequence[float] | None = None
+) -> torch.Tensor:
+    """Mean calibrated class probabilities (N, C) of `models` for uint8 images (N, 28, 28)."""
+    return mean_probabilities([predict_logits(model, images).cpu() for model in models], temperatures)
+
+
+def member_temperature(run_dir: str | Path) -> tuple[float, bool]:
+    """The run's temperature and whether it was calibrated (1.0 and False for an older run)."""
+    record = read_calibration(run_dir)
+    return (1.0, False) if record is None else (float(record["temperature"]), True)
 
 
 def evaluate_ensemble(
     run_dirs: Sequence[str | Path], split: Split, *, which: str = "final", device: str | torch.device = "cpu"
 ) -> EnsembleResult:
-    """Load each run's `which` weights and evaluate the mean of their probabilities on `split`.
+    """Load each run's `which` weights and evaluate the mean of their calibrated probabilities
+    on `split`.
 
     Raises UsageError when the runs were trained on different datasets.
     """
     if not run_dirs:
         raise UsageError("An ensemble needs at least one run directory.")
     common_dataset_record(run_dirs)
-    member_logits, members = [], []
+    member_logits, members, calibration = [], [], []
     for run_dir in run_dirs:
         model, _ = load_model(run_dir, which, device)
         logits = predict_logits(model, split.images).cpu()
@@ -74,6 +100,8 @@ def evaluate_ensemble(
             )
         member_logits.append(logits)
         members.append((str(run_dir), evaluation_from_logits(logits, split.labels).accuracy))
+        calibration.append(member_temperature(run_dir))
+    temperatures = tuple(t for t, _ in calibration)
     # log() of the mean probability is a valid logit vector: argmax and confusion work as usual.
-    evaluation = evaluation_from_logits(mean_probabilities(member_logits).log(), split.labels)
-    return EnsembleResult(evaluation, tuple(members))
+    evaluation = evaluation_from_logits(mean_probabilities(member_logits, temperatures).log(), split.labels)
+    return EnsembleResult(evaluation, tuple(members), temperatures, tuple(c for _, c in calibration))

@@ -19,8 +19,8 @@ from mnistlab.data.splits import Dataset, Split
 from mnistlab.evaluation import outliers
 from mnistlab.evaluation.abstention import AbstentionRule, fit_rule, selective, separation
 from mnistlab.evaluation.calibration import calibration_metrics, fit_temperature
+from mnistlab.evaluation.corruptions import CORRUPTIONS, corrupt
 from mnistlab.evaluation.metrics import predict_logits
-from mnistlab.evaluation.robustness import corrupted_splits
 
 DEFAULT_SCORE = "msp"
 DEFAULT_QUANTILE = 0.005  # refuse the 0.5 % least sure validation digits (and all below them)
@@ -33,13 +33,19 @@ def _summary(metrics: Any) -> dict[str, float]:
 
 
 def fit_calibration(
-    model: nn.Module, data: Dataset, *, score: str = DEFAULT_SCORE, quantile: float = DEFAULT_QUANTILE
+    model: nn.Module,
+    val: Split,
+    dataset: str,
+    *,
+    score: str = DEFAULT_SCORE,
+    quantile: float = DEFAULT_QUANTILE,
 ) -> dict[str, Any]:
-    """The record `runs.calibration.write_calibration` stores, fitted on `data.val` only."""
-    logits = predict_logits(model, data.val.images).cpu()
-    labels = data.val.labels.cpu()
+    """The record `runs.calibration.write_calibration` stores, fitted on the validation split `val`
+    of `dataset` (a name, for the record) only."""
+    logits = predict_logits(model, val.images).cpu()
+    labels = val.labels.cpu()
     temperature = fit_temperature(logits, labels)
-    where = f"{data.name} validation split ({len(data.val):,} images)"
+    where = f"{dataset} validation split ({len(val):,} images)"
     rule = fit_rule(logits, score, temperature, quantile, where)
     return {
         "temperature": temperature,
@@ -54,14 +60,12 @@ def fit_calibration(
 def calibration_report(
     model: nn.Module, split: Split, temperature: float, *, severity: int = 3
 ) -> dict[str, Any]:
-    """ECE, NLL, Brier and the reliability bins before and after scaling, clean and corrupted."""
-    corrupted = list(corrupted_splits(split, severity=severity).values())
-    sets = {
-        "clean": split,
-        "corrupted": Split(
-            torch.cat([s.images for s in corrupted]), torch.cat([s.labels for s in corrupted])
-        ),
-    }
+    """ECE, NLL, Brier and the reliability bins before and after scaling, clean and corrupted.
+
+    The corrupted split holds each image once, under one corruption at `severity`, the corruptions
+    taken in turn (image i gets corruption i mod 12): as many images as the clean split.
+    """
+    sets = {"clean": split, "corrupted": one_corruption_each(split, severity)}
     report: dict[str, Any] = {"temperature": temperature, "severity": severity}
     for name, images in sets.items():
         logits = predict_logits(model, images.images).cpu()
@@ -72,6 +76,14 @@ def calibration_report(
             "after": calibration_metrics(logits, labels, temperature).to_dict(),
         }
     return report
+
+
+def one_corruption_each(split: Split, severity: int) -> Split:
+    """`split` with image i under corruption i mod len(CORRUPTIONS), in the original order."""
+    images = split.images.clone()
+    for c, name in enumerate(CORRUPTIONS):
+        images[c :: len(CORRUPTIONS)] = corrupt(split.images[c :: len(CORRUPTIONS)], name, severity)
+    return Split(images, split.labels)
 
 
 def outlier_images(data: Dataset, other: Dataset | None, split: str) -> dict[str, torch.Tensor]:

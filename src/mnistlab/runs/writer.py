@@ -1,7 +1,8 @@
 """What a training run writes into its run folder, in one place.
 
 `RunWriter` owns every write of a run folder while it trains: config.json and dataset.json
-at the start, metrics.jsonl lines, best.safetensors, the "last" checkpoint and results.json.
+at the start, metrics.jsonl lines, best.safetensors, the "last" checkpoint, results.json and
+calibration.json.
 Its base `Writer` has the same methods and writes nothing: the writer of a run without a
 folder, and of every data-parallel process but the one that owns the folder
 (`mnistlab.training.strategy` picks), so the loop never asks whether to write. Reading a run folder is `mnistlab.runs.checkpoint`'s.
@@ -20,6 +21,7 @@ from torch import nn
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import DatasetRecord
 from mnistlab.fileio import atomic_write_bytes, atomic_write_json
+from mnistlab.runs.calibration import write_calibration
 from mnistlab.runs.checkpoint import (
     BEST_FILE,
     DATASET_FILE,
@@ -59,6 +61,9 @@ class Writer:
         pass
 
     def write_results(self, summary: dict[str, Any]) -> None:
+        pass
+
+    def write_calibration(self, record: dict[str, Any]) -> None:
         pass
 
 
@@ -102,6 +107,9 @@ class RunWriter(Writer):
 
     def write_results(self, summary: dict[str, Any]) -> None:
         atomic_write_json(self.run_dir / RESULTS_FILE, summary)
+
+    def write_calibration(self, record: dict[str, Any]) -> None:
+        write_calibration(self.run_dir, record)
 
 
 def run_writer(run_dir: Path | None) -> Writer:

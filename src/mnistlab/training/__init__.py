@@ -14,7 +14,7 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
-        "loop": ["prepare_model", "train"],
+        "loop": ["train"],
         "result": ["StepReport", "TrainResult", "summarize"],
         "optim": ["SGD", "Adam", "build_optimizer", "learning_rate"],
         "augment": ["augment_batch"],

@@ -1,0 +1,67 @@
+"""Outlier exposure: training with images that are not of the dataset's classes, pushed to "no idea".
+
+Hendrycks, Mazeika & Dietterich, "Deep Anomaly Detection with Outlier Exposure" (ICLR 2019):
+next to each batch of digits the model sees a batch of auxiliary outliers, and a second loss
+term pulls its prediction on them towards the uniform distribution,
+
+    loss = CE(digits) + weight * mean over outliers of (logsumexp(z) - mean_c z_c),
+
+which is the cross-entropy between the uniform distribution and softmax(z), less log C. The
+model then keeps its confidence (and its energy) for digits, and the abstention rule refuses
+what is unlike them, also kinds of outliers it never saw (letters, near-blank images).
+
+The pool is made once per run, as uint8 tensors: the other built-in dataset's *training* split
+(Fashion-MNIST's for a digits run, MNIST's for a clothing run; validation and test splits stay
+unseen) and `TRAIN_SEED`'s images of `evaluation.outliers.TRAINABLE`. Each step's outlier batch
+is drawn from a generator seeded by (seed, step), so a resumed run draws the same batches.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mnistlab.config import TrainConfig
+from mnistlab.data.batches import SEED_STRIDE
+from mnistlab.data.splits import Dataset, load_dataset, normalize
+from mnistlab.evaluation import outliers
+
+MADE_PER_SET = 10_000  # images of each made outlier set in the pool
+OTHER_DATASET = {"digits": "fashion-mnist", "objects": "mnist"}
+
+
+def outlier_pool(
+    data: Dataset, sets: tuple[str, ...], data_dir: str | None = None, *, download: bool = True
+) -> torch.Tensor:
+    """uint8 (M, 28, 28): the named outlier sets, "other" meaning the other built-in dataset."""
+    parts = []
+    for name in sets:
+        if name == "other":
+            kind = data.source.spec.image_kind if data.source else "digits"
+            other = load_dataset(OTHER_DATASET[kind], data_dir, download=download)
+            parts.append(other.train.images)
+        else:
+            if name not in outliers.TRAINABLE:
+                raise ValueError(
+                    f"outlier set {name!r} is not for training; use: other, {', '.join(outliers.TRAINABLE)}"
+                )
+            parts.append(outliers.make(name, MADE_PER_SET, outliers.TRAIN_SEED))
+    return torch.cat(parts)
+
+
+def outlier_batch(pool: torch.Tensor, size: int, seed: int, step: int) -> torch.Tensor:
+    """`size` images of `pool` for `step`, the same on every run and every resume."""
+    g = torch.Generator().manual_seed(seed * SEED_STRIDE + step)
+    return pool[torch.randint(0, pool.shape[0], (size,), generator=g).to(pool.device)]
+
+
+def with_outliers(x: torch.Tensor, pool: torch.Tensor, config: TrainConfig, step: int) -> torch.Tensor:
+    """The batch `x` (B, 1, 28, 28) followed by this step's outliers: (B + O, 1, 28, 28) in [0, 1]."""
+    size = max(1, round(config.outlier_fraction * x.shape[0]))
+    return torch.cat([x, normalize(outlier_batch(pool, size, config.seed, step)).to(x.dtype)])
+
+
+def uniform_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy from softmax(logits) to the uniform distribution, less log C (>= 0)."""
+    return (torch.logsumexp(logits, dim=1) - logits.mean(dim=1)).mean() - torch.log(
+        torch.tensor(float(logits.shape[1]), device=logits.device)
+    )

@@ -1,0 +1,165 @@
+"""The reader: outlier exposure, calibration written when a run finishes, and what predict says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mnistlab.cli import main
+from mnistlab.config import resolve_config
+from mnistlab.data import Dataset
+from mnistlab.evaluation import outliers
+from mnistlab.evaluation.abstention import AbstentionRule
+from mnistlab.evaluation.calibration import fit_temperature
+from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.runs.calibration import CALIBRATION_FILE, read_calibration
+from mnistlab.runs.checkpoint import load_model
+from mnistlab.training.loop import train
+from mnistlab.training.outliers import outlier_batch, outlier_pool, uniform_loss
+
+OE = {"outlier_exposure": 0.5, "steps": 40, "eval_every": 20, "log_every": 20, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def pool(small: Dataset, data_dir: Path) -> torch.Tensor:
+    return outlier_pool(small, ("other", "uniform_noise", "random_strokes"), data_dir)
+
+
+@pytest.fixture(scope="module")
+def oe_run(small: Dataset, pool: torch.Tensor, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("reader") / "oe"
+    train(resolve_config("cnn", "fast", overrides=OE), small, run_dir=run_dir, outliers=pool)
+    return run_dir
+
+
+def test_the_uniform_loss_is_zero_at_uniform_and_positive_elsewhere() -> None:
+    assert uniform_loss(torch.zeros(4, 10)).item() == pytest.approx(0.0, abs=1e-6)
+    assert uniform_loss(torch.tensor([[5.0, 0.0, 0.0]])).item() > 0.5
+
+
+def test_the_pool_holds_the_other_datasets_training_split_and_made_images(small, pool) -> None:
+    assert pool.dtype == torch.uint8 and pool.shape[1:] == (28, 28)
+    assert pool.shape[0] == 55_000 + 2 * 10_000  # Fashion-MNIST's train split: never its val or test
+    assert torch.equal(outlier_batch(pool, 8, 0, 5), outlier_batch(pool, 8, 0, 5))
+    assert not torch.equal(outlier_batch(pool, 8, 0, 5), outlier_batch(pool, 8, 0, 6))
+
+
+def test_outlier_exposure_resumes_bit_identical(small, pool, oe_run, tmp_path) -> None:
+    stopped = tmp_path / "stopped"
+    calls = iter(range(10_000))
+    config = resolve_config("cnn", "fast", overrides=OE)
+    train(config, small, run_dir=stopped, outliers=pool, should_stop=lambda: next(calls) >= 20)
+    train(config, small, run_dir=stopped, outliers=pool, resume=True)
+    a, _ = load_model(oe_run, "last", "cpu")
+    b, _ = load_model(stopped, "last", "cpu")
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(x, y), name
+
+
+def test_a_finished_run_writes_its_calibration_fitted_on_validation(small, oe_run) -> None:
+    record = read_calibration(oe_run)
+    model, _ = load_model(oe_run, "final", "cpu")
+    logits = predict_logits(model, small.val.images)
+    assert record["temperature"] == pytest.approx(fit_temperature(logits, small.val.labels), rel=1e-6)
+    rule = AbstentionRule.from_dict(record["rule"])
+    assert rule.fitted_on == "mnist validation split (500 images)"
+    # The threshold leaves `quantile` of the validation digits unanswered.
+    assert rule.abstains(logits).double().mean().item() == pytest.approx(rule.quantile, abs=1 / 500)
+    results = json.loads((oe_run / "results.json").read_text())
+    assert results["calibration"]["temperature"] == record["temperature"]
+
+
+def _png(path: Path, image: torch.Tensor) -> Path:
+    Image.fromarray(255 - image.numpy()).resize((112, 112)).save(path)  # dark ink on light paper
+    return path
+
+
+def test_predict_says_not_a_digit_and_always_answer_still_answers(oe_run, small, tmp_path, capsys) -> None:
+    digit = _png(tmp_path / "digit.png", small.test.images[0])
+    noise = _png(tmp_path / "noise.png", outliers.make("uniform_noise", 1, outliers.TEST_SEED)[0])
+    assert main(["predict", str(oe_run), str(digit), str(noise), "--json"]) == 0
+    rows = {Path(r["image"]).stem: r for r in json.loads(capsys.readouterr().out)["predictions"]}
+    assert rows["digit"]["abstain"] is False and rows["digit"]["label"] == int(small.test.labels[0])
+    refused = rows["noise"]
+    assert refused["abstain"] is True and refused["label"] is None and refused["class"] is None
+    assert refused["score"] < refused["threshold"] and refused["reason"].startswith("not a digit")
+    assert sum(refused["probabilities"]) == pytest.approx(1.0)
+    assert main(["predict", str(oe_run), str(noise), "--always-answer", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["predictions"]
+    assert row["abstain"] is True and row["label"] == int(np.argmax(row["probabilities"]))
+    assert main(["predict", str(oe_run), str(noise)]) == 0
+    assert "not a digit" in capsys.readouterr().out
+
+
+def test_a_run_without_calibration_answers_everything_and_says_so(oe_run, tmp_path, capsys) -> None:
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(oe_run, old)
+    (old / CALIBRATION_FILE).unlink()
+    noise = _png(tmp_path / "noise.png", outliers.make("uniform_noise", 1, outliers.TEST_SEED)[0])
+    assert main(["predict", str(old), str(noise), "--json"]) == 0
+    captured = capsys.readouterr()
+    body = json.loads(captured.out)
+    assert body["calibrated"] is False and body["temperature"] == 1.0
+    assert body["predictions"][0]["abstain"] is False
+    assert captured.err.count("\n") == 1 and "mnistlab calibrate" in captured.err
+    assert main(["calibrate", str(old)]) == 0
+    assert read_calibration(old)["rule"]["quantile"] == 0.005
+
+
+def test_evaluate_calibration_and_ood_reports(oe_run, data_dir, tmp_path, capsys) -> None:
+    figure = tmp_path / "reliability.png"
+    args = ["--data-dir", str(data_dir), "--json", "--split", "val"]
+    assert main(["evaluate", str(oe_run), "--calibration", "--figure", str(figure), *args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["calibrated"] and report["clean"]["images"] == report["corrupted"]["images"] == 5000
+    assert report["clean"]["after"]["nll"] <= report["clean"]["before"]["nll"] + 0.05
+    assert figure.stat().st_size > 10_000
+    assert main(["evaluate", str(oe_run), "--ood", *args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    names = [row["outliers"] for row in report["outliers"]]
+    assert names == ["fashion-mnist", *outliers.MAKERS]
+    assert all(0.0 <= row["auroc"] <= 1.0 for row in report["outliers"])
+    assert 0.0 <= report["inside"]["abstained"] <= 0.2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["calibrate", "{run}", "--quantile", "0.7"], "--quantile must be in [0, 0.5)"),
+        (["evaluate", "{run}", "--figure", "x.png"], "--figure only applies with --calibration"),
+        (["evaluate", "{run}", "--robustness", "--ood"], "separate reports"),
+    ],
+)
+def test_bad_reader_flags_are_one_sentence(oe_run, capsys, argv, message) -> None:
+    before = read_calibration(oe_run)
+    code = main([a.format(run=oe_run) for a in argv])
+    err = capsys.readouterr().err
+    assert code != 0 and message in err and "Traceback" not in err
+    assert read_calibration(oe_run) == before  # nothing rewritten
+
+
+def test_a_corrupt_calibration_file_is_one_sentence(oe_run, tmp_path, capsys) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(oe_run, broken)
+    (broken / CALIBRATION_FILE).write_text('{"format": "something else"}')
+    assert (
+        main(
+            [
+                "predict",
+                str(broken),
+                str(_png(tmp_path / "d.png", torch.zeros(28, 28, dtype=torch.uint8) + 9)),
+            ]
+        )
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert "is not a calibration file" in err and "mnistlab calibrate" in err
