@@ -30,6 +30,7 @@ COMMANDS = (
     "ensemble",
     "serve",
     "export",
+    "tune",
 )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from mnistlab.commands.common import add_data_args, add_runtime_args, load_data, stop_on_signals
 from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.commands.progress import StepProgress, format_eta, report_facts
+from mnistlab.commands.tensorboard_flag import add_tensorboard_arg, reproduce_events, tensorboard_root
 from mnistlab.data.registry import get_dataset_spec
 from mnistlab.data.splits import Dataset
 from mnistlab.errors import UsageError
@@ -98,6 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help_default="fp32, the paper's arithmetic; another precision names its rows and run "
         "folders <key>-<precision>",
     )
+    add_tensorboard_arg(p, "every run")
     add_data_args(p)
     add_runtime_args(p)
     p.set_defaults(handler=run)
@@ -227,6 +229,10 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(args)
     experiments = for_dataset(experiments, data.name)
     out = Path(args.out)
+    on_progress = progress_printer(out)
+    if (events_root := tensorboard_root(args.tensorboard)) is not None:
+        planned = plan(experiments, seeds, out, quick=args.quick, only=only)
+        on_progress = reproduce_events(events_root, planned, on_progress)
     with stop_on_signals() as stopped:
         results = reproduce(
             data,
@@ -237,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
             only=only,
             runtime=describe_runtime(device),
             device=str(device),
-            on_progress=progress_printer(out),
+            on_progress=on_progress,
             should_stop=lambda: stopped() is not None,
             processes=args.jobs,
             threads=per_run_threads,

@@ -21,6 +21,7 @@ from mnistlab.commands.common import (
 )
 from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.commands.progress import StepProgress, format_eta, run_seconds_left
+from mnistlab.commands.tensorboard_flag import add_tensorboard_arg, end_events, run_events
 from mnistlab.config import RECIPES, TrainConfig, read_config_file, resolve_config
 from mnistlab.errors import UsageError
 from mnistlab.runs import checkpoint as ckpt
@@ -53,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run directory (default: runs/<task>-<recipe>-s<seed>-<time>)",
     )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run where it stopped")
+    add_tensorboard_arg(p)
     add_data_args(p)
     add_runtime_args(p)
     add_json_arg(p)
@@ -131,7 +133,11 @@ def _train(
         bar_eta=False,
     )
 
+    events = run_events(args.tensorboard, run_dir, config, resume) if strategy.is_main else None
+
     def on_report(r: StepReport) -> None:
+        if events is not None:
+            events.report(r)
         val = "-" if r.val_accuracy is None else f"{r.val_accuracy:.2%}"
         facts = f"loss {r.loss:.4f} acc {r.batch_accuracy:.0%} val {val} {r.images_per_second:,.0f} img/s"
         bar.update(r.step, facts, format_eta(run_seconds_left(r, config.batch_size)))
@@ -150,6 +156,7 @@ def _train(
         )
         signum = stopped()
     bar.close()
+    end_events(events, None if result.interrupted else result.summary)
     if not strategy.is_main:
         return 128 + (signum or signal.SIGINT) if result.interrupted else 0
 
