@@ -12,8 +12,9 @@ import torch
 
 from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split
+from mnistlab.imageops import affine_matrices
 from mnistlab.models import create_model, list_models
-from mnistlab.training.augment import affine_matrices, random_affine
+from mnistlab.training.augment import random_affine
 from mnistlab.training.loop import train
 
 

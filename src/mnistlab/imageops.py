@@ -83,6 +83,22 @@ def warp_affine(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def affine_matrices(
+    angle: torch.Tensor, scale: torch.Tensor, shift_x: torch.Tensor, shift_y: torch.Tensor
+) -> torch.Tensor:
+    """(N, 2, 3) matrices mapping output to input coordinates in [-1, 1] (`affine_grid`'s convention).
+
+    `angle` is in radians, `scale` > 1 enlarges the digit, shifts are fractions of the image
+    side (0.1 moves the digit by 10 % of the width, i.e. 0.2 in [-1, 1] units).
+    """
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    # Sampling the input at inverse(rotate * scale) of each output point rotates by `angle`
+    # and magnifies by `scale`; the shift is subtracted for the same reason.
+    row0 = torch.stack([cos, sin, -2 * shift_x], dim=1)
+    row1 = torch.stack([-sin, cos, -2 * shift_y], dim=1)
+    return torch.stack([row0, row1], dim=1)
+
+
 def shear_matrices(shear: torch.Tensor) -> torch.Tensor:
     """(N, 2, 3) matrices slanting each image horizontally by `shear` (tan of the slant).
 
@@ -93,6 +109,12 @@ def shear_matrices(shear: torch.Tensor) -> torch.Tensor:
     row0 = torch.stack([ones, shear, zeros], dim=1)
     row1 = torch.stack([zeros, ones, zeros], dim=1)
     return torch.stack([row0, row1], dim=1)
+
+
+# Simard, Steinkraus & Platt (2003), "Best practices for convolutional neural networks applied
+# to visual document analysis": displacement fields smoothed by a Gaussian of sigma 4 px. The
+# training augmentation and the test-time corruption both use it.
+ELASTIC_SIGMA = 4.0
 
 
 def elastic_warp(

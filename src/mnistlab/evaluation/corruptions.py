@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 
 from mnistlab import imageops
+from mnistlab.data.batches import SEED_STRIDE
 from mnistlab.errors import UsageError
-from mnistlab.training.augment import affine_matrices
 
 DEFAULT_SEVERITY = 3
 SEVERITY_RANGE = (1, 5)
@@ -56,7 +56,6 @@ SEVERITIES: dict[str, Severity] = {
     "low_contrast": Severity("scale ink so 255 becomes {}", (128, 96, 64, 48, 32)),
 }
 CORRUPTIONS: tuple[str, ...] = tuple(SEVERITIES)
-ELASTIC_SIGMA = 4.0  # px, Simard et al. (2003)
 
 
 def in_benchmark_order(names: list[str] | tuple[str, ...]) -> list[str]:
@@ -94,9 +93,9 @@ def _corrupt_float(x: torch.Tensor, name: str, value, g: torch.Generator) -> tor
     if name in ("rotate", "scale"):
         zero, one = torch.zeros(n), torch.ones(n)
         if name == "rotate":
-            theta = affine_matrices(_signs(n, g) * math.radians(value), one, zero, zero)
+            theta = imageops.affine_matrices(_signs(n, g) * math.radians(value), one, zero, zero)
         else:
-            theta = affine_matrices(zero, torch.tensor(float(value)) ** _signs(n, g), zero, zero)
+            theta = imageops.affine_matrices(zero, torch.tensor(float(value)) ** _signs(n, g), zero, zero)
         return imageops.warp_affine(x, theta.to(dev))
     if name == "shear":
         return imageops.warp_affine(x, imageops.shear_matrices(_signs(n, g) * value).to(dev))
@@ -107,7 +106,7 @@ def _corrupt_float(x: torch.Tensor, name: str, value, g: torch.Generator) -> tor
     if name == "elastic":
         noise = torch.rand(n, 2, *x.shape[-2:], generator=g) * 2 - 1
         return imageops.elastic_warp(
-            x, noise.to(dev), torch.full((n,), float(value), device=dev), ELASTIC_SIGMA
+            x, noise.to(dev), torch.full((n,), float(value), device=dev), imageops.ELASTIC_SIGMA
         )
     if name == "blur":
         return imageops.gaussian_blur(x, value)
@@ -137,7 +136,7 @@ def corrupt(
     """Corrupt uint8 images (N, 28, 28) by `name` at `severity`; uint8 (N, 28, 28) out, same device."""
     check_corruptions([name])
     check_severity(severity)
-    g = torch.Generator().manual_seed(seed * 1_000_003 + CORRUPTIONS.index(name))
+    g = torch.Generator().manual_seed(seed * SEED_STRIDE + CORRUPTIONS.index(name))
     x = images.unsqueeze(1).to(torch.float32) / 255.0
     out = _corrupt_float(x, name, SEVERITIES[name].values[severity - 1], g)
     return (out.squeeze(1) * 255.0).round_().clamp_(0, 255).to(torch.uint8)

@@ -18,22 +18,6 @@ import torch.nn.functional as F
 from mnistlab import imageops
 
 
-def affine_matrices(
-    angle: torch.Tensor, scale: torch.Tensor, shift_x: torch.Tensor, shift_y: torch.Tensor
-) -> torch.Tensor:
-    """(N, 2, 3) matrices mapping output to input coordinates in [-1, 1] (`affine_grid`'s convention).
-
-    `angle` is in radians, `scale` > 1 enlarges the digit, shifts are fractions of the image
-    side (0.1 moves the digit by 10 % of the width, i.e. 0.2 in [-1, 1] units).
-    """
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    # Sampling the input at inverse(rotate * scale) of each output point rotates by `angle`
-    # and magnifies by `scale`; the shift is subtracted for the same reason.
-    row0 = torch.stack([cos, sin, -2 * shift_x], dim=1)
-    row1 = torch.stack([-sin, cos, -2 * shift_y], dim=1)
-    return torch.stack([row0, row1], dim=1)
-
-
 def random_affine(
     images: torch.Tensor,
     generator: torch.Generator,
@@ -49,7 +33,9 @@ def random_affine(
     """
     n = images.shape[0]
     u = torch.rand(4, n, generator=generator, device=images.device, dtype=images.dtype) * 2 - 1
-    theta = affine_matrices(u[0] * math.radians(degrees), 1 + u[1] * scale, u[2] * shift, u[3] * shift)
+    theta = imageops.affine_matrices(
+        u[0] * math.radians(degrees), 1 + u[1] * scale, u[2] * shift, u[3] * shift
+    )
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -62,8 +48,7 @@ def random_affine(
 P_APPLY = 0.5
 # Slant range (tan of the angle): people's writing leans up to ~20 degrees either way.
 SLANT = 0.35
-# Elastic distortions as Simard et al. (2003): sigma 4 px; alpha drawn uniform in [0, 34] px.
-ELASTIC_SIGMA = 4.0
+# Elastic distortions as Simard et al. (2003): sigma ELASTIC_SIGMA (4 px); alpha uniform in [0, 34] px.
 ELASTIC_ALPHA = 34.0
 # Pen width: one of these (op, element) pairs, uniformly: strokes ~2 px thinner or thicker.
 THICKNESS = (("erode", "plus3x3"), ("dilate", "plus3x3"))
@@ -94,7 +79,7 @@ def random_elastic(
     generator: torch.Generator,
     *,
     alpha: float = ELASTIC_ALPHA,
-    sigma: float = ELASTIC_SIGMA,
+    sigma: float = imageops.ELASTIC_SIGMA,
 ) -> torch.Tensor:
     """Simard et al. (2003) elastic distortion with alpha uniform in [0, `alpha`] px."""
     n, _, h, w = images.shape
