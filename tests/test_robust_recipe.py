@@ -30,6 +30,12 @@ def test_robust_recipe_resolves_to_the_ink_normalised_cnn() -> None:
     assert sum(p.numel() for p in model.parameters()) >= sum(p.numel() for p in fast.parameters())
 
 
+def test_the_configs_augmentation_names_are_the_implemented_ones_in_order() -> None:
+    from mnistlab import config
+
+    assert tuple(AUGMENTATIONS) == config.AUGMENTATIONS
+
+
 def test_cnn_robust_reads_faint_ink_as_full_ink() -> None:
     torch.manual_seed(0)
     model = create_model("cnn_robust").eval()

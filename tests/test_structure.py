@@ -72,3 +72,31 @@ def test_the_training_loop_does_not_mention_ranks() -> None:
     text = LOOP.read_text(encoding="utf-8")
     assert "rank" not in text.lower()
     assert "is_main" not in text and "writes is not None" not in text
+
+
+# Issue 21's bounds: modules readable top to bottom, functions that fit on a screen.
+MAX_MODULE_LINES = 300
+MAX_FUNCTION_LINES = 85
+TOP_LEVEL_MODULES = 8
+
+
+def test_no_module_is_over_300_lines_and_no_function_over_85() -> None:
+    long_modules, long_functions = [], []
+    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        if source.count("\n") > MAX_MODULE_LINES:
+            long_modules.append(f"{path.relative_to(PACKAGE_ROOT)}: {source.count(chr(10))}")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    long_functions.append(f"{path.relative_to(PACKAGE_ROOT)}:{node.name}: {length}")
+    assert long_modules == [] and long_functions == []
+
+
+def test_the_top_of_the_package_holds_only_shared_leaves() -> None:
+    top = sorted(p.name for p in PACKAGE_ROOT.glob("*.py"))
+    assert len(top) <= TOP_LEVEL_MODULES, top
+    packages = sorted(p.name for p in PACKAGE_ROOT.iterdir() if (p / "__init__.py").is_file())
+    for expected in ("data", "models", "training", "runs", "evaluation", "inference", "export"):
+        assert expected in packages

@@ -34,7 +34,7 @@ class TrainConfig:
     warmup_fraction: float = 0.25  # of all steps; only read by "onecycle"
     label_smoothing: float = 0.0
     augment: bool = False  # True: random affine maps (the `best` recipe), = augmentations ("affine",)
-    # Names from mnistlab.training.augment.AUGMENTATIONS; overrides `augment`.
+    # Names from AUGMENTATIONS (mnistlab.training.augment implements them); overrides `augment`.
     augmentations: tuple[str, ...] = ()
     eval_every: int = 100  # steps between validation passes
     log_every: int = 50  # steps between progress reports (each costs one host sync)
@@ -81,8 +81,6 @@ class TrainConfig:
                 f"Unknown outlier set {unknown_sets[0]!r}; choose from {', '.join(OUTLIER_SETS)}."
             )
         if self.augmentations:
-            from mnistlab.training.augment import AUGMENTATIONS  # torch: only configs that augment pay
-
             unknown = [a for a in self.augmentations if a not in AUGMENTATIONS]
             if unknown:
                 raise UsageError(
@@ -113,6 +111,8 @@ class TrainConfig:
 
 
 OPTIMIZERS = ("sgd", "adam", "nesterov")
+# The augmentations a config may name, in the order `mnistlab.training.augment` applies them.
+AUGMENTATIONS = ("flip", "shift", "thickness", "elastic", "slant", "affine", "erase", "contrast", "noise")
 # What outlier exposure may train on (mnistlab.evaluation.outliers.TRAINABLE, and "other");
 # letters and near-blank images are kept for evaluation.
 OUTLIER_SETS = ("other", "uniform_noise", "blurred_noise", "random_strokes")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
@@ -42,7 +42,6 @@ from mnistlab.runs.tensors import (
     unflatten_optimizer,
     write_safetensors,
 )
-from mnistlab.training.optim import Optimizer
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.json"
@@ -51,6 +50,16 @@ METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
 DATASET_FILE = "dataset.json"
 FORMAT = "mnistlab-run/1"
+
+
+class Optimizer(Protocol):
+    """What a checkpoint saves and restores of an optimizer (`mnistlab.training.optim`'s SGD and
+    Adam, or any torch.optim optimizer): its state dict. Typed here, not imported, so that the run
+    folder's package does not depend on training's."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None: ...
 
 
 def read_json(path: Path, what: str) -> Any:

@@ -27,12 +27,12 @@ from mnistlab.runs.checkpoint import (
     DATASET_FILE,
     METRICS_FILE,
     RESULTS_FILE,
+    Optimizer,
     TrainingState,
     save_checkpoint,
     write_run_config,
 )
 from mnistlab.runs.tensors import save_weights
-from mnistlab.training.optim import Optimizer
 
 
 class Writer:

@@ -157,6 +157,7 @@ def random_shift(images: torch.Tensor, generator: torch.Generator, *, px: int = 
 
 
 # Applied in this order: pen width first (on clean strokes), then the shape distortions.
+# Keyed by the names `mnistlab.config.AUGMENTATIONS` lets a config use, in that order (tested).
 AUGMENTATIONS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
     "flip": random_flip,
     "shift": random_shift,

@@ -196,15 +196,14 @@ def train(
     With `run_dir`, checkpoints, metrics and results are written there; `resume=True`
     continues from its last checkpoint and ends bit-identical to an uninterrupted run.
     With a `strategy` from `mnistlab.training.strategy.from_environment` this process is one
-    of a data-parallel group; `config.batch_size` is then the global batch. With
-    `config.outlier_exposure` > 0, `outliers` is the pool of `training.outliers.outlier_pool`
-    (made here from the default data location when not given).
+    of a data-parallel group; `config.batch_size` is then the global batch. `outliers`: the
+    pool of `training.outliers.outlier_pool` for outlier exposure (made here when not given).
     """
     run_dir = Path(run_dir) if run_dir is not None else None
     if config.outlier_exposure > 0 and outliers is None:
         outliers = outlier_pool(data, config.outlier_sets)
-    pool = outliers if config.outlier_exposure > 0 else None
-    run = _set_up(config, data, run_dir, resume, torch.device(device), runtime or {}, strategy, pool)
+    outliers = outliers if config.outlier_exposure > 0 else None
+    run = _set_up(config, data, run_dir, resume, torch.device(device), runtime or {}, strategy, outliers)
     report = strategy.main_only(on_report)  # one progress stream for the whole group
     run.model.train()
     clock = _Clock(run.step, time.perf_counter())
@@ -286,16 +285,15 @@ def _finish(
         run_dir=run.run_dir,
     )
     summary = summarize(result, runtime, run.strategy)
-    summary["test_milestones"] = [
-        {"step": step, "test_accuracy": acc} for step, acc in sorted(run.test_milestones.items())
-    ]
-    summary["precision"] = describe_precision(run.config.precision, run.device)
-    summary["load_average_end"] = load_average()
+    summary.update(
+        test_milestones=[{"step": s, "test_accuracy": a} for s, a in sorted(run.test_milestones.items())],
+        precision=describe_precision(run.config.precision, run.device),
+        load_average_end=load_average(),
+    )
     if digests is not None:
         summary["distributed"]["weights_sha256"] = digests
     if not interrupted:
-        # The temperature and the abstention rule, from the validation split alone.
-        calibration = fit_calibration(run.model, run.val_split, run.config.dataset)
+        calibration = fit_calibration(run.model, run.val_split, run.config.dataset)  # validation only
         summary["calibration"] = {"temperature": calibration["temperature"], "rule": calibration["rule"]}
         run.writer.write_calibration(calibration)
         run.writer.write_results(summary)
