@@ -12,7 +12,7 @@ ARGS   ?=
 
 $(BIN)/mnistlab: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[serve,dev,export,docs,tune,tensorboard]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[serve,dev,export,docs,tune,tensorboard,reader]'
 	touch $@
 
 run: $(BIN)/mnistlab

@@ -163,3 +163,23 @@ def test_a_corrupt_calibration_file_is_one_sentence(oe_run, tmp_path, capsys) ->
     )
     err = capsys.readouterr().err
     assert "is not a calibration file" in err and "mnistlab calibrate" in err
+
+
+def test_evaluate_handwriting_reads_the_uci_digits(oe_run, capsys) -> None:
+    assert main(["evaluate", str(oe_run), "--handwriting", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["images"] == 1797 and "UCI" in report["source"]
+    assert report["read"] <= report["accuracy"] and report["read"] + report["abstained"] <= 1.0 + 1e-9
+    assert report["accuracy"] > 0.3  # far above chance even for this 40-step model
+
+
+def test_the_uci_digits_look_like_mnist() -> None:
+    from mnistlab.evaluation.handwriting import uci_digits
+
+    images, labels = uci_digits()
+    assert images.shape == (1797, 28, 28) and images.dtype == torch.uint8
+    assert torch.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    ink = images.double()
+    grid = torch.arange(28, dtype=torch.float64)
+    cy = (ink.sum(2) @ grid) / ink.sum((1, 2))
+    assert (cy - 14).abs().max() < 1.0 and int(images.flatten(1).amax(1).min()) == 255

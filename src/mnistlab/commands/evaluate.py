@@ -1,6 +1,6 @@
 """`mnistlab evaluate RUN_DIR`: accuracy, per-class accuracy and the confusion matrix;
 with `--robustness`, the accuracy under each corruption of `mnistlab.evaluation.corruptions`;
-with `--calibration` or `--ood`, how far its confidence can be trusted (`evaluate_reader`)."""
+with `--calibration`, `--ood` or `--handwriting`, how far its answers can be trusted (`evaluate_reader`)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--ood",
         action="store_true",
         help="the abstention rule on the split and on non-digits: AUROC, FPR at 95%% TPR, share refused",
+    )
+    trust.add_argument(
+        "--handwriting",
+        action="store_true",
+        help="read right on real handwriting from outside MNIST (UCI digits; needs scikit-learn)",
     )
     p.add_argument(
         "--figure", metavar="FILE", help="with --calibration: write the reliability diagram (.png/.svg/.pdf)"
@@ -129,8 +134,10 @@ def check_robustness_flags(args: argparse.Namespace) -> None:
 
     if args.figure is not None and not args.calibration:
         raise UsageError("--figure only applies with --calibration; add it.")
-    if args.robustness and (args.calibration or args.ood):
-        raise UsageError("--robustness, --calibration and --ood are separate reports; ask for one at a time.")
+    if args.robustness and (args.calibration or args.ood or args.handwriting):
+        raise UsageError(
+            "--robustness, --calibration, --ood and --handwriting are separate reports; ask for one at a time."
+        )
     if not args.robustness:
         if args.corruptions is not None or args.severity != DEFAULT_SEVERITY:
             raise UsageError("--corruptions and --severity only apply with --robustness; add it.")
@@ -155,11 +162,18 @@ def run(args: argparse.Namespace) -> int:
     if args.robustness:
         with autocast(precision, device):
             return run_robustness(args, model, data)
-    if args.calibration or args.ood:
-        from mnistlab.commands.evaluate_reader import run_calibration, run_ood
+    if args.calibration or args.ood or args.handwriting:
+        from mnistlab.commands import evaluate_reader as reader
 
+        report = (
+            reader.run_calibration
+            if args.calibration
+            else reader.run_ood
+            if args.ood
+            else reader.run_handwriting
+        )
         with autocast(precision, device):
-            return (run_calibration if args.calibration else run_ood)(args, model, data)
+            return report(args, model, data)
     with autocast(precision, device):
         evaluation = evaluate(model, data.split(args.split))
     if args.json:
