@@ -138,7 +138,10 @@ def test_a_trial_never_evaluates_the_test_split(mnist: Dataset, tmp_path: Path) 
         UntouchableSplit(mnist.test.images, mnist.test.labels),
         mnist.source,
     )
-    space = read_space(QUICK)
+    import tomllib
+
+    text = space_text(lr='{ type = "float", low = 0.1, high = 1.0, log = true }')
+    space = parse_space(tomllib.loads(text), "space.toml")
     storage = optuna.storages.InMemoryStorage()
     study, _ = open_study(
         space, "t", storage, attrs=study_attrs(space, data.record(), {}), trials_dir=tmp_path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "best.toml and trials.json into --report-dir",
     )
     p.add_argument("--report-dir", metavar="DIR", help="where --report writes (default: STUDY_DIR/report)")
-    add_tensorboard_arg(p, "every trial (DIR/<study>/trial-NNNN)")
+    add_tensorboard_arg(p, "every trial (as <study>/trial-NNNN)")
     add_data_args(p)
     add_runtime_args(p)
     add_json_arg(p)
@@ -71,9 +72,9 @@ def _search(args: argparse.Namespace) -> int:
     from mnistlab.tune.study import open_study, run_study, study_attrs
 
     import_optuna()  # without the extra: one sentence, before anything else
-    if args.dataset is not None:
-        raise UsageError("A study's dataset is part of its space: set dataset under [fixed] in SPACE.toml.")
     space = read_space(args.space)  # a bad space fails before any file exists
+    if args.dataset is not None:  # as `dataset = NAME` under [fixed]: part of what the study searches
+        space = dataclasses.replace(space, fixed={**space.fixed, "dataset": args.dataset})
     name = args.study or Path(args.space).stem
     study_dir = Path(args.dir) if args.dir else Path("studies") / name
     device = resolve_device(args.device)

@@ -13,6 +13,8 @@ process opens the study here (`fail_dead_trials`): the process it recorded is go
 
 from __future__ import annotations
 
+import random
+import time
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -44,30 +46,44 @@ def storage_url(url: str | None, study_dir: Path) -> str:
     return url if url else f"sqlite:///{study_dir.resolve() / DB_FILE}"
 
 
-def open_storage(url: str) -> Any:
+# What two processes creating Optuna's tables in one new database at once see: the later
+# one is told the tables (or the schema version) exist; it then opens them as they are.
+_CREATION_RACE = ("already exists", "UNIQUE constraint failed", "duplicate key", "database is locked")
+
+
+def open_storage(url: str, attempts: int = 5) -> Any:
     """Optuna's storage for `url`; an unreachable one is a MnistlabError (exit 1).
 
     Opening creates Optuna's tables in a new database (the SQLite file too), so callers check
-    the space and the data first.
+    the space and the data first. Several processes may open one new database at once.
     """
-    optuna = import_optuna()
-    try:
-        if url.startswith(JOURNAL):
-            from optuna.storages.journal import JournalFileBackend, JournalStorage
+    for attempt in range(attempts):
+        try:
+            return _open(url)
+        except Exception as exc:  # sqlalchemy's, a missing driver, a bad URL: all one sentence
+            if attempt + 1 < attempts and any(s in str(exc) for s in _CREATION_RACE):
+                time.sleep(0.1 + random.random() * 0.4)
+                continue
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise MnistlabError(f"Cannot open the study storage {url}: {reason}.") from None
+    raise AssertionError("unreachable")
 
-            path = Path(url[len(JOURNAL) :])
-            if not path.parent.is_dir():
-                raise OSError(f"no folder {path.parent}")
-            return JournalStorage(JournalFileBackend(str(path)))
-        engine: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            engine = {"connect_args": {"timeout": 60}}  # several processes wait for the file's lock
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS
-        )
-    except Exception as exc:  # sqlalchemy's, a missing driver, a bad URL: all one sentence
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise MnistlabError(f"Cannot open the study storage {url}: {reason}.") from None
+
+def _open(url: str) -> Any:
+    optuna = import_optuna()
+    if url.startswith(JOURNAL):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        path = Path(url[len(JOURNAL) :])
+        if not path.parent.is_dir():
+            raise OSError(f"no folder {path.parent}")
+        return JournalStorage(JournalFileBackend(str(path)))
+    engine: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        engine = {"connect_args": {"timeout": 60}}  # several processes wait for the file's lock
+    return optuna.storages.RDBStorage(
+        url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS
+    )
 
 
 def fail_dead_trials(study: Any, optuna: ModuleType) -> list[int]:

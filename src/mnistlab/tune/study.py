@@ -63,7 +63,8 @@ def open_study(
     try:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
     except KeyError:
-        if trials_dir.is_dir() and any(trials_dir.iterdir()):
+        held = trials_dir.is_dir() and any(trials_dir.iterdir())
+        if held and name not in optuna.study.get_all_study_names(storage):  # not another process's new study
             raise MnistlabError(
                 f"{trials_dir} holds trials but its storage has no study {name!r}; pass the storage "
                 "they belong to, or another study folder."
