@@ -1,8 +1,9 @@
 """`mnistlab serve`'s API, through FastAPI's test client, against independent computations.
 
-Every answer is checked against a forward pass written out here (model -> softmax), on the
-input that `mnistlab.inference.digits` pre-processing gives; every bad request must be a 4xx JSON
-error of one sentence, never a 500.
+Every answer is checked against a forward pass written out here (model -> softmax of the
+logits over the temperature in the run's calibration.json, max-softmax against its threshold),
+on the input that `mnistlab.inference.digits` pre-processing gives; every bad request must be a
+4xx JSON error of one sentence, never a 500.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import base64
 import dataclasses
 import io
+import json
 import os
 import re
 import shutil
@@ -64,11 +66,20 @@ def digits(mnist: Dataset) -> np.ndarray:
     return mnist.test.images[:8].numpy()
 
 
+def calibration_file(run_dir: Path) -> dict:
+    return json.loads((run_dir / "calibration.json").read_text(encoding="utf-8"))
+
+
 def reference(served: list[ServedModel], digit: np.ndarray) -> dict[str, np.ndarray]:
-    """Each model's probabilities for a pre-processed digit, by a plain forward pass."""
+    """Each model's calibrated probabilities for a pre-processed digit, by a plain forward pass
+    and the temperature read from the run's calibration.json."""
     x = normalize(torch.from_numpy(digit)[None])
-    with torch.no_grad():
-        return {s.name: torch.softmax(s.model(x).double(), dim=1)[0].numpy() for s in served}
+    expected = {}
+    for s in served:
+        temperature = calibration_file(s.run_dir)["temperature"]
+        with torch.no_grad():
+            expected[s.name] = torch.softmax(s.model(x).double() / temperature, dim=1)[0].numpy()
+    return expected
 
 
 def png_bytes(array: np.ndarray) -> bytes:
@@ -88,12 +99,19 @@ def assert_answer(body: dict, served: list[ServedModel], seen: np.ndarray) -> No
     assert np.array_equal(np.array(body["input"], dtype=np.uint8), seen)
     expected = reference(served, seen)
     assert [m["name"] for m in body["models"]] == ["softmax", "cnn"]
-    for answer in body["models"]:
+    for answer, model in zip(body["models"], served, strict=True):
         probabilities = np.array(answer["probabilities"])
         np.testing.assert_allclose(probabilities, expected[answer["name"]], rtol=1e-5, atol=1e-9)
         assert abs(probabilities.sum() - 1.0) < 1e-9
         assert answer["top"] == int(np.argmax(expected[answer["name"]]))
         assert answer["ms"] >= 0.0
+        rule = calibration_file(model.run_dir)["rule"]
+        assert rule["score"] == "msp"  # what training fits by default; the reference below is its score
+        assert answer["score"] == pytest.approx(expected[answer["name"]].max(), rel=1e-6)
+        assert answer["threshold"] == rule["threshold"]
+        assert answer["abstain"] == (answer["score"] < rule["threshold"])
+        assert answer["label"] == (None if answer["abstain"] else answer["top"])
+        assert (answer["reason"] is None) == (not answer["abstain"])
 
 
 def assert_one_sentence_error(response, status: int) -> str:
@@ -126,6 +144,16 @@ def test_models_report_their_runs(client: TestClient, softmax_run: Path, cnn_run
     for model, run_dir in zip(models, (softmax_run, cnn_run), strict=True):
         assert model["accuracy"] == read_results(run_dir)["test_accuracy"]
         assert model["run"] == run_dir.name
+        saved = calibration_file(run_dir)
+        assert model["temperature"] == saved["temperature"] != 1.0
+        assert (model["score"], model["threshold"], model["quantile"], model["fitted_on"]) == (
+            saved["rule"]["score"],
+            saved["rule"]["threshold"],
+            saved["rule"]["quantile"],
+            saved["rule"]["fitted_on"],
+        )
+        assert model["calibrated"] is True and model["refusal"] == "not a digit"
+        assert model["fitted_on"].startswith("mnist validation split")
 
 
 def test_page_and_assets_come_from_the_package(client: TestClient) -> None:
@@ -207,6 +235,85 @@ def test_predictor_from_many_threads(served: list[ServedModel], digits: np.ndarr
         parallel = list(pool.map(lambda i: predictor.predict(seen[i % 8]), range(64)))
     for i, answers in enumerate(parallel):
         assert [a.probabilities for a in answers] == [a.probabilities for a in sequential[i % 8]]
+
+
+def test_one_forward_pass_per_model_per_request(
+    client: TestClient, served: list[ServedModel], digits: np.ndarray
+) -> None:
+    calls = {s.name: 0 for s in served}
+    hooks = [
+        s.model.register_forward_hook(lambda *_, name=s.name: calls.__setitem__(name, calls[name] + 1))
+        for s in served
+    ]
+    try:
+        assert client.post("/api/predict", json={"pixels": digits[2].tolist()}).status_code == 200
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert calls == {"softmax": 1, "cnn": 1}
+
+
+def with_rule(served: ServedModel, **changes: object) -> ServedModel:
+    """`served` with its abstention rule changed, e.g. a threshold nothing reaches."""
+    rule = dataclasses.replace(served.reader.rule, **changes)
+    return dataclasses.replace(served, reader=dataclasses.replace(served.reader, rule=rule))
+
+
+def test_an_abstaining_model_says_why_and_keeps_its_probabilities(
+    served: list[ServedModel], digits: np.ndarray
+) -> None:
+    # msp is at most 1, so a threshold of 1.5 refuses everything; a threshold of -inf nothing.
+    refusing = with_rule(served[0], threshold=1.5)
+    answering = with_rule(served[1], score="energy", threshold=-float("inf"))
+    seen = preprocess_intensities(digits[3])
+    with TestClient(create_app([refusing, answering]), raise_server_exceptions=False) as test_client:
+        listed = test_client.get("/api/models").json()["models"]
+        body = test_client.post("/api/predict", json={"pixels": digits[3].tolist()}).json()
+    assert [(m["score"], m["threshold"]) for m in listed] == [("msp", 1.5), ("energy", None)]
+    no, yes = body["models"]
+    expected = reference(served, seen)
+    np.testing.assert_allclose(no["probabilities"], expected["softmax"], rtol=1e-5, atol=1e-9)
+    assert no["abstain"] is True and no["label"] is None and no["top"] == int(np.argmax(expected["softmax"]))
+    assert no["reason"] == f"not a digit: msp {no['score']:.3f} is below the threshold 1.500"
+    assert yes["abstain"] is False and yes["label"] == yes["top"] and yes["threshold"] is None
+    x = normalize(torch.from_numpy(seen)[None])
+    with torch.no_grad():
+        z = served[1].model(x).double() / served[1].reader.temperature
+    assert yes["score"] == pytest.approx(
+        float(served[1].reader.temperature * torch.logsumexp(z, 1)), rel=1e-9
+    )
+
+
+def test_an_uncalibrated_run_answers_everything_with_the_raw_softmax(
+    softmax_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = shutil.copytree(softmax_run, tmp_path / "old-softmax")
+    (old / "calibration.json").unlink()  # a run trained before calibration existed
+    (model,) = load_served_models([old])
+    rng = np.random.default_rng(0)
+    noise = [rng.integers(0, 256, (28, 28)).tolist() for _ in range(4)]
+    with TestClient(create_app([model])) as test_client:
+        (listed,) = test_client.get("/api/models").json()["models"]
+        bodies = [test_client.post("/api/predict", json={"pixels": p}).json() for p in noise]
+    assert (listed["calibrated"], listed["temperature"], listed["threshold"], listed["fitted_on"]) == (
+        False,
+        1.0,
+        0.0,
+        "none",
+    )
+    for body in bodies:
+        (answer,) = body["models"]
+        x = normalize(torch.from_numpy(np.array(body["input"], dtype=np.uint8))[None])
+        with torch.no_grad():
+            plain = torch.softmax(model.model(x).double(), dim=1)[0].numpy()
+        np.testing.assert_allclose(answer["probabilities"], plain, rtol=1e-5, atol=1e-9)
+        assert answer["abstain"] is False and answer["label"] == answer["top"] and answer["reason"] is None
+    # `mnistlab serve` says so in one line at start-up.
+    captured = capture_uvicorn(monkeypatch)
+    assert cli.main(["serve", str(old), "--port", str(free_port())]) == 0
+    assert captured["app"] is not None
+    notes = [line for line in capsys.readouterr().err.splitlines() if "no calibration.json" in line]
+    assert len(notes) == 1 and "mnistlab calibrate" in notes[0]
 
 
 # -- bad requests: each a JSON error of one sentence, never a 500 -------------------------------

@@ -1,4 +1,4 @@
-"""End to end in a real headless Chromium: draw a stroke, see both models' bars.
+"""End to end in a real headless Chromium: draw a stroke, see both models' bars, or their "not a digit".
 
 The server is uvicorn on a free loopback port, in a thread. The browser is Debian's
 `chromium` driven by Playwright (never a downloaded browser); every request it makes
@@ -37,7 +37,12 @@ pytestmark = pytest.mark.skipif(
 uvicorn = pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
+from mnistlab.config import resolve_config  # noqa: E402
+from mnistlab.data import Dataset  # noqa: E402
 from mnistlab.serve import create_app, load_served_models  # noqa: E402
+from mnistlab.training.loop import train  # noqa: E402
+
+REFUSAL = "not a digit"
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +70,25 @@ def _serve(run_dirs: list[Path]) -> Iterator[str]:
         uv.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def verdict(answer: dict) -> str:
+    """What a card must show for one model's API answer: the digit read, or the refusal."""
+    return REFUSAL if answer["abstain"] else str(answer["label"])
+
+
+def api_verdicts(page: sync_api.Page, server: str) -> dict[str, str]:
+    """The API's verdict per model for the drawing now on the page's canvas; waits until the
+    page shows the same (its last answer may still be in flight)."""
+    drawing = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
+    answer = httpx.post(server + "/api/predict", json={"image": drawing}, timeout=30).json()
+    verdicts = {m["name"]: verdict(m) for m in answer["models"]}
+    page.wait_for_function(
+        "said => Object.entries(said).every(([name, text]) =>"
+        " document.querySelector(`.card[data-model='${name}'] .digit`).textContent === text)",
+        arg=verdicts,
+    )
+    return verdicts
 
 
 def screenshot_path(tmp_path: Path) -> Path:
@@ -111,16 +135,14 @@ def test_draw_digits_with_mouse_and_touch(server: str, tmp_path: Path) -> None:
             # What the page shows must be the API's answer for the drawing on the canvas.
             drawing = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
             expected = httpx.post(server + "/api/predict", json={"image": drawing}, timeout=30).json()
-            tops = {m["name"]: str(m["top"]) for m in expected["models"]}
-            page.wait_for_function(
-                "tops => Object.entries(tops).every(([name, top]) =>"
-                " document.querySelector(`.card[data-model='${name}'] .digit`).textContent === top)",
-                arg=tops,
-            )
-            for name, top in tops.items():
-                card = page.locator(f".card[data-model='{name}']")
-                assert card.locator(".label.top").all_text_contents() == [top]
-                assert card.locator(".track.top").count() == 1
+            shown = api_verdicts(page, server)
+            for model in expected["models"]:
+                card = page.locator(f".card[data-model='{model['name']}']")
+                assert shown[model["name"]] == verdict(model)
+                # A read digit's bar stands out; a refused drawing has none that does.
+                tops = [] if model["abstain"] else [str(model["label"])]
+                assert card.locator(".label.top").all_text_contents() == tops
+                assert card.locator(".track.top").count() == len(tops)
             seen = page.evaluate(
                 "Array.from(document.getElementById('seen').getContext('2d')"
                 ".getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0))"
@@ -181,6 +203,30 @@ WRITTEN = [
 ]
 
 
+def draw(
+    page: sync_api.Page, strokes: list[list[tuple[float, float]]], pen: int, place: tuple[float, float, float]
+) -> None:
+    """Clear the pad and draw `strokes` (unit box) with the mouse, scaled into `place` =
+    (left, top, side) as fractions of the pad, with a pen `pen` pad px wide."""
+    left, top, side = place
+    page.click("#clear")
+    page.locator("#pen").evaluate("(el, v) => { el.value = v; }", str(pen))
+    assert page.locator("#pen").input_value() == str(pen)  # inside the slider's range
+    box = page.locator("#pad").bounding_box()
+    assert box is not None
+    for stroke in strokes:
+        points = [(box["x"] + (left + side * x) * box["width"], box["y"] + (top + side * y) * box["height"])
+                  for x, y in stroke]  # fmt: skip
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*point, steps=6)
+        page.mouse.up()
+    page.wait_for_function(
+        "document.querySelectorAll('.card.answered').length === document.querySelectorAll('.card').length"
+    )
+
+
 @pytest.fixture(scope="module")
 def robust_server(robust_run: Path) -> Iterator[str]:
     yield from _serve([robust_run])
@@ -195,30 +241,59 @@ def test_the_robust_model_reads_thin_thick_small_and_off_centre_digits(robust_se
             page.goto(robust_server + "/")
             page.wait_for_selector(".card.model")
             assert "(robust)" in page.locator(".card.model .meta").inner_text()
-            box = page.locator("#pad").bounding_box()
-            assert box is not None
-            for digit, pen, (left, top, side) in WRITTEN:
-                page.click("#clear")
-                page.locator("#pen").evaluate("(el, v) => { el.value = v; }", str(pen))
-                assert page.locator("#pen").input_value() == str(pen)  # inside the slider's range
-                for stroke in STROKES[digit]:
-                    points = [(box["x"] + (left + side * x) * box["width"], box["y"] + (top + side * y) * box["height"])
-                              for x, y in stroke]  # fmt: skip
-                    page.mouse.move(*points[0])
-                    page.mouse.down()
-                    for point in points[1:]:
-                        page.mouse.move(*point, steps=6)
-                    page.mouse.up()
-                page.wait_for_function("document.querySelectorAll('.card.answered').length === 1")
+            for digit, pen, place in WRITTEN:
+                draw(page, STROKES[digit], pen, place)
                 # The page's last answer is the API's answer for the finished drawing.
-                drawing = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
-                answer = httpx.post(
-                    robust_server + "/api/predict", json={"image": drawing}, timeout=30
-                ).json()
-                said = str(answer["models"][0]["top"])
-                page.wait_for_function("said => document.querySelector('.card .digit').textContent === said",
-                                       arg=said)  # fmt: skip
-                read[f"{digit} (pen {pen}, box {left}, {top}, {side})"] = said
+                (said,) = api_verdicts(page, robust_server).values()
+                read[f"{digit} (pen {pen}, box {', '.join(map(str, place))})"] = said
         finally:
             browser.close()
     assert read == {name: name.split()[0] for name in read}
+
+
+# Not digits, in the unit box: a dense scribble (back and forth, then across it) and a letter X.
+# Both chosen as clearly refused by the fixture below (max calibrated probability about 0.19
+# and 0.26 against a threshold of about 0.54); many letters are still read as digits (A and H
+# as 4, T as 7, Z as 2), which `mnistlab evaluate RUN --ood` measures on its letters set.
+SCRIBBLE = [
+    [(0.05 if i % 2 == 0 else 0.95, i / 15) for i in range(16)],
+    [(i / 15, 0.05 if i % 2 == 0 else 0.95) for i in range(16)],
+]
+LETTER_X = [[(0.1, 0.0), (0.9, 1.0)], [(0.9, 0.0), (0.1, 1.0)]]
+
+
+@pytest.fixture(scope="module")
+def outlier_exposed_server(mnist: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fast CNN trained with outlier exposure (Fashion-MNIST's train split and made images
+    pushed to the uniform prediction; ~20 s on 2 cores): a reader that refuses non-digits."""
+    run_dir = tmp_path_factory.mktemp("runs") / "cnn-oe"
+    overrides = {"outlier_exposure": 0.5, "steps": 215, "eval_every": 215, "seed": 0}
+    train(resolve_config("cnn", "fast", overrides=overrides), mnist, run_dir=run_dir)
+    yield from _serve([run_dir])
+
+
+def test_the_page_says_not_a_digit_for_a_scribble_and_a_letter(outlier_exposed_server: str) -> None:
+    shown: dict[str, str] = {}
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1060, "height": 640})
+            page.goto(outlier_exposed_server + "/")
+            page.wait_for_selector(".card.model")
+            assert "calibrated (T " in page.locator(".card.model .rule").inner_text()
+            for name, strokes, pen in (
+                ("7", STROKES[7], 24),
+                ("scribble", SCRIBBLE, 24),
+                ("X", LETTER_X, 16),
+            ):
+                draw(page, strokes, pen, (0.1, 0.1, 0.8))
+                (shown[name],) = api_verdicts(page, outlier_exposed_server).values()
+                card = page.locator(".card.model")
+                refused = shown[name] == REFUSAL
+                assert card.evaluate("el => el.classList.contains('abstained')") == refused
+                if refused:  # the calibrated probability of its best guess, and no bar marked as the answer
+                    assert page.locator(".card .confidence").first.inner_text().startswith("best guess ")
+                    assert page.locator(".card .track.top").count() == 0
+        finally:
+            browser.close()
+    assert shown == {"7": "7", "scribble": REFUSAL, "X": REFUSAL}

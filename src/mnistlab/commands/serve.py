@@ -149,11 +149,15 @@ def run(args: argparse.Namespace) -> int:
     models = load_served_models(run_dirs, device)
     for served in models:
         accuracy = "unknown" if served.accuracy is None else f"{served.accuracy:.2%}"
+        rule = served.reader.rule
         print(
             f"mnistlab serve: {served.name}: {served.kind} ({served.recipe}), test accuracy {accuracy}, "
-            f"from {served.run_dir}",
+            f"temperature {rule.temperature:.3g}, {served.reader.refusal} below {rule.score} "
+            f"{rule.threshold:.3f}, from {served.run_dir}",
             file=sys.stderr,
         )
+        if served.reader.note:
+            print(f"mnistlab serve: {served.reader.note}", file=sys.stderr)
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"mnistlab serve: open http://{shown_host}:{args.port}/ (API docs at /docs).", file=sys.stderr)
     uvicorn.run(create_app(models), host=args.host, port=args.port, log_level="info")

@@ -65,7 +65,11 @@ class Reader:
 
     def read(self, images: np.ndarray | torch.Tensor) -> list[Reading]:
         """Readings for pre-processed images (N, 28, 28) uint8."""
-        logits = image_logits(self.model, images)
+        return self.readings(image_logits(self.model, images))
+
+    def readings(self, logits: torch.Tensor) -> list[Reading]:
+        """Readings from the model's logits (N, C): `read` after its forward pass. The server
+        runs the forward pass under its lock and decides outside it, one pass per request."""
         if logits.shape[0] == 0:
             return []
         scores = self.rule.scores(logits).tolist()

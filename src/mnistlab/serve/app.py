@@ -64,8 +64,10 @@ def create_app(models: Sequence[ServedModel], *, max_body_bytes: int = MAX_BODY_
 
     @app.get("/api/models")
     def list_models() -> dict[str, Any]:
-        """The served models (name, kind, recipe, test accuracy of its run) and their dataset:
-        name, title, class names in label order, image kind and pre-processing."""
+        """The served models (name, kind, recipe, test accuracy of its run; the temperature of its
+        calibrated probabilities and its abstention rule: score, threshold, quantile, what it was
+        fitted on, whether the run was calibrated at all) and their dataset: name, title, class
+        names in label order, image kind and pre-processing."""
         return {
             "models": [served.describe() for served in predictor.models],
             "dataset": predictor.describe_dataset(),
@@ -73,7 +75,8 @@ def create_app(models: Sequence[ServedModel], *, max_body_bytes: int = MAX_BODY_
 
     @app.post("/api/predict", openapi_extra={"requestBody": PREDICT_BODY})
     async def predict(request: Request) -> dict[str, Any]:
-        """Probabilities of every class from every model, and the 28x28 input they saw.
+        """Calibrated probabilities of every class from every model, whether each abstains
+        (`abstain`, `label` null, `score` below `threshold`, `reason`), and the 28x28 input they saw.
 
         Send a PNG (multipart field `image`, a JSON `{"image": data URL}` or a raw image
         body) or JSON `{"pixels": 28x28}`; images get `mnistlab predict`'s pre-processing.

@@ -1,5 +1,9 @@
 """The models a server answers with: finding runs, loading them once, predicting safely.
 
+Each served model is a `mnistlab.inference.Reader`: its weights with the run's temperature and
+abstention rule (calibration.json), so the API answers with calibrated probabilities and says
+when a model would rather not ("not a digit"), exactly as `mnistlab predict` does.
+
 A `Predictor` owns the loaded models. Requests arrive on many threads (FastAPI runs
 blocking work in a thread pool), and every model forward pass runs under one lock and
 `torch.inference_mode()`. Why a lock rather than lock-free sharing: evaluation helpers
@@ -10,6 +14,7 @@ about a millisecond, so serialising them costs little and keeps every answer exa
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -24,7 +29,8 @@ from torch import nn
 from mnistlab.config import task_of
 from mnistlab.data.splits import DatasetRecord, registered_record
 from mnistlab.errors import CheckpointError, UsageError
-from mnistlab.inference import Preprocessing, classify, for_kind
+from mnistlab.inference import Preprocessing, Reader, for_kind
+from mnistlab.inference.prediction import image_logits
 from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runs.dataset import common_dataset_record
 
@@ -32,36 +38,62 @@ from mnistlab.runs.dataset import common_dataset_record
 TASKS = ("softmax", "cnn")
 
 
+def finite(value: float) -> float | None:
+    """JSON has no infinity (a rule fitted with quantile 0 has threshold -inf): null instead."""
+    return value if math.isfinite(value) else None
+
+
 @dataclass(frozen=True)
 class ServedModel:
-    """One loaded run: its weights in eval mode and what `/api/models` reports about it."""
+    """One loaded run: its reader (weights in eval mode, temperature, abstention rule) and what
+    `/api/models` reports about it."""
 
     name: str  # unique among the served models, e.g. "softmax" or "cnn"
     kind: str  # the registered model name (TrainConfig.model)
     recipe: str
     accuracy: float | None  # test accuracy (fraction) from the run's results.json
     run_dir: Path
-    model: nn.Module
+    reader: Reader
     dataset: DatasetRecord = field(default_factory=lambda: registered_record("mnist"))  # the run's record
 
+    @property
+    def model(self) -> nn.Module:
+        return self.reader.model
+
     def describe(self) -> dict[str, object]:
+        rule = self.reader.rule
         return {
             "name": self.name,
             "kind": self.kind,
             "recipe": self.recipe,
             "accuracy": self.accuracy,
             "run": self.run_dir.name,  # the folder's name only: no server paths leak
+            "temperature": rule.temperature,
+            "threshold": finite(rule.threshold),
+            "score": rule.score,
+            "quantile": rule.quantile,
+            "fitted_on": rule.fitted_on,
+            "calibrated": self.reader.note is None,
+            "refusal": self.reader.refusal,  # what the page shows when this model abstains
         }
 
 
 @dataclass(frozen=True)
 class ModelAnswer:
-    """One model's prediction for one digit."""
+    """One model's reading of one digit: calibrated probabilities, and whether it answers."""
 
     name: str
-    probabilities: tuple[float, ...]
-    top: int
+    probabilities: tuple[float, ...]  # softmax(logits / temperature)
+    top: int  # the most probable class, also when the model abstains
     milliseconds: float  # wall time of this model's forward pass, lock wait excluded
+    abstain: bool  # True: the run's abstention rule refuses this input
+    score: float  # the rule's score; the model answers when score >= threshold
+    threshold: float
+    reason: str | None  # why it abstains ("not a digit: msp 0.412 is below ..."), else None
+
+    @property
+    def label(self) -> int | None:
+        return None if self.abstain else self.top
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -69,6 +101,11 @@ class ModelAnswer:
             "probabilities": list(self.probabilities),
             "top": self.top,
             "ms": round(self.milliseconds, 3),
+            "abstain": self.abstain,
+            "label": self.label,
+            "score": self.score,
+            "threshold": finite(self.threshold),
+            "reason": self.reason,
         }
 
 
@@ -107,7 +144,8 @@ def latest_finished_runs(runs_root: Path, dataset: str = "mnist") -> dict[str, P
 def load_served_models(
     run_dirs: Sequence[Path | str], device: torch.device | str = "cpu"
 ) -> list[ServedModel]:
-    """Load each run's final weights once; names are the task, suffixed -2, -3 on repeats.
+    """Load each run's final weights and calibration once; names are the task, suffixed -2, -3
+    on repeats.
 
     The runs must share one dataset (UsageError otherwise): one page, one set of classes.
     """
@@ -118,7 +156,8 @@ def load_served_models(
     served: list[ServedModel] = []
     seen: dict[str, int] = {}
     for run_dir in run_dirs:
-        model, config = ckpt.load_model(run_dir, "final", device)
+        reader = Reader.from_run(run_dir, "final", device)
+        config, _ = ckpt.read_run_config(run_dir)
         results = ckpt.read_results(run_dir) or {}
         task = task_of(config.model, config.recipe) or config.model
         seen[task] = seen.get(task, 0) + 1
@@ -131,7 +170,7 @@ def load_served_models(
                 recipe=config.recipe,
                 accuracy=None if accuracy is None else float(accuracy),
                 run_dir=run_dir,
-                model=model,
+                reader=reader,
                 dataset=ckpt.read_dataset_record(run_dir),
             )
         )
@@ -172,20 +211,26 @@ class Predictor:
         }
 
     def predict(self, digit: np.ndarray) -> list[ModelAnswer]:
-        """Every model's probabilities for one pre-processed (28, 28) uint8 digit."""
+        """Every model's reading of one pre-processed (28, 28) uint8 digit: one forward pass per
+        model, then its reader's decision on those logits."""
         digits = np.ascontiguousarray(digit, dtype=np.uint8)[None]  # (1, 28, 28)
         answers = []
         for served in self.models:
             with self._lock, torch.inference_mode():
                 start = time.perf_counter()
-                (prediction,) = classify(served.model, digits)
+                logits = image_logits(served.model, digits)
                 elapsed = time.perf_counter() - start
+            (reading,) = served.reader.readings(logits)
             answers.append(
                 ModelAnswer(
                     name=served.name,
-                    probabilities=tuple(float(p) for p in prediction.probabilities),
-                    top=int(prediction.label),
+                    probabilities=tuple(float(p) for p in reading.prediction.probabilities),
+                    top=int(reading.prediction.label),
                     milliseconds=elapsed * 1000.0,
+                    abstain=bool(reading.abstain),
+                    score=float(reading.score),
+                    threshold=float(reading.threshold),
+                    reason=served.reader.reason(reading),
                 )
             )
         return answers

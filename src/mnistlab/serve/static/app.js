@@ -1,5 +1,7 @@
 // The drawing page: a canvas, debounced POSTs to /api/predict, one bar chart per model.
-// The served dataset (GET /api/models) names the classes and says what to draw.
+// The served dataset (GET /api/models) names the classes and says what to draw. Probabilities
+// are the API's calibrated ones; when a model abstains the card says "not a digit" (or "not
+// one of the classes") with its best guess's probability, and no bar is shown as the answer.
 // No framework and nothing from the network but this server.
 "use strict";
 
@@ -13,7 +15,7 @@ const pad = document.getElementById("pad");
 const ink = pad.getContext("2d");
 const seen = document.getElementById("seen").getContext("2d");
 const statusLine = document.getElementById("status");
-const cards = new Map(); // model name -> {digit, confidence, timing, rows}
+const cards = new Map(); // model name -> {digit, confidence, timing, rows, refusal}
 let classes = []; // class names in label order, from /api/models
 
 let drawing = false;
@@ -144,6 +146,7 @@ function makeCard(model) {
   root.append(element("h2", "", model.name));
   const accuracy = model.accuracy == null ? "accuracy unknown" : `${(100 * model.accuracy).toFixed(2)} % test accuracy`;
   root.append(element("div", "meta", `${model.kind} (${model.recipe}), ${accuracy}`));
+  root.append(element("div", "rule", ruleText(model)));
   const answer = element("div", "answer");
   const digit = element("span", "digit", "–");
   const confidence = element("span", "confidence", "");
@@ -163,17 +166,40 @@ function makeCard(model) {
   }
   root.append(bars);
   document.getElementById("models").append(root);
-  return { root, digit, confidence, timing, rows };
+  return { root, digit, confidence, timing, rows, refusal: model.refusal };
 }
 
+// What the card says about its model's decision rule, from GET /api/models.
+function ruleText(model) {
+  if (!model.calibrated) return "not calibrated: raw softmax, never abstains";
+  const refuses = model.threshold == null ? "never refuses" : `refuses below ${model.score} ${model.threshold.toFixed(3)}`;
+  return `calibrated (T ${model.temperature.toFixed(2)}), ${refuses}`;
+}
+
+const percent = (p) => `${(100 * p).toFixed(1)} %`;
+
 function showProbabilities(card, result) {
+  const refused = result !== null && result.abstain;
   card.root.classList.toggle("answered", result !== null);
-  card.digit.textContent = result ? classes[result.top] : "–";
-  card.confidence.textContent = result ? `${(100 * result.probabilities[result.top]).toFixed(1)} %` : "";
+  card.root.classList.toggle("abstained", refused);
+  card.root.dataset.verdict = result === null ? "" : refused ? "abstain" : String(result.label);
+  card.root.title = refused ? result.reason : "";
+  card.digit.classList.toggle("refused", refused);
+  if (result === null) {
+    card.digit.textContent = "–";
+    card.confidence.textContent = "";
+  } else if (refused) {
+    // The refusal, and how sure the model is of its best guess (calibrated), not a confident answer.
+    card.digit.textContent = card.refusal;
+    card.confidence.textContent = `best guess ${classes[result.top]} at ${percent(result.probabilities[result.top])}`;
+  } else {
+    card.digit.textContent = classes[result.label];
+    card.confidence.textContent = percent(result.probabilities[result.label]);
+  }
   card.timing.textContent = result ? `· ${result.ms.toFixed(2)} ms` : "";
   card.rows.forEach((row, d) => {
     const p = result ? result.probabilities[d] : 0;
-    const top = result !== null && d === result.top;
+    const top = result !== null && !refused && d === result.label;
     row.fill.style.width = `${(100 * p).toFixed(1)}%`;
     row.value.textContent = result ? `${(100 * p).toFixed(1)}` : "";
     for (const part of [row.label, row.track, row.value]) part.classList.toggle("top", top);
