@@ -1,7 +1,9 @@
 """`mnistlab export`: every registered model to ONNX, checked against torch in onnxruntime.
 
 Tiny runs (a few steps each) are trained on the real data; the library tests verify on the
-first 500 test images for speed, the CLI test on the whole test split as users run it.
+first 500 test images for speed, the CLI test on the whole test split as users run it. The
+decision test runs the file in onnxruntime on the whole test split and applies the abstention
+rule from its metadata alone, with numpy, as a user without mnistlab would.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -21,6 +24,7 @@ from mnistlab.config import RECIPES, TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split, get_dataset_spec
 from mnistlab.errors import ExportError, UsageError
 from mnistlab.evaluation.metrics import evaluate, predict_logits
+from mnistlab.evaluation.reader import fit_calibration
 from mnistlab.export.onnx import (
     MAX_ABS_LOGIT_DIFF,
     compare_logits,
@@ -28,7 +32,9 @@ from mnistlab.export.onnx import (
     require_export_packages,
     run_onnx,
 )
+from mnistlab.inference import Reader
 from mnistlab.models import list_models
+from mnistlab.runs.calibration import read_calibration, write_calibration
 from mnistlab.runs.checkpoint import load_model, read_dataset_record, read_results, write_run_config
 from mnistlab.runs.record import exported_record, train_command
 from mnistlab.training.loop import train
@@ -48,6 +54,10 @@ METADATA_KEYS = {
     "input",
     "output",
     "preprocessing",
+    "temperature",
+    "abstention",
+    "calibrated",
+    "decision",
     "test_accuracy",
     "test_count",
     "run_test_accuracy",
@@ -145,6 +155,9 @@ def test_every_registered_model_exports_and_matches_torch(
     assert float(metadata["test_accuracy"]) == evaluate(model, small_test).accuracy
     assert metadata["test_count"] == "500" and metadata["checkpoint"] == "last" and metadata["step"] == "8"
     assert float(metadata["run_test_accuracy"]) == read_results(run)["test_accuracy"]
+    saved = read_calibration(run)
+    assert float(metadata["temperature"]) == saved["temperature"] and metadata["calibrated"] == "true"
+    assert json.loads(metadata["abstention"]) == saved["rule"]
 
     # A dynamic batch: one image and seven give torch's logits.
     for n in (1, 7):
@@ -173,6 +186,13 @@ def test_cli_exports_with_the_runs_own_test_accuracy(
     assert f"`{report['sha256']}`" in card
     assert f"mnistlab train softmax --recipe paper --out {run}" in card
     assert "## Robustness" not in card
+    rule = read_calibration(run)["rule"]
+    assert f"- Temperature **{rule['temperature']:.4f}**, fitted on the {rule['fitted_on']} " in card
+    assert (
+        f'score `msp` (the largest calibrated probability); the model answers when it is at least **{rule["threshold"]!r}** and says "not a digit" below'
+        in card
+    )
+    assert "not calibrated" not in card
 
 
 def test_verification_failure_leaves_no_file(
@@ -186,6 +206,82 @@ def test_verification_failure_leaves_no_file(
     line = _one_line_error(capsys, ["export", str(run)], 1)
     assert "disagrees with torch" in line and "no file was written" in line
     assert _leftovers(run) == []
+
+
+# -- the decision: temperature and abstention rule, reproduced from the metadata alone -----------
+
+
+def decide_from_metadata(path: Path, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What an onnxruntime user does with the file and nothing else: calibrated probabilities,
+    the rule's score and its abstentions, for uint8 images (N, 28, 28)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    temperature, rule = float(meta["temperature"]), json.loads(meta["abstention"])
+    x = (images.astype(np.float32) / 255.0)[:, None]
+    logits = np.concatenate(
+        [session.run(["logits"], {"images": x[i : i + 1000]})[0] for i in range(0, len(x), 1000)]
+    )
+    z = logits.astype(np.float64) / temperature
+    top = z.max(axis=1, keepdims=True)
+    e = np.exp(z - top)
+    p = e / e.sum(axis=1, keepdims=True)
+    if rule["score"] == "msp":
+        score = p.max(axis=1)
+    else:
+        assert rule["score"] == "energy"
+        score = temperature * (top[:, 0] + np.log(e.sum(axis=1)))
+    abstain = np.zeros(len(x), bool) if rule["threshold"] is None else score < rule["threshold"]
+    return p, score, abstain
+
+
+# The run's own rule (msp, as training fits it) on the whole test split; an energy rule fitted on
+# validation as training would, refusing 5 % there, on the first 1,000 test images to save time.
+@pytest.mark.parametrize(("score", "quantile", "images"), [("msp", None, 10_000), ("energy", 0.05, 1_000)])
+def test_onnxruntime_reproduces_the_readers_decisions_on_the_test_split(
+    onnx_extra, cnn_run: Path, mnist: Dataset, tmp_path: Path, score: str, quantile: float | None, images: int
+) -> None:
+    run = _copy_run(cnn_run, tmp_path)
+    if quantile is not None:
+        model = load_model(run)[0]
+        write_calibration(run, fit_calibration(model, mnist.val, "mnist", score=score, quantile=quantile))
+    test = Split(mnist.test.images[:images], mnist.test.labels[:images])
+    result = export_run(run, test=test)
+    assert result.rule.score == score and result.metadata["calibrated"] == "true"
+
+    p, scores, abstain = decide_from_metadata(result.path, test.images.numpy())
+    readings = Reader.from_run(run).read(test.images)
+    expected = np.array([r.abstain for r in readings])
+    assert len(expected) == images and 0 < expected.sum() < images / 5  # it refuses some, not many
+    assert np.array_equal(abstain, expected)
+    np.testing.assert_allclose(scores, [r.score for r in readings], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(p, [r.prediction.probabilities for r in readings], atol=1e-5)
+    labels = [r.label for r in readings]
+    assert [None if a else int(c) for a, c in zip(abstain, p.argmax(axis=1), strict=True)] == labels
+
+
+def test_an_uncalibrated_run_exports_as_such(
+    onnx_extra, tiny_runs: dict[str, Path], small_test: Split, tmp_path: Path
+) -> None:
+    run = _copy_run(tiny_runs["softmax"], tmp_path)
+    (run / "calibration.json").unlink()  # trained before calibration existed
+    result = export_run(run, test=small_test)
+    metadata = result.metadata
+    assert (metadata["calibrated"], float(metadata["temperature"])) == ("false", 1.0)
+    assert json.loads(metadata["abstention"]) == {
+        "score": "msp",
+        "temperature": 1.0,
+        "threshold": 0.0,
+        "quantile": 0.0,
+        "fitted_on": "none",
+    }
+    _, _, abstain = decide_from_metadata(result.path, small_test.images.numpy())
+    assert not abstain.any()
+    card = result.card_path.read_text(encoding="utf-8")
+    assert "- **This run was not calibrated**: it has no calibration.json" in card
+    assert "it never abstains" in card and f"`mnistlab calibrate {run}`" in card
+    assert "Its probabilities are not calibrated." in card and "Temperature **" not in card
 
 
 # -- bad input: one sentence, exit 1 or 2, nothing written ------------------------------------

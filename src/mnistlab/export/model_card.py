@@ -1,8 +1,9 @@
 """MODEL_CARD.md for an export, generated from the run directory's own files.
 
 Everything in the card comes from config.json, results.json, dataset.json (or the dataset
-registry), robustness.json when `mnistlab evaluate --robustness` wrote one, and the export's
-own verification; nothing is typed by hand, so re-exporting regenerates it.
+registry), calibration.json (the temperature and abstention rule; the card says so plainly when
+the run has none), robustness.json when `mnistlab evaluate --robustness` wrote one, and the
+export's own verification; nothing is typed by hand, so re-exporting regenerates it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mnistlab.data import VALIDATION_SIZE
+from mnistlab.export.card_decision import abstention_limit, calibration_section
 from mnistlab.export.result import ExportResult
 from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runs.record import train_command
@@ -35,6 +37,7 @@ def render_model_card(result: ExportResult) -> str:
         _data_section(result),
         _training_section(result, results),
         _accuracy_section(result, results),
+        calibration_section(result),
         _robustness_section(robustness),
         _use_section(result),
         _environment_section(result, train_runtime),
@@ -72,7 +75,9 @@ def _file_section(result: ExportResult) -> str:
             f"from torch (limit {v.tolerance:.0e}) and the same top class for {v.argmax_agreement:.2%} "
             "of them.",
             "- The metadata (`metadata_props`) holds the dataset and its hashes, the classes, the "
-            "pre-processing, the recipe and config, and the test accuracy.",
+            "pre-processing, the recipe and config, the test accuracy, and the decision: "
+            "`temperature`, `abstention` (its score, threshold, quantile and what it was fitted on) "
+            "and `decision` (how to apply them).",
         ]
     )
 
@@ -205,9 +210,7 @@ def _use_section(result: ExportResult) -> str:
             "- It reads one digit, centred as in MNIST: a 20x20 box inside 28x28, centre of mass at the "
             "centre, light ink on black. Other images must go through the pre-processing in the "
             "metadata (`mnistlab predict` does it); without it accuracy drops sharply.",
-            f"- It has no 'none of these' answer: letters, several digits, a blank page or a photo "
-            f"still get a probability spread over the {n} classes, often a confident one. Its "
-            "probabilities are not calibrated.",
+            abstention_limit(result, n),
             "- The accuracy above holds for the test set of the same dataset. Handwriting from other "
             "writers, pens, scanners or cameras, and rotated, thick, thin or off-centre digits, can "
             "score lower; the robustness table, when present, measures some of these.",

@@ -4,8 +4,9 @@ The file takes `images`, float32 (N, 1, 28, 28) in [0, 1] (MNIST's uint8 pixels 
 light ink on black) with any batch size N, and returns `logits`, float32 (N, classes). Its
 metadata names the data (with content hashes), the classes, the pre-processing that
 `mnistlab predict` applies to a person's own image, the recipe and config and the test
-accuracy, so the file can be used without the run directory; MODEL_CARD.md next to it adds
-the verification numbers and the environment.
+accuracy, and the run's temperature and abstention rule (`export.metadata`), so the file can be
+used without the run directory; MODEL_CARD.md next to it adds the verification numbers, the
+calibration and the environment.
 
 The exporter is `torch.onnx.export(..., dynamo=True)`, torch.export's path and torch's
 default since 2.9; it needs onnxscript. The TorchScript path (dynamo=False) still works in
@@ -18,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
-import json
 import logging
 import time
 import warnings
@@ -28,39 +28,26 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mnistlab import __version__
-from mnistlab.config import TrainConfig
 from mnistlab.data import Split, load_dataset, normalize
-from mnistlab.data.splits import SIDE, DatasetRecord
+from mnistlab.data.splits import SIDE
 from mnistlab.errors import CheckpointError, ExportError, UsageError
-from mnistlab.evaluation.metrics import EVAL_BATCH_SIZE, Evaluation, evaluation_from_logits, predict_logits
+from mnistlab.evaluation.abstention import AbstentionRule
+from mnistlab.evaluation.metrics import EVAL_BATCH_SIZE, evaluation_from_logits, predict_logits
+from mnistlab.export.metadata import INPUT_NAME, OUTPUT_NAME, onnx_metadata
 from mnistlab.export.model_card import render_model_card
 from mnistlab.export.result import ExportResult, Verification
 from mnistlab.fileio import atomic_write_text, pending_file
-from mnistlab.inference.digits import BOX, CENTRE
 from mnistlab.runs import checkpoint as ckpt
+from mnistlab.runs.calibration import UNCALIBRATED, read_calibration
 from mnistlab.runs.record import exported_record
 
 FORMATS = ("onnx",)
 DEFAULT_FILE = "model.onnx"
-INPUT_NAME = "images"
-OUTPUT_NAME = "logits"
-METADATA_FORMAT = "mnistlab-onnx/1"
 # fp32 tolerance: the largest |logit difference| allowed between torch and onnxruntime.
 # Measured differences on this project's models are ~1e-6 (different kernels, same maths).
 MAX_ABS_LOGIT_DIFF = 1e-4
 EXTRA_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 INSTALL_HINT = "pip install 'mnistlab[export]'"
-
-PREPROCESSING = (
-    f"Input: float32 (N, 1, {SIDE}, {SIDE}) in [0, 1], MNIST's uint8 pixels divided by 255, "
-    "light ink on a black background. A digit that is not from the dataset must first be made "
-    "like MNIST's (what `mnistlab predict` does): grey -> light-on-dark (inverted when the border "
-    "is light) -> background subtracted, pixels under 20 % of the strongest ink dropped -> "
-    f"cropped to the ink -> longer side scaled to {BOX} px (Lanczos) -> strongest ink = 255 -> "
-    f"pasted into a {SIDE}x{SIDE} field with its centre of mass at (row, column) "
-    f"({CENTRE:g}, {CENTRE:g}) -> /255. Output: logits; softmax over them gives class probabilities."
-)
 
 
 def require_export_packages() -> dict[str, str]:
@@ -143,7 +130,7 @@ def to_onnx(model: nn.Module, metadata: dict[str, str]) -> tuple[bytes, int]:
             verbose=False,
         )
     proto = program.model_proto
-    proto.doc_string = "mnistlab classifier; see the metadata 'preprocessing' and 'classes'."
+    proto.doc_string = "mnistlab classifier; see the metadata 'preprocessing', 'classes' and 'decision'."
     onnx.helper.set_model_props(proto, metadata)
     opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     return proto.SerializeToString(), opset
@@ -176,37 +163,6 @@ def resolve_checkpoint(run_dir: Path, which: str) -> tuple[str, int | None]:
     raise UsageError(f"--checkpoint must be final, best or last, got {which!r}.")
 
 
-def onnx_metadata(
-    run_dir: Path,
-    config: TrainConfig,
-    checkpoint: str,
-    step: int | None,
-    dataset: DatasetRecord,
-    test: Evaluation,
-) -> dict[str, str]:
-    """The ONNX metadata_props (strings only; JSON where a value has structure)."""
-    results = ckpt.read_results(run_dir) or {}
-    return {
-        "mnistlab.format": METADATA_FORMAT,
-        "mnistlab.version": __version__,
-        "model": config.model,
-        "recipe": config.recipe,
-        "config": json.dumps(config.to_dict(), sort_keys=True),
-        "checkpoint": checkpoint,
-        "step": "" if step is None else str(step),
-        "dataset": dataset["name"],
-        "dataset_sha256": json.dumps(dict(dataset["sha256"] or {}), sort_keys=True),
-        "classes": json.dumps(list(dataset["classes"])),
-        "input": f"{INPUT_NAME}: float32 (N, 1, {SIDE}, {SIDE}) in [0, 1], light ink on black",
-        "output": f"{OUTPUT_NAME}: float32 (N, {len(dataset['classes'])}), one per class in 'classes'",
-        "preprocessing": PREPROCESSING,
-        "test_accuracy": repr(test.accuracy),
-        "test_count": str(test.count),
-        "run_test_accuracy": "" if results.get("test_accuracy") is None else repr(results["test_accuracy"]),
-        "torch": torch.__version__,
-    }
-
-
 def export_run(
     run_dir: Path | str,
     *,
@@ -235,6 +191,8 @@ def export_run(
     which, step = resolve_checkpoint(run_dir, checkpoint)
     model, config = ckpt.load_model(run_dir, which, "cpu")  # CheckpointError if the weights do not fit
     dataset = exported_record(ckpt.read_dataset_record(run_dir))
+    calibration = read_calibration(run_dir)  # None: trained before calibration existed
+    rule = AbstentionRule.from_dict((calibration or UNCALIBRATED)["rule"])
     if test is None:
         test = load_dataset(config.dataset, data_dir).test
 
@@ -247,7 +205,7 @@ def export_run(
         )
     evaluation = evaluation_from_logits(reference, test.labels)
     verify_seconds = time.perf_counter() - t0
-    metadata = onnx_metadata(run_dir, config, which, step, dataset, evaluation)
+    metadata = onnx_metadata(run_dir, config, which, step, dataset, evaluation, rule, calibration is not None)
 
     t0 = time.perf_counter()
     data, opset = to_onnx(model, metadata)
@@ -277,6 +235,8 @@ def export_run(
             test=evaluation,
             verification=verification,
             metadata=metadata,
+            rule=rule,
+            calibration=calibration,
             opset=opset,
             export_seconds=export_seconds,
             verify_seconds=verify_seconds,

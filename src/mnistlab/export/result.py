@@ -12,6 +12,7 @@ from typing import Any
 
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import DatasetRecord
+from mnistlab.evaluation.abstention import AbstentionRule
 from mnistlab.evaluation.metrics import Evaluation
 
 
@@ -54,6 +55,8 @@ class ExportResult:
     test: Evaluation  # of the exported weights, from the verification pass
     verification: Verification
     metadata: dict[str, str]  # the ONNX metadata_props, as written
+    rule: AbstentionRule  # when the exported model abstains; the metadata's 'abstention'
+    calibration: dict[str, Any] | None  # the run's calibration.json; None: never calibrated
     opset: int
     export_seconds: float  # torch.onnx.export and serialisation
     verify_seconds: float  # torch and onnxruntime over the test split
