@@ -1,8 +1,10 @@
-"""Ensembles average probabilities: checked against a hand computation and single runs."""
+"""Ensembles average calibrated probabilities: checked against hand computations and single runs."""
 
 from __future__ import annotations
 
 import json
+import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
 from mnistlab.evaluation.ensemble import evaluate_ensemble, mean_probabilities
 from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.runs.calibration import read_calibration
 from mnistlab.runs.checkpoint import load_model, read_results
 
 
@@ -31,18 +34,38 @@ def test_mean_probabilities_is_the_average_of_softmaxes() -> None:
         mean_probabilities([])
 
 
+def test_each_member_is_calibrated_by_its_own_temperature() -> None:
+    # Member a at T = 2: softmax([0, 2] / 2) = (1, e) / (1 + e); member b at T = 0.5:
+    # softmax([1, 0] / 0.5) = (e^2, 1) / (1 + e^2). Their mean, by hand:
+    a, b = torch.tensor([[0.0, 2.0]]), torch.tensor([[1.0, 0.0]])
+    e = math.e
+    first = (1 / (1 + e) + e**2 / (1 + e**2)) / 2
+    expected = torch.tensor([[first, 1 - first]])
+    assert torch.allclose(mean_probabilities([a, b], [2.0, 0.5]), expected)
+    assert not torch.allclose(mean_probabilities([a, b]), expected)  # uncalibrated: another mean
+    with pytest.raises(ValueError):
+        mean_probabilities([a, b], [2.0])
+
+
 def test_one_run_ensemble_equals_the_run(cnn_run: Path, mnist: Dataset) -> None:
     result = evaluate_ensemble([cnn_run], mnist.test)
     assert result.accuracy == read_results(cnn_run)["test_accuracy"]
     assert result.members == ((str(cnn_run), result.accuracy),)
+    assert result.temperatures == (read_calibration(cnn_run)["temperature"],)
+    assert result.calibrated == (True,)
 
 
 def test_two_run_ensemble_matches_an_independent_computation(
     cnn_run: Path, softmax_run: Path, mnist: Dataset
 ) -> None:
     result = evaluate_ensemble([cnn_run, softmax_run], mnist.val)
-    models = [load_model(run)[0] for run in (cnn_run, softmax_run)]
-    probs = [torch.softmax(predict_logits(m, mnist.val.images).double(), dim=1) for m in models]
+    runs = (cnn_run, softmax_run)
+    temperatures = [json.loads((run / "calibration.json").read_text())["temperature"] for run in runs]
+    models = [load_model(run)[0] for run in runs]
+    probs = [
+        torch.softmax(predict_logits(m, mnist.val.images).double() / t, dim=1)
+        for m, t in zip(models, temperatures, strict=True)
+    ]
     expected = ((probs[0] + probs[1]).argmax(1) == mnist.val.labels).double().mean().item()
     assert result.accuracy == pytest.approx(expected, abs=2e-4)  # float32 vs float64 near-ties
     own = [(p.argmax(1) == mnist.val.labels).double().mean().item() for p in probs]
@@ -57,6 +80,23 @@ def test_cli_prints_json_and_rejects_a_missing_run(
     out = json.loads(capsys.readouterr().out)
     assert out["accuracy"] == read_results(softmax_run)["test_accuracy"]
     assert len(out["members"]) == 2 and out["split"] == "test"
+    temperature = read_calibration(softmax_run)["temperature"]
+    assert [(m["temperature"], m["calibrated"]) for m in out["members"]] == [(temperature, True)] * 2
     assert main(["ensemble", str(tmp_path / "nope"), "--data-dir", str(data_dir)]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "does not exist" in err[0]
+
+
+def test_cli_says_which_members_were_calibrated(
+    softmax_run: Path, mnist: Dataset, data_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    old = shutil.copytree(softmax_run, tmp_path / "old")
+    (old / "calibration.json").unlink()  # trained before calibration existed
+    assert main(["ensemble", str(softmax_run), str(old), "--data-dir", str(data_dir)]) == 0
+    new_line, old_line, summary = capsys.readouterr().out.strip().splitlines()
+    temperature = read_calibration(softmax_run)["temperature"]
+    assert new_line.endswith(f"{softmax_run}  (temperature {temperature:.3g})")
+    assert old_line.endswith(f"{old}  (not calibrated, temperature 1)")
+    assert "mean of their probabilities (1 not calibrated)" in summary
+    result = evaluate_ensemble([softmax_run, old], mnist.val)
+    assert (result.temperatures, result.calibrated) == ((temperature, 1.0), (True, False))

@@ -1,4 +1,4 @@
-"""`mnistlab ensemble RUN_DIR... [--json]`: average several runs' probabilities and evaluate."""
+"""`mnistlab ensemble RUN_DIR... [--json]`: average several runs' calibrated probabilities and evaluate."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ from mnistlab.runtime import resolve_device, set_threads
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("ensemble", help="evaluate the averaged probabilities of several runs")
+    p = subparsers.add_parser(
+        "ensemble",
+        help="evaluate the averaged calibrated probabilities of several runs",
+        description="Average each run's calibrated probabilities, softmax(logits / T) with the "
+        "temperature of its calibration.json (T = 1 for a run trained before calibration), and "
+        "evaluate the mean.",
+    )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories made by `mnistlab train`")
     p.add_argument("--split", default="test", choices=("train", "val", "test"), help="default: test")
     add_checkpoint_arg(p)
@@ -48,10 +54,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if run_data.domain_shift:
         print(f"Domain shift: runs trained on {run_data.trained_on['title']}, evaluated on {data.name}.")
-    for run_dir, accuracy in result.members:
-        print(f"  {accuracy:.2%}  {run_dir}")
+    for (run_dir, accuracy), t, calibrated in zip(
+        result.members, result.temperatures, result.calibrated, strict=True
+    ):
+        how = f"temperature {t:.3g}" if calibrated else "not calibrated, temperature 1"
+        print(f"  {accuracy:.2%}  {run_dir}  ({how})")
+    uncalibrated = result.calibrated.count(False)
+    averaged = (
+        "calibrated probabilities" if not uncalibrated else f"probabilities ({uncalibrated} not calibrated)"
+    )
     print(
-        f"ensemble of {len(result.members)} runs: {args.split} accuracy {result.accuracy:.2%} "
-        f"({result.evaluation.errors} errors in {result.evaluation.count:,})"
+        f"ensemble of {len(result.members)} runs, mean of their {averaged}: {args.split} accuracy "
+        f"{result.accuracy:.2%} ({result.evaluation.errors} errors in {result.evaluation.count:,})"
     )
     return 0
