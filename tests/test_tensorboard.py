@@ -126,3 +126,12 @@ def test_a_resumed_run_purges_what_its_killed_process_wrote_after_the_checkpoint
         (100, 1.0),
         (150, 2.0),
     ]
+
+
+def test_without_tensorboard_installed_the_flag_names_the_extra(monkeypatch) -> None:
+    from mnistlab.errors import UsageError
+    from mnistlab.training.tensorboard import RunEvents
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if tensorboard were missing
+    with pytest.raises(UsageError, match=r"pip install 'mnistlab\[tensorboard\]'"):
+        RunEvents(Path("unused"), resolve_config("softmax", "paper"))

@@ -20,7 +20,7 @@ from mnistlab.cli import main
 from mnistlab.config import TrainConfig, read_config_file
 from mnistlab.data import Dataset, Split
 from mnistlab.data.splits import registered_record
-from mnistlab.errors import UsageError
+from mnistlab.errors import MnistlabError, UsageError
 from mnistlab.runs.checkpoint import read_results, read_run_config
 from mnistlab.tune.space import parse_space, read_space
 
@@ -116,6 +116,20 @@ def test_bad_input_is_one_line_and_touches_nothing(tmp_path: Path, capsys, monke
     monkeypatch.setitem(sys.modules, "optuna", None)  # as if the extra were not installed
     assert main(["tune", str(QUICK)]) == 2
     assert "pip install 'mnistlab[tune]'" in capsys.readouterr().err
+
+
+def test_a_journal_file_holds_a_study_that_a_second_process_finds(tmp_path: Path) -> None:
+    from mnistlab.tune.storage import open_storage
+    from mnistlab.tune.study import open_study, study_attrs
+
+    space, url = read_space(QUICK), f"journal:{tmp_path / 'study.log'}"
+    attrs = study_attrs(space, registered_record("mnist"), {"torch": "x"})
+    created, _ = open_study(space, "j", open_storage(url), attrs=attrs, trials_dir=tmp_path / "trials")
+    created.enqueue_trial({"lr": 0.5, "batch_size": 100})
+    found, failed = open_study(space, "j", open_storage(url), attrs=attrs, trials_dir=tmp_path / "trials")
+    assert failed == [] and found.user_attrs["torch"] == "x" and len(found.trials) == 1
+    with pytest.raises(MnistlabError, match="Cannot open the study storage journal:"):
+        open_storage(f"journal:{tmp_path / 'no' / 'study.log'}")
 
 
 # -- the test split, never ------------------------------------------------------------------
