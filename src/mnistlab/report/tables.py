@@ -152,7 +152,7 @@ def ablation_rows(results: dict[str, Any]) -> list[dict[str, str]]:
 
 
 ABLATION_NOTE = (
-    "Each ablation is the paper CNN's config with one override (report/experiments.py, ABLATIONS), "
+    "Each ablation is the paper CNN's config with one override (src/mnistlab/reproduce/experiments.py, ABLATIONS), "
     "at the same steps and seeds. Difference: ablation mean minus baseline mean, in percentage points; "
     "its 95 % interval is Welch's t interval (unequal variances, Welch–Satterthwaite degrees of freedom)."
 )
