@@ -75,9 +75,9 @@ def test_the_site_builds_strict_and_fast(site: Path) -> None:
     assert seconds < BUILD_SECONDS, f"mkdocs build took {seconds:.1f} s (budget {BUILD_SECONDS} s)"
     assert "WARNING" not in done.stderr, done.stderr
     # Every page of the navigation exists in the build, the notebook included.
-    for page in ["", "reproduction", "speed", "handwriting", "datasets", "export", "scaling"]:
+    for page in ["", "reproduction", "speed", "handwriting", "reader", "datasets", "export", "scaling"]:
         assert (site / page / "index.html").is_file(), page
-    for page in ["tutorial", "cli", "api", "architecture"]:
+    for page in ["tuning", "tutorial", "cli", "api", "architecture"]:
         assert (site / page / "index.html").is_file(), page
     assert not (site / "hooks").exists(), "the build hooks are not part of the site"
 
