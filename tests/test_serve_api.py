@@ -531,7 +531,9 @@ def test_first_start_recipes() -> None:
     softmax, note = serve_command.first_start_config("softmax")
     assert (softmax.model, softmax.recipe, softmax.steps, note) == ("softmax", "paper", 1000, None)
     cnn, note = serve_command.first_start_config("cnn")
-    if ("cnn", "robust") in RECIPES:
+    if ("cnn", "reader") in RECIPES:
+        assert cnn == resolve_config("cnn", "reader") and note is None and cnn.outlier_exposure > 0
+    elif ("cnn", "robust") in RECIPES:
         assert cnn == resolve_config("cnn", "robust") and note is None
     elif ("cnn", "fast") in RECIPES:
         assert cnn == resolve_config("cnn", "fast") and note is None

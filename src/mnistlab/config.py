@@ -202,6 +202,24 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     ),
 }
 
+# The reader (issue 22): the fast CNN at twice its widths, 6 epochs with pen-width and affine
+# augmentation, and outlier exposure (weight 0.5, half a batch of Fashion-MNIST's train split,
+# uniform and blurred noise per batch); `mnistlab serve` trains it on first start. Chosen on the
+# MNIST validation split, the validation outlier sets and the UCI digits (real handwriting,
+# validation only), seed 0, against the fast recipe with outlier exposure (no augmentation) and
+# this recipe at the fast widths: 99.38 % validation vs 99.22 / 98.94 %, UCI digits read right
+# 87.6 % vs 45.6 / 83.4 %. Random strokes are left out of its outliers: with any augmentation
+# they cost 5-6 points of validation accuracy in 300 steps (98.86 -> 92.76 %, affine alone 94.18 %).
+RECIPES[("cnn", "reader")] = {
+    **RECIPES[("cnn", "fast")],
+    "model_options": {"widths": [32, 64, 128]},
+    "steps": 1290,  # 6 epochs at batch 256
+    "eval_every": 1290,
+    "augmentations": ("thickness", "affine"),
+    "outlier_exposure": 0.5,
+    "outlier_sets": ("other", "uniform_noise", "blurred_noise"),
+}
+
 # Fashion-MNIST's own recipe (issue 11): the best model with the augmentations of photographed
 # objects (mirror, whole-pixel shift, cutout) in place of the digits' affine maps. Looked at
 # on Fashion's validation split only (seed 0, `--config` variants of this recipe): 15 epochs

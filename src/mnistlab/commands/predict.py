@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Pre-process each image the way the run's dataset was made and print the top "
         "classes: for digits as MNIST (grey, light ink on black, longer side 20 px, centre of mass "
         "at the centre of 28x28), for objects as Fashion-MNIST (trimmed, longest edge 28 px, "
-        "sharpened, centred, negated, grey).",
+        "sharpened, centred, negated, grey). Probabilities are calibrated with the run's temperature, "
+        "and an image the run's rule refuses is 'not a digit'. The run to read your handwriting with: "
+        "`mnistlab train cnn --recipe reader` (what `mnistlab serve` trains on its first start).",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by `mnistlab train`")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, GIF, BMP, TIFF, ...)")

@@ -22,14 +22,15 @@ from mnistlab.config import RECIPES, TrainConfig, resolve_config
 from mnistlab.errors import UsageError
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 from mnistlab.training.loop import train
+from mnistlab.training.outliers import outlier_pool
 from mnistlab.training.result import StepReport
 
 # Without a robust or fast CNN recipe, the paper CNN for this many steps: ~1-2 min on a laptop CPU,
 # ~97 % test accuracy, instead of the paper's 20,000 steps (~99.2 %, tens of minutes).
 FALLBACK_CNN_STEPS = 1000
-# The CNN recipe a first start trains, the first of these that exists: `robust` reads people's
-# own handwriting best (augmented for pen width, slant and shaky strokes; issue 13).
-FIRST_START_CNN_RECIPES = ("robust", "fast")
+# The CNN recipe a first start trains, the first of these that exists: `reader` knows when it
+# does not know (outlier exposure, calibrated; issue 22), `robust` reads corrupted digits best.
+FIRST_START_CNN_RECIPES = ("reader", "robust", "fast")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -87,6 +88,9 @@ def train_missing(args: argparse.Namespace, tasks: list[str], device: torch.devi
                 runtime=describe_runtime(device),
                 on_report=on_report,
                 should_stop=lambda: stopped() is not None,
+                outliers=outlier_pool(data, config.outlier_sets, args.data_dir)
+                if config.outlier_exposure > 0
+                else None,
             )
             signum = stopped()
         bar.close()

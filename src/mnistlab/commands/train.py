@@ -27,6 +27,7 @@ from mnistlab.errors import UsageError
 from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 from mnistlab.training.loop import train
+from mnistlab.training.outliers import outlier_pool
 from mnistlab.training.result import StepReport
 from mnistlab.training.strategy import Strategy, from_environment, launched_by_torchrun
 
@@ -123,6 +124,7 @@ def _train(
     if strategy.is_main:
         check_and_warn(config.precision, device)
     data = load_data(args, default=config.dataset)  # --dataset is in the config; a resumed run keeps its own
+    outliers = outlier_pool(data, config.outlier_sets, args.data_dir) if config.outlier_exposure > 0 else None
     data_loaded = seconds_since_process_start()
     runtime = describe_runtime(device)
 
@@ -153,6 +155,7 @@ def _train(
             on_report=on_report,
             should_stop=lambda: stopped() is not None,
             strategy=strategy,
+            outliers=outliers,
         )
         signum = stopped()
     bar.close()
