@@ -12,6 +12,18 @@ from mnistlab.data import Dataset, Split, load_dataset
 from mnistlab.training.loop import train
 
 REPO = Path(__file__).resolve().parents[1]
+# Debian's Chromium (.ci/run installs it; no browser download works here), started as the
+# browser tests need it: no sandbox as root, and no background requests to a closed network.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def real_data_dir() -> Path | None:

@@ -27,20 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .conftest import CHROMIUM, CHROMIUM_ARGS, REPO
 
 DOCS = REPO / "docs"
 BUILD_SECONDS = 30
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @functools.cache
