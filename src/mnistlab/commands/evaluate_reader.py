@@ -12,7 +12,6 @@ validation set: `mnistlab.evaluation.handwriting`), an abstention counting as no
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from torch import nn
 
@@ -20,15 +19,13 @@ from mnistlab.commands.common import print_json
 from mnistlab.data.splits import Dataset, load_dataset
 from mnistlab.errors import DataError
 from mnistlab.evaluation.abstention import AbstentionRule
+from mnistlab.evaluation.outliers import other_dataset_name
 from mnistlab.evaluation.reader import calibration_report, ood_report
-from mnistlab.runs.calibration import UNCALIBRATED, read_calibration
-
-# The outliers of a run: the other built-in dataset, whose images are not of the run's classes.
-OTHER_DATASET = {"digits": "fashion-mnist", "objects": "mnist"}
+from mnistlab.runs.calibration import calibration_or_default
 
 
 def run_calibration(args: argparse.Namespace, model: nn.Module, data: Dataset) -> int:
-    record, note = _calibration(args.run_dir)
+    record, note = calibration_or_default(args.run_dir)
     report = calibration_report(model, data.split(args.split), record["temperature"])
     if args.figure:
         from mnistlab.visualize import reliability_diagram, save_figure
@@ -52,7 +49,7 @@ def run_calibration(args: argparse.Namespace, model: nn.Module, data: Dataset) -
 
 
 def run_ood(args: argparse.Namespace, model: nn.Module, data: Dataset) -> int:
-    record, note = _calibration(args.run_dir)
+    record, note = calibration_or_default(args.run_dir)
     rule = AbstentionRule.from_dict(record["rule"])
     other = _other_dataset(data, args.data_dir)
     report = ood_report(model, data, rule, args.split, other)
@@ -80,7 +77,7 @@ def run_handwriting(args: argparse.Namespace, model: nn.Module, data: Dataset) -
     from mnistlab.evaluation.handwriting import SOURCE, uci_digits
     from mnistlab.evaluation.metrics import predict_logits
 
-    record, note = _calibration(args.run_dir)
+    record, note = calibration_or_default(args.run_dir)
     rule = AbstentionRule.from_dict(record["rule"])
     images, labels = uci_digits()
     logits = predict_logits(model, images).cpu()
@@ -107,20 +104,8 @@ def run_handwriting(args: argparse.Namespace, model: nn.Module, data: Dataset) -
     return 0
 
 
-def _calibration(run_dir: str) -> tuple[dict[str, Any], str | None]:
-    record = read_calibration(run_dir)
-    if record is None:
-        return UNCALIBRATED, (
-            f"{run_dir} has no calibration.json (trained before calibration); using temperature 1 and "
-            f"the max-softmax rule, which answers everything. Run `mnistlab calibrate {run_dir}` to fit them."
-        )
-    return record, None
-
-
 def _other_dataset(data: Dataset, data_dir: str | None) -> Dataset | None:
-    kind = data.source.spec.image_kind if data.source else "digits"
-    name = OTHER_DATASET[kind]
     try:
-        return load_dataset(name, data_dir, download=False)
+        return load_dataset(other_dataset_name(data), data_dir, download=False)
     except DataError:
         return None  # not on this machine: the made outlier sets still run

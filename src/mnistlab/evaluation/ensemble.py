@@ -21,7 +21,7 @@ from torch import nn
 from mnistlab.data.splits import Split
 from mnistlab.errors import UsageError
 from mnistlab.evaluation.metrics import Evaluation, evaluation_from_logits, predict_logits
-from mnistlab.runs.calibration import read_calibration
+from mnistlab.runs.calibration import calibration_or_default
 from mnistlab.runs.checkpoint import load_model
 from mnistlab.runs.dataset import common_dataset_record
 
@@ -74,8 +74,8 @@ def ensemble_probabilities(
 
 def member_temperature(run_dir: str | Path) -> tuple[float, bool]:
     """The run's temperature and whether it was calibrated (1.0 and False for an older run)."""
-    record = read_calibration(run_dir)
-    return (1.0, False) if record is None else (float(record["temperature"]), True)
+    record, note = calibration_or_default(run_dir)
+    return float(record["temperature"]), note is None
 
 
 def evaluate_ensemble(

@@ -23,14 +23,22 @@ import math
 import numpy as np
 import torch
 
-from mnistlab.data.splits import SIDE
+from mnistlab.data.splits import SIDE, Dataset
 from mnistlab.imageops import gaussian_blur, shift_integer, warp_affine
 
 TRAIN_SEED, VALIDATION_SEED, TEST_SEED = 11, 12, 13
+# The other built-in dataset, by the kind of images a run reads: its images are not of the
+# run's classes, so they are outliers too (Fashion-MNIST for digits, MNIST for clothing).
+OTHER_DATASET = {"digits": "fashion-mnist", "objects": "mnist"}
 BOX = 20  # px: the longer side of a digit's ink in MNIST
 # Capital letters no one writes differently from a digit: O/0, I/1, S/5, Z/2, B/8, G/6.
 DIGIT_LIKE_LETTERS = "OISZBG"
 LETTERS = "".join(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in DIGIT_LIKE_LETTERS)
+
+
+def other_dataset_name(data: Dataset) -> str:
+    """The built-in dataset whose images are outliers for a run on `data`."""
+    return OTHER_DATASET[data.source.spec.image_kind if data.source else "digits"]
 
 
 def _generator(seed: int) -> torch.Generator:

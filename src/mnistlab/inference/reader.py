@@ -19,7 +19,7 @@ from torch import nn
 from mnistlab.evaluation.abstention import AbstentionRule
 from mnistlab.inference.prediction import Prediction, image_logits, predictions
 from mnistlab.inference.preprocessing import Preprocessing, for_kind
-from mnistlab.runs.calibration import UNCALIBRATED, read_calibration
+from mnistlab.runs.calibration import calibration_or_default
 from mnistlab.runs.checkpoint import load_model, read_dataset_record
 
 
@@ -92,14 +92,7 @@ class Reader:
     ) -> Reader:
         model, _ = load_model(run_dir, checkpoint, device)
         trained_on = read_dataset_record(run_dir)
-        record = read_calibration(run_dir)
-        note = None
-        if record is None:
-            record = UNCALIBRATED
-            note = (
-                f"{run_dir} has no calibration.json (trained before calibration): reading with temperature 1 "
-                f"and no abstention; `mnistlab calibrate {run_dir}` adds them."
-            )
+        record, note = calibration_or_default(run_dir)
         return cls(
             model=model,
             dataset=trained_on["name"],

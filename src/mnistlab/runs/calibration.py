@@ -50,3 +50,14 @@ def read_calibration(run_dir: str | Path) -> dict[str, Any] | None:
             f"{path} is not a calibration file mnistlab wrote; remove it and run `mnistlab calibrate {run_dir}`."
         )
     return record
+
+
+def calibration_or_default(run_dir: str | Path) -> tuple[dict[str, Any], str | None]:
+    """The run's calibration record and None, or `UNCALIBRATED` and a one-line note saying so."""
+    record = read_calibration(run_dir)
+    if record is not None:
+        return record, None
+    return UNCALIBRATED, (
+        f"{run_dir} has no calibration.json (trained before calibration): reading with temperature 1 "
+        f"and no abstention; `mnistlab calibrate {run_dir}` adds them."
+    )

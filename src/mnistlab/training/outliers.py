@@ -26,7 +26,6 @@ from mnistlab.data.splits import Dataset, load_dataset, normalize
 from mnistlab.evaluation import outliers
 
 MADE_PER_SET = 10_000  # images of each made outlier set in the pool
-OTHER_DATASET = {"digits": "fashion-mnist", "objects": "mnist"}
 
 
 def outlier_pool(
@@ -36,8 +35,7 @@ def outlier_pool(
     parts = []
     for name in sets:
         if name == "other":
-            kind = data.source.spec.image_kind if data.source else "digits"
-            other = load_dataset(OTHER_DATASET[kind], data_dir, download=download)
+            other = load_dataset(outliers.other_dataset_name(data), data_dir, download=download)
             parts.append(other.train.images)
         else:
             if name not in outliers.TRAINABLE:
