@@ -9,6 +9,7 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
+        "records": ["Target", "flops_to_accuracy", "forward_flops_per_image", "run_flops"],
         "reference": ["MnistSamples", "reference_loader", "reference_loss", "train_reference"],
         "suite": ["TARGETS", "BenchPlan", "run_bench"],
         "throughput": ["compare_training", "engine_intervals", "inference"],

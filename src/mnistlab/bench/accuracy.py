@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,47 +100,48 @@ def timed_train(
 
 
 def time_to_accuracy(
-    targets: dict[float, int | None],
+    targets: Sequence[Any],
     seeds: list[int],
     *,
-    task: str = "cnn",
-    recipe: str = "fast",
     threads: int | None = None,
     data_dir: str | Path | None = None,
     precision: str = "fp32",
     device: str = "cpu",
 ) -> list[dict[str, Any]]:
-    """For each target accuracy, the fast recipe with the step count given for it, once per seed.
+    """For each target (`records.Target`: accuracy, task, recipe, steps), its recipe once per seed.
 
-    `targets` maps an accuracy (fraction) to the `--steps` of the schedule meant to reach it
-    (None: the recipe's own). Returns one record per target with the median wall seconds,
-    whether every seed reached the target, and the runs themselves.
+    Seed by seed, every target's run in turn, so a change in machine load hits old and new
+    recipes alike. Returns one record per target with the median wall seconds, how many seeds
+    reached the target, and the runs themselves.
     """
-    records = []
-    for target, steps in targets.items():
-        runs = [
-            timed_train(
-                task,
-                recipe,
-                seed,
-                steps=steps,
-                threads=threads,
-                data_dir=data_dir,
-                precision=precision,
-                device=device,
+    runs: list[list[TimedRun]] = [[] for _ in targets]
+    for seed in seeds:
+        for runs_of, t in zip(runs, targets, strict=True):
+            runs_of.append(
+                timed_train(
+                    t.task,
+                    t.recipe,
+                    seed,
+                    steps=t.steps,
+                    threads=threads,
+                    data_dir=data_dir,
+                    precision=precision,
+                    device=device,
+                )
             )
-            for seed in seeds
-        ]
-        accuracies = [r.test_accuracy for r in runs]
+    records = []
+    for t, runs_of in zip(targets, runs, strict=True):
+        accuracies = [r.test_accuracy for r in runs_of]
         records.append(
             {
-                "target": target,
-                "steps": steps,
+                "target": t.accuracy,
+                "recipe": t.recipe,
+                "steps": t.steps,
                 "precision": precision,
-                "wall_seconds": Stats.of([r.wall_seconds for r in runs]).to_dict(),
+                "wall_seconds": Stats.of([r.wall_seconds for r in runs_of]).to_dict(),
                 "test_accuracy": Stats.of(accuracies).to_dict(),
-                "reached": sum(a >= target for a in accuracies),
-                "runs": [r.to_dict() for r in runs],
+                "reached": sum(a >= t.accuracy for a in accuracies),
+                "runs": [r.to_dict() for r in runs_of],
             }
         )
     return records

@@ -5,8 +5,12 @@ What is measured (medians with min-max over repeats, warm-up excluded):
 * training images/s of the paper CNN and the softmax, mnistlab's engine vs. the usual
   DataLoader pipeline, alternating round by round, and their ratio;
 * inference images/s at batch 1,000 and single-image latency p50/p99;
-* wall seconds from process start to a tested fast-recipe model at >= 99.0 % and
-  >= 99.27 % test accuracy (3 seeds), each in a fresh child process;
+* wall seconds from process start to a tested model at >= 99.0 % and >= 99.27 % test
+  accuracy (3 seeds), each in a fresh child process: the fast recipe and the sprint recipes
+  side by side (`records.TARGETS`), seed by seed;
+* training FLOPs to accuracy (`bench.records`): each target's counted FLOPs per training
+  image x the images its schedule sees, its validation and test-time FLOPs, and how many
+  seeds reached the target;
 * peak resident memory of each;
 * fp32 against bf16 (`bench.hardware`): the matmul rate of the chip, each model's training
   FLOPs per image and the share of the matmul rate it achieves, and accuracy parity of the
@@ -29,15 +33,12 @@ import torch
 
 from mnistlab.bench.accuracy import time_to_accuracy
 from mnistlab.bench.hardware import compare_precisions, parity
+from mnistlab.bench.records import TARGETS, Target, attach_reached, flops_to_accuracy
 from mnistlab.bench.throughput import compare_training, inference
 from mnistlab.config import resolve_config
 from mnistlab.data.splits import Dataset, Split
 from mnistlab.models import create_model
 from mnistlab.runtime import describe_precision, describe_runtime, load_average
-
-# Steps of the fast recipe's schedule that aim at >= 99.0 % (the full recipe aims at 99.27 %).
-FAST_99_STEPS = 215
-TARGETS: dict[float, int | None] = {0.990: FAST_99_STEPS, 0.9927: None}
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class BenchPlan:
     matmul_repeats: int = 5
     matmul_size: int | None = None  # the fp32/bf16 ceiling, an n x n matmul; None: the device's
     parity_seeds: tuple[int, ...] = (0, 1, 2)  # fast recipe, fp32 and bf16; empty: skip
+    # Time to accuracy and training FLOPs to accuracy: the fast recipe and the sprint recipes.
+    targets: tuple[Target, ...] = TARGETS
 
     @classmethod
     def quick(cls) -> BenchPlan:
@@ -123,15 +126,18 @@ def run_bench(
 
     record["time_to_accuracy"] = []
     if plan.accuracy_seeds:
-        say(f"time to accuracy: fast recipe, seeds {list(plan.accuracy_seeds)}, one process per run")
+        names = ", ".join(dict.fromkeys(t.recipe for t in plan.targets))
+        say(f"time to accuracy: {names}, seeds {list(plan.accuracy_seeds)}, one process per run")
         record["time_to_accuracy"] = time_to_accuracy(
-            TARGETS,
+            plan.targets,
             list(plan.accuracy_seeds),
             threads=threads,
             data_dir=data_dir,
             precision=plan.precision,
             device=child_device,
         )
+    flops = flops_to_accuracy(plan.targets, val_images=len(data.val), test_images=len(data.test))
+    record["flops_to_accuracy"] = attach_reached(flops, record["time_to_accuracy"])
 
     say("fp32 vs bf16: matmul rate, FLOPs per image, training images/s (alternating)")
     record["hardware"] = compare_precisions(

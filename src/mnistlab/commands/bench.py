@@ -76,15 +76,8 @@ def format_table(record: dict[str, Any]) -> str:
     lines += _hardware_lines(record["hardware"])
     if record.get("parity"):
         lines += _parity_lines(record["parity"])
-    if record["time_to_accuracy"]:
-        lines += ["", "Time to accuracy, fast recipe, wall s from process start (median of seeds)"]
-        for r in record["time_to_accuracy"]:
-            runs = r["runs"]
-            lines.append(
-                f"  >= {r['target']:.2%}: {_range(r['wall_seconds'], '.1f')} s, test "
-                f"{_range(r['test_accuracy'], '.2%')}, {r['reached']}/{len(runs)} seeds reached it, "
-                f"peak RSS {max(x['peak_rss_mib'] for x in runs):.0f} MiB"
-            )
+    lines += _accuracy_lines(record["time_to_accuracy"])
+    lines += _flops_lines(record.get("flops_to_accuracy") or [])
     lines += [
         "",
         "Peak RSS, MiB: "
@@ -178,4 +171,47 @@ def _parity_lines(par: dict[str, Any]) -> list[str]:
         f"  bf16 speed-up: {par['wall_speedup']:.2f}x wall, {par['train_speedup']:.2f}x training; "
         f"mean test accuracy bf16 - fp32: {par['accuracy_difference_points']:+.2f} points"
     )
+    return lines
+
+
+def _label(r: dict[str, Any]) -> str:
+    return r.get("label") or r.get("recipe", "fast") + (f" --steps {r['steps']}" if r.get("steps") else "")
+
+
+def _accuracy_lines(timed: list[dict[str, Any]]) -> list[str]:
+    if not timed:
+        return []
+    lines = [
+        "",
+        "Time to accuracy, wall s from process start (median of seeds; recipes alternate seed by seed)",
+    ]
+    for r in timed:
+        runs = r["runs"]
+        lines.append(
+            f"  >= {r['target']:.2%}  {_label(r):<17} {_range(r['wall_seconds'], '.1f')} s, test "
+            f"{_range(r['test_accuracy'], '.2%')}, {r['reached']}/{len(runs)} seeds reached it, "
+            f"peak RSS {max(x['peak_rss_mib'] for x in runs):.0f} MiB"
+        )
+    return lines
+
+
+def _flops_lines(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Training FLOPs to accuracy: FlopCounterMode's FLOPs per training image (fwd + bwd) x images seen;",
+        "evaluation: forward FLOPs x validation images x passes, and x the test split once",
+        f"  {'target':<10} {'recipe':<17} {'MFLOP/img':>9} {'images':>8} {'train TFLOP':>11} "
+        f"{'val GFLOP':>9} {'test GFLOP':>10}  reached",
+    ]
+    for r in rows:
+        reached = (
+            f"{r['reached']}/{r['seeds']}, test {r['test_accuracy']['median']:.2%}" if "reached" in r else "-"
+        )
+        lines.append(
+            f"  >= {r['target']:.2%}  {_label(r):<17} {r['training_flops_per_image'] / 1e6:>9.2f} "
+            f"{r['images_seen']:>8,} {r['training_flops'] / 1e12:>11.3f} {r['validation_flops'] / 1e9:>9.1f} "
+            f"{r['test_flops'] / 1e9:>10.1f}  {reached}"
+        )
     return lines

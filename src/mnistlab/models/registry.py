@@ -17,6 +17,7 @@ from mnistlab.models.cnn import cnn
 from mnistlab.models.fast import cnn_best, cnn_fast
 from mnistlab.models.robust import cnn_robust
 from mnistlab.models.softmax import softmax
+from mnistlab.models.sprint import cnn_sprint
 
 ModelFactory = Callable[..., nn.Module]
 F = TypeVar("F", bound=ModelFactory)
@@ -27,6 +28,7 @@ _REGISTRY: dict[str, ModelFactory] = {
     "cnn_fast": cnn_fast,
     "cnn_best": cnn_best,
     "cnn_robust": cnn_robust,
+    "cnn_sprint": cnn_sprint,  # few training FLOPs to 99 % (the sprint recipe)
 }
 
 
