@@ -6,6 +6,8 @@
 - `preprocessing`: which of the two a dataset's kind of images uses.
 - `prediction`: class probabilities for pre-processed images.
 - `reader`: a run's model with its temperature and its rule for saying "not a digit".
+- `segmentation`: the ink of a written number cut into one piece per digit.
+- `number`: every digit of an image read, left to right.
 """
 
 import lazy_loader
@@ -20,5 +22,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "preprocessing": ["DIGITS", "OBJECTS", "Preprocessing", "for_kind"],
         "prediction": ["Prediction", "classify", "image_logits", "predictions"],
         "reader": ["Reader", "Reading"],
+        "segmentation": ["Piece", "Segmentation", "segment"],
+        "number": ["DigitReading", "NumberReading", "number_fields", "read_drawing", "read_number"],
     },
 )

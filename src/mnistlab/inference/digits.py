@@ -43,15 +43,25 @@ def preprocess(image: Image.Image, *, name: str = "The image") -> np.ndarray:
     Honours EXIF orientation; transparent pixels count as white paper (or, when that leaves
     nothing, as a black canvas). Raises ImageError for a blank image.
     """
+    return centre_digit(image_ink(image, name=name)[0], name)
+
+
+def image_ink(image: Image.Image, *, name: str = "The image") -> tuple[np.ndarray, int]:
+    """The ink of an image as light-on-dark float32 (H, W) on 0..255, background and faint
+    noise set to zero, and the factor its sides were reduced by (1, or more for large photos).
+
+    Honours EXIF orientation; transparent pixels count as white paper (or, when that leaves
+    nothing, as a black canvas). Raises ImageError for a blank image.
+    """
     image = ImageOps.exif_transpose(image)
-    transparent = has_alpha(image)
+    factor = max(1, max(image.size) // WORK_SIDE)
     try:
-        return _centre_digit(_light_on_dark(_grey(image, background=255)), name, _IMAGE_FIX)
+        return clean_ink(_light_on_dark(_grey(image, background=255)), name, _IMAGE_FIX), factor
     except ImageError:
-        if not transparent:
+        if not has_alpha(image):
             raise
         # Light ink on a transparent background vanishes over white; try it over black.
-        return _centre_digit(_light_on_dark(_grey(image, background=0)), name, _IMAGE_FIX)
+        return clean_ink(_light_on_dark(_grey(image, background=0)), name, _IMAGE_FIX), factor
 
 
 def preprocess_intensities(values: np.ndarray, *, name: str = "The drawing") -> np.ndarray:
@@ -60,6 +70,11 @@ def preprocess_intensities(values: np.ndarray, *, name: str = "The drawing") -> 
     Floats with a maximum of at most 1 are fractions of full ink; anything else is on the
     0..255 scale. The crop, scale and centring are those of `preprocess`; nothing is inverted.
     """
+    return centre_digit(drawing_ink(values, name=name), name, _DRAWING_FIX)
+
+
+def drawing_ink(values: np.ndarray, *, name: str = "The drawing") -> np.ndarray:
+    """A drawing's light-on-dark intensities as `image_ink`'s cleaned float32 (H, W) ink."""
     values = np.asarray(values)
     if values.ndim != 2 or values.size == 0:
         raise ImageError(f"{name} must be a non-empty 2-D array of intensities, got shape {values.shape}.")
@@ -70,7 +85,7 @@ def preprocess_intensities(values: np.ndarray, *, name: str = "The drawing") -> 
         raise ImageError(f"{name} holds NaN or infinite intensities; pass finite numbers.")
     if np.issubdtype(values.dtype, np.floating) and ink.max() <= 1.0:
         ink = ink * 255.0
-    return _centre_digit(np.clip(ink, 0.0, 255.0), name, _DRAWING_FIX)
+    return clean_ink(np.clip(ink, 0.0, 255.0), name, _DRAWING_FIX)
 
 
 def _grey(image: Image.Image, background: int) -> np.ndarray:
@@ -107,15 +122,19 @@ def _light_on_dark(grey: np.ndarray) -> np.ndarray:
     return 255.0 - grey if float(np.median(_border(grey))) > (lo + hi) / 2 else grey
 
 
-def _centre_digit(ink: np.ndarray, name: str, fix: str) -> np.ndarray:
-    """Light-on-dark float intensities (H, W) in 0..255 to the centred (28, 28) uint8 digit."""
+def clean_ink(ink: np.ndarray, name: str, fix: str) -> np.ndarray:
+    """Light-on-dark intensities (H, W) on 0..255 with the background (the median of the outer
+    frame) subtracted and ink fainter than NOISE_FRACTION of the strongest set to zero."""
     ink = np.clip(ink - np.median(_border(ink)), 0.0, None)
-    blank = ImageError(f"{name} holds no digit: nothing stands out from its background; {fix}.")
     peak = float(ink.max())
     if peak < MIN_CONTRAST:
-        raise blank
-    ink = np.where(ink >= NOISE_FRACTION * peak, ink, 0.0).astype(np.float32)
+        raise ImageError(f"{name} holds no digit: nothing stands out from its background; {fix}.")
+    return np.where(ink >= NOISE_FRACTION * peak, ink, 0.0).astype(np.float32)
 
+
+def centre_digit(ink: np.ndarray, name: str = "The image", fix: str = _IMAGE_FIX) -> np.ndarray:
+    """Cleaned ink (H, W) holding one digit to the centred (28, 28) uint8 digit: cropped to
+    the ink, longer side scaled to BOX, centre of mass at CENTRE."""
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     height, width = crop.shape
@@ -126,8 +145,8 @@ def _centre_digit(ink: np.ndarray, name: str, fix: str) -> np.ndarray:
         # MNIST's grey levels; its negative lobes are clipped away.
         crop = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.LANCZOS))
         crop = np.clip(crop, 0.0, None)
-    if not crop.max() > 0:
-        raise blank
+    if not crop.max() > 0:  # a speck so faint that scaling it down leaves nothing
+        raise ImageError(f"{name} holds no digit: nothing stands out from its background; {fix}.")
     digit = crop * (255.0 / float(crop.max()))  # strongest ink -> 255, as in MNIST
 
     # Integer shift that puts the centre of mass nearest (14, 14), kept inside the field;

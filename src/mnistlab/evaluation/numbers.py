@@ -1,0 +1,129 @@
+"""How well whole numbers are read: seeded images of written numbers made from MNIST digits.
+
+Each image is made from digits of one split (`test` to report, `val` to choose), cropped to
+their ink and set in a row on a black field with 8 px margins:
+
+- `numbers`: 2 to 6 digits, gaps of 3 to 20 px between the digits' ink, each digit shifted up
+  or down by up to 4 px;
+- `four_digit`: the same with exactly 4 digits (the issue's target: >= 97 % read exactly);
+- `touching`: 2 digits whose ink touches (gap 0) or overlaps by 1 to 3 px (target >= 80 %);
+- `detached`: 1 digit with a 2 px band of rows cleared a third of the way down, which often
+  leaves a stroke detached from the rest.
+
+Then each image is drawn dark on light or light on dark (even or odd index) and scaled by 1,
+2 or 3 in turn (bilinear), and read through `inference.number.read_number` as `predict`
+reads a file. All gaps and shifts are at scale 1. The images depend on the split and SEED only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from mnistlab.data.splits import Split
+from mnistlab.errors import ImageError
+from mnistlab.inference.number import read_number
+from mnistlab.inference.reader import Reader
+
+SEED = 23  # of the image generator; the digit order is drawn from it too
+MARGIN = 8  # px around the row of digits, at scale 1
+SCALES = (1, 2, 3)
+SETS = {"numbers": 300, "four_digit": 500, "touching": 300, "detached": 300}  # images per set
+
+
+@dataclass(frozen=True)
+class NumberImage:
+    image: Image.Image  # grey, light on dark or dark on light
+    truth: str  # the digits, left to right
+
+
+def number_images(split: Split, kind: str, count: int, seed: int = SEED) -> list[NumberImage]:
+    """`count` seeded images of the set `kind` made from the split's digits."""
+    rng = np.random.default_rng([seed, list(SETS).index(kind)])
+    images, labels = np.asarray(split.images), np.asarray(split.labels)
+    made = []
+    for i in range(count):
+        length = {"numbers": int(rng.integers(2, 7)), "four_digit": 4, "touching": 2, "detached": 1}[kind]
+        picks = rng.choice(len(labels), size=length, replace=False)
+        crops = [_ink_crop(images[j]) for j in picks]
+        if kind == "detached":
+            crops = [_cleared_band(crops[0])]
+        gaps = (
+            -rng.integers(0, 4, size=length - 1)
+            if kind == "touching"
+            else rng.integers(3, 21, size=length - 1)
+        )
+        shifts = rng.integers(-4, 5, size=length)
+        row = compose(crops, gaps, shifts)
+        made.append(
+            NumberImage(_render(row, dark_on_light=i % 2 == 0, scale=SCALES[i % 3]), _truth(labels[picks]))
+        )
+    return made
+
+
+def compose(crops: list[np.ndarray], gaps: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Ink crops set left to right, `gaps` px apart (negative: overlapping), shifted by `shifts` px."""
+    height = max(c.shape[0] for c in crops) + 2 * (MARGIN + int(np.abs(shifts).max()))
+    lefts = np.concatenate([[0], np.cumsum([c.shape[1] for c in crops[:-1]]) + np.cumsum(gaps)])
+    lefts = lefts - lefts.min() + MARGIN
+    width = int(max(left + c.shape[1] for left, c in zip(lefts, crops, strict=True))) + MARGIN
+    field = np.zeros((height, width), dtype=np.uint8)
+    for crop, left, shift in zip(crops, lefts, shifts, strict=True):
+        top = (height - crop.shape[0]) // 2 + int(shift)
+        window = field[top : top + crop.shape[0], int(left) : int(left) + crop.shape[1]]
+        np.maximum(window, crop, out=window)  # where two digits overlap, the stronger ink
+    return field
+
+
+def evaluate_numbers(reader: Reader, split: Split, sets: dict[str, int] = SETS) -> dict:
+    """Per set: numbers read exactly, numbers with the right count of digits, digits read right,
+    and numbers refused (some digit "not a digit"); an abstention counts as not read."""
+    report = {}
+    for kind, count in sets.items():
+        exact = segmented = digits_right = digits = refused = 0
+        for item in number_images(split, kind, count):
+            digits += len(item.truth)
+            try:
+                reading = read_number(reader, item.image)
+            except ImageError:
+                continue
+            read = reading.number(reader.classes, always_answer=True)
+            refused += reading.abstain
+            exact += not reading.abstain and read == item.truth
+            if len(read) == len(item.truth):
+                segmented += 1
+                answered = [not d.reading.abstain for d in reading.digits]
+                digits_right += sum(a and r == t for a, r, t in zip(answered, read, item.truth, strict=True))
+        report[kind] = {
+            "images": count,
+            "exact": exact / count,
+            "segmented": segmented / count,
+            "digits_right": digits_right / digits,
+            "refused": refused / count,
+        }
+    return report
+
+
+def _ink_crop(digit: np.ndarray) -> np.ndarray:
+    rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
+    return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _cleared_band(crop: np.ndarray) -> np.ndarray:
+    cleared = crop.copy()
+    row = crop.shape[0] // 3
+    cleared[row : row + 2] = 0
+    return cleared
+
+
+def _render(row: np.ndarray, *, dark_on_light: bool, scale: int) -> Image.Image:
+    image = Image.fromarray(255 - row if dark_on_light else row)
+    if scale == 1:
+        return image
+    return image.resize((row.shape[1] * scale, row.shape[0] * scale), Image.Resampling.BILINEAR)
+
+
+def _truth(labels: np.ndarray) -> str:
+    return "".join(str(int(v)) for v in labels)
