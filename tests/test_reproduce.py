@@ -16,13 +16,20 @@ from mnistlab.commands.reproduce import reproduce
 from mnistlab.config import RECIPES, resolve_config
 from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
+from mnistlab.evaluation import outliers, reader
+from mnistlab.evaluation.abstention import AbstentionRule
+from mnistlab.evaluation.calibration import calibration_metrics
+from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.evaluation.reader import ood_report
 from mnistlab.evaluation.robustness import evaluate_robustness
-from mnistlab.report import figures, robust_rows, tables
+from mnistlab.report import figures, reader_rows, reader_tables, robust_rows, tables
+from mnistlab.report import results as report_results
 from mnistlab.reproduce import claimed, experiments, runner
 from mnistlab.reproduce.experiments import Experiment
 from mnistlab.reproduce.plan import plan
 from mnistlab.reproduce.runner import Progress
 from mnistlab.runs import checkpoint as ckpt
+from mnistlab.runs.calibration import read_calibration
 from mnistlab.training.result import StepReport
 
 # Tiny stand-ins for the paper's rows: the same code paths in seconds.
@@ -317,6 +324,7 @@ def test_cli_quick_writes_the_report(tmp_path: Path, data_dir: Path, monkeypatch
 def test_full_report_reads_each_model_on_the_corrupted_test_split(
     small: Dataset, tmp_path: Path, monkeypatch
 ) -> None:
+    monkeypatch.setattr(reader, "OUTLIERS_PER_SET", 200)  # of 2,000: the paper CNN's forward passes cost
     results = reproduce(small, tmp_path, experiments=TINY, seeds=(0,))
     markdown = (tmp_path / "results.md").read_text()
     cells = {row["experiment"]: row for row in tables.robustness_rows(results)}
@@ -337,12 +345,76 @@ def test_full_report_reads_each_model_on_the_corrupted_test_split(
     for name in ("corruptions.png", "robustness.png", "corrupted-mistakes.png"):
         with Image.open(tmp_path / "figures" / name) as image:
             image.verify()
+    # A full report reads each run on the outlier sets too: the numbers of `evaluate RUN --ood`.
+    outlier_cells = reader_tables.outlier_rows(results)
+    for row in results["experiments"]:
+        _, expected = _reference_reader(tmp_path / row["runs"][0]["run_dir"], small, sets=None)
+        assert row["runs"][0]["reader"]["ood"] == expected
+        assert [o["outliers"] for o in expected["outliers"]] == list(outliers.MAKERS)
+        for o in expected["outliers"]:
+            line = (
+                f"| {row['title']} | {o['outliers'].replace('_', ' ')} | 200 | {o['auroc']:.4f} | "
+                f"{100 * o['fpr_at_95_tpr']:.2f} % | {100 * o['abstained']:.2f} % |"
+            )
+            assert line in markdown
+    assert len(outlier_cells) == len(results["experiments"]) * len(outliers.MAKERS)
+    assert '<table id="outliers">' in (tmp_path / "index.html").read_text()
     # Cached by each run's results.json: a rebuilt report evaluates nothing again.
     monkeypatch.setattr(robust_rows, "robustness_on", lambda *a, **k: pytest.fail("evaluated again"))
+    monkeypatch.setattr(reader_rows, "reader_summary", lambda *a, **k: pytest.fail("read again"))
     again = reproduce(small, tmp_path, experiments=TINY, seeds=(0,), report_only=True)
-    assert [row["robustness"] for row in again["experiments"]] == [
-        row["robustness"] for row in results["experiments"]
-    ]
+    for name in ("robustness", "reader"):
+        assert [row[name] for row in again["experiments"]] == [row[name] for row in results["experiments"]]
+
+
+def _as_json(value: object) -> object:
+    return json.loads(json.dumps(value))
+
+
+def _reference_reader(run_dir: Path, data: Dataset, sets: dict | None) -> tuple[dict, dict]:
+    """What `evaluate RUN --calibration` (its clean split) and `--ood` compute for the run's weights."""
+    model, _ = ckpt.load_model(run_dir)
+    record = read_calibration(run_dir)
+    logits = predict_logits(model, data.test.images)
+    clean = {  # the clean split of evaluation.reader.calibration_report
+        when: calibration_metrics(logits, data.test.labels, t).to_dict()
+        for when, t in (("before", 1.0), ("after", record["temperature"]))
+    }
+    ood = ood_report(model, data, AbstentionRule.from_dict(record["rule"]), "test", None, sets=sets)
+    return clean, _as_json(ood)
+
+
+def test_the_report_measures_each_runs_calibration_and_abstention(
+    quick_report: tuple[Path, dict], small: Dataset
+) -> None:
+    out, results = quick_report
+    markdown = (out / "results.md").read_text()
+    for row in results["experiments"]:
+        run = row["runs"][0]
+        clean, ood = _reference_reader(out / run["run_dir"], small, sets={})
+        summary = run["reader"]
+        assert summary["calibrated"] and summary["calibration"]["images"] == 1000
+        for when in ("before", "after"):
+            for name in ("ece", "nll", "brier", "accuracy"):
+                assert summary["calibration"][when][name] == clean[when][name]
+        assert summary["ood"] == ood and ood["outliers"] == []  # --quick: the test split alone
+        assert summary["temperature"] == read_calibration(out / run["run_dir"])["temperature"]
+        mean = row["reader"]
+        each = [run["reader"]["calibration"]["after"]["ece"] for run in row["runs"]]
+        assert mean["ece_after_each_seed"] == each
+        assert mean["calibration"]["after"]["ece"] == pytest.approx(statistics.fmean(each))
+        abstained = statistics.fmean(run["reader"]["ood"]["inside"]["abstained"] for run in row["runs"])
+        assert mean["inside"]["abstained"] == pytest.approx(abstained)
+        before, after = mean["calibration"]["before"], mean["calibration"]["after"]
+        cells = (
+            f"| {row['title']} | 2 | {mean['temperature']:.3f} | {100 * before['ece']:.2f} → "
+            f"{100 * after['ece']:.2f} % ({' / '.join(f'{100 * e:.2f}' for e in each)}) | "
+            f"{before['nll']:.4f} → {after['nll']:.4f} |"
+        )
+        assert cells in markdown
+    page = (out / "index.html").read_text()
+    assert '<table id="calibration">' in page and '<table id="outliers">' not in page
+    assert "no outlier sets in the reader section" in page
 
 
 def test_quick_report_leaves_robustness_out_and_says_so(quick_report: tuple[Path, dict]) -> None:
@@ -355,6 +427,7 @@ def test_fashion_report_has_no_paper_column_but_the_publishers_reference(
     tmp_path: Path, data_dir: Path, monkeypatch
 ) -> None:
     monkeypatch.setattr(experiments, "PAPER_EXPERIMENTS", TINY)
+    monkeypatch.setattr(report_results, "add_reader", lambda *args: None)  # measured in the test below
     monkeypatch.delitem(RECIPES, ("cnn", "fast"), raising=False)
     monkeypatch.delitem(RECIPES, ("cnn", "robust"), raising=False)
     out = tmp_path / "fashion"
@@ -399,3 +472,27 @@ def test_fashion_report_has_no_paper_column_but_the_publishers_reference(
     # A full report, yet no robustness section: its corruptions model pen strokes, not clothing.
     assert not any("robustness" in row for row in results["experiments"])
     assert "corrupted images" not in markdown
+
+
+def test_a_fashion_report_reads_mnist_digits_among_its_outliers(
+    tmp_path: Path, data_dir: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setattr(experiments, "PAPER_EXPERIMENTS", TINY)
+    monkeypatch.setattr(figures, "figure_specs", lambda *args: [])  # drawn in the tests above
+    out = tmp_path / "fashion"
+    data = ["--dataset", "fashion-mnist", "--data-dir", str(data_dir)]
+    assert main(["reproduce", "--seeds", "0", "--only", "softmax-1k", "--out", str(out), *data]) == 0
+    (row,) = json.loads((out / "results.json").read_text())["experiments"]
+    run_dir = out / row["runs"][0]["run_dir"]
+    capsys.readouterr()
+    # The reference: what `mnistlab evaluate RUN --ood` prints for the same run.
+    assert main(["evaluate", str(run_dir), "--ood", "--json", "--data-dir", str(data_dir)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [o["outliers"] for o in printed["outliers"]] == ["mnist", *outliers.MAKERS]
+    assert printed["outliers"][0]["images"] == 10_000  # MNIST's test split
+    summary = row["runs"][0]["reader"]
+    assert summary["ood"] == {k: printed[k] for k in ("split", "rule", "inside", "outliers")}
+    assert summary["calibration"]["images"] == 10_000 and summary["calibrated"]
+    markdown = (out / "results.md").read_text()
+    mnist = printed["outliers"][0]
+    assert f"| {row['title']} | mnist | 10,000 | {mnist['auroc']:.4f} |" in markdown

@@ -51,7 +51,7 @@ def run_calibration(args: argparse.Namespace, model: nn.Module, data: Dataset) -
 def run_ood(args: argparse.Namespace, model: nn.Module, data: Dataset) -> int:
     record, note = calibration_or_default(args.run_dir)
     rule = AbstentionRule.from_dict(record["rule"])
-    other = _other_dataset(data, args.data_dir)
+    other = other_dataset(data, args.data_dir)
     report = ood_report(model, data, rule, args.split, other)
     if args.json:
         print_json({"run_dir": args.run_dir, "calibrated": note is None, **report})
@@ -104,7 +104,8 @@ def run_handwriting(args: argparse.Namespace, model: nn.Module, data: Dataset) -
     return 0
 
 
-def _other_dataset(data: Dataset, data_dir: str | None) -> Dataset | None:
+def other_dataset(data: Dataset, data_dir: str | None) -> Dataset | None:
+    """The other built-in dataset, an outlier set of `data`'s runs, or None when not on this machine."""
     try:
         return load_dataset(other_dataset_name(data), data_dir, download=False)
     except DataError:

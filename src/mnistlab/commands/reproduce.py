@@ -143,11 +143,14 @@ def reproduce(
     threads: int | None = None,
     shard: tuple[int, int] | None = None,
     report_only: bool = False,
+    other: Dataset | None = None,
 ) -> dict[str, Any]:
     """Run (or reuse, or resume) every (experiment, seed), rewriting the report in `out_dir` after each.
 
     The runs are `run_plan`'s (its arguments are passed on); the report is `mnistlab.report`'s
     writer, called whenever a run starts or ends, and the report always covers the whole plan.
+    `other` is the other built-in dataset (Fashion-MNIST for digits, MNIST for clothing), the
+    first outlier set of the report's reader section; without it the made outlier sets alone.
     Returns the final results.json content; `results["complete"]` is False while any run of
     the whole plan is unfinished.
     """
@@ -157,7 +160,9 @@ def reproduce(
         raise UsageError("Nothing to run: pass at least one seed and one experiment.")
     from mnistlab.report.results import ReportWriter  # matplotlib loads only when a report is made
 
-    writer = ReportWriter(out_dir, data, experiments, planned, quick=quick, runtime=dict(runtime or {}))
+    writer = ReportWriter(
+        out_dir, data, experiments, planned, quick=quick, runtime=dict(runtime or {}), other=other
+    )
     run_plan(
         planned,
         data,
@@ -233,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
     if (events_root := tensorboard_root(args.tensorboard)) is not None:
         planned = plan(experiments, seeds, out, quick=args.quick, only=only)
         on_progress = reproduce_events(events_root, planned, on_progress)
+    from mnistlab.commands.evaluate_reader import other_dataset
+
     with stop_on_signals() as stopped:
         results = reproduce(
             data,
@@ -249,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
             threads=per_run_threads,
             shard=shard,
             report_only=args.report_only,
+            other=None if args.quick else other_dataset(data, args.data_dir),
         )
         interrupted = stopped() is not None and not results["complete"]
     if interrupted:

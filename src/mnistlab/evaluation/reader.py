@@ -97,21 +97,63 @@ def outlier_images(data: Dataset, other: Dataset | None, split: str) -> dict[str
 
 
 def ood_report(
-    model: nn.Module, data: Dataset, rule: AbstentionRule, split: str, other: Dataset | None
+    model: nn.Module,
+    data: Dataset,
+    rule: AbstentionRule,
+    split: str,
+    other: Dataset | None,
+    *,
+    logits: torch.Tensor | None = None,
+    sets: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
-    """The rule on `data`'s `split` (abstention, selective accuracy) and on every outlier set."""
+    """The rule on `data`'s `split` (abstention, selective accuracy) and on every outlier set.
+
+    `logits` (of the split's images) and `sets` (`outlier_images(data, other, split)`) may be
+    given when already at hand; `sets={}` measures the split alone ("outliers" is then empty).
+    """
     inside = data.split(split)
-    logits = predict_logits(model, inside.images).cpu()
+    if logits is None:
+        logits = predict_logits(model, inside.images).cpu()
     result: dict[str, Any] = {
         "split": split,
         "rule": rule.to_dict(),
         "inside": selective(rule, logits, inside.labels.cpu()).to_dict(),
         "outliers": [],
     }
-    for name, images in outlier_images(data, other, split).items():
+    for name, images in (outlier_images(data, other, split) if sets is None else sets).items():
         outside = predict_logits(model, images).cpu()
         result["outliers"].append(separation(rule, logits, outside, name).to_dict())
     return result
+
+
+def reader_summary(
+    model: nn.Module,
+    data: Dataset,
+    record: dict[str, Any],
+    sets: dict[str, torch.Tensor],
+) -> dict[str, Any]:
+    """What the reproduce report shows of a run: calibration and abstention on the test split.
+
+    `record` is the run's calibration record (`runs.calibration.calibration_or_default`);
+    "calibration" holds ECE, NLL, Brier and accuracy with the raw softmax ("before") and the
+    run's temperature ("after"), the numbers of `calibration_report`'s clean split without its
+    bins; "ood" is `ood_report` on the test split with the outlier sets `sets` (`{}`: none).
+    One forward pass over the test split serves both.
+    """
+    test = data.test
+    logits = predict_logits(model, test.images).cpu()
+    labels = test.labels.cpu()
+    temperature = record["temperature"]
+    rule = AbstentionRule.from_dict(record["rule"])
+    return {
+        "temperature": temperature,
+        "calibration": {
+            "images": len(test),
+            "before": _summary(calibration_metrics(logits, labels, 1.0)),
+            "after": _summary(calibration_metrics(logits, labels, temperature)),
+        },
+        "ood": ood_report(model, data, rule, "test", None, logits=logits, sets=sets),
+    }
 
 
 def compare_scores(

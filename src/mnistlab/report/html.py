@@ -13,6 +13,14 @@ from typing import Any
 
 from mnistlab import __version__
 from mnistlab.fileio import atomic_write_bytes, atomic_write_json
+from mnistlab.report.reader_tables import (
+    CALIBRATION_COLUMNS,
+    CALIBRATION_NOTE,
+    OUTLIER_COLUMNS,
+    OUTLIER_NOTE,
+    calibration_rows,
+    outlier_rows,
+)
 from mnistlab.report.sentences import (
     REFRESH_SECONDS,
     machine_lines,
@@ -144,6 +152,9 @@ def render_html(results: dict[str, Any]) -> str:
         body.append("<h2>How well each model reads corrupted images</h2>")
         body += _html_table("robustness", robustness_columns(results), robust)
         body.append(f"<p>{_e(ROBUSTNESS_NOTE)}</p>")
+    for level, title, name, table_columns, rows, note in reader_sections(results):
+        body.append(f"<h{level}>{_e(title)}</h{level}>")
+        body += [*_html_table(name, table_columns, rows), f"<p>{_e(note)}</p>"]
     for figure in results["figures"]:
         body.append(
             f'<figure><h3>{_e(figure["title"])}</h3><img src="{_e(figure["file"])}" alt="{_e(figure["title"])}">'
@@ -161,6 +172,20 @@ def render_html(results: dict[str, Any]) -> str:
         "also as <a href='results.md'>results.md</a>.</small></p></body></html>"
     )
     return "\n".join(line for line in (*head, *body) if line) + "\n"
+
+
+def reader_sections(results: dict[str, Any]) -> list[tuple[int, str, str, Any, list[dict[str, str]], str]]:
+    """(heading level, title, table id, columns, rows, note) of the reader's tables that have rows."""
+    sections = []
+    calibration = calibration_rows(results)
+    if calibration:
+        title = "How sure each model is, and when it refuses (test split)"
+        sections.append((2, title, "calibration", CALIBRATION_COLUMNS, calibration, CALIBRATION_NOTE))
+    refused = outlier_rows(results)
+    if refused:
+        title = "What each model refuses: the outlier sets"
+        sections.append((3, title, "outliers", OUTLIER_COLUMNS, refused, OUTLIER_NOTE))
+    return sections
 
 
 def _html_list(name: str, lines: Sequence[str], css: str = "") -> list[str]:
@@ -224,6 +249,8 @@ def render_markdown(results: dict[str, Any]) -> str:
     if robust:
         lines += ["", "## How well each model reads corrupted images", ""]
         lines += [*markdown_table(robustness_columns(results), robust), "", ROBUSTNESS_NOTE]
+    for level, title, _, table_columns, rows, note in reader_sections(results):
+        lines += ["", f"{'#' * level} {title}", "", *markdown_table(table_columns, rows), "", note]
     lines.append("")
     for figure in results["figures"]:
         lines += [

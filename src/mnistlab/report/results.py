@@ -16,6 +16,7 @@ from mnistlab.data.splits import Dataset
 from mnistlab.report.environment import Machines
 from mnistlab.report.figures import draw_figures
 from mnistlab.report.html import write_report
+from mnistlab.report.reader_rows import OutlierSets, add_reader
 from mnistlab.report.robust_rows import CorruptedTest, add_robustness
 from mnistlab.report.rows import add_never_firing, compare_with_baselines, experiment_summary
 from mnistlab.reproduce.experiments import PAPER_SEEDS, Experiment
@@ -36,6 +37,7 @@ class ReportWriter:
         *,
         quick: bool,
         runtime: dict[str, Any],
+        other: Dataset | None = None,
     ) -> None:
         self.out_dir, self.data, self.jobs, self.quick, self.runtime = out_dir, data, jobs, quick, runtime
         planned = {job.experiment.key for job in jobs}
@@ -45,6 +47,7 @@ class ReportWriter:
         self.started = time.time()
         self.drawn = _previous_figure_sources(out_dir)
         self.corrupted_test = CorruptedTest(data.test)
+        self.outlier_sets = OutlierSets(data, other)  # `other`: the other dataset, an outlier set
 
     def update(self, running: Job | None) -> dict[str, Any]:
         machines = Machines()
@@ -61,6 +64,9 @@ class ReportWriter:
         dataset = self.data.record()
         if not self.quick and dataset["image_kind"] == "digits":
             add_robustness(rows, self.out_dir, self.corrupted_test)
+        # Calibration and abstention on the test split for every report; the outlier sets (20,000
+        # more images through each model) only in a full one.
+        add_reader(rows, self.out_dir, self.data, None if self.quick else self.outlier_sets)
         full_steps = sum(e.config(0).steps for e in (*self.experiments, *self.omitted)) * len(PAPER_SEEDS)
         results = {
             "format": FORMAT,

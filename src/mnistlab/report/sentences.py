@@ -37,6 +37,10 @@ def reductions(results: dict[str, Any]) -> list[str]:
         )
     lines += [f"{title}: not run" for title in results["omitted"]]
     lines.append("no robustness section (each model on the corrupted test split)")
+    lines.append(
+        "no outlier sets in the reader section (its calibration and abstention are on the test split "
+        "alone; `mnistlab evaluate RUN --ood` measures a run on them)"
+    )
     share = results["steps_run"] / max(1, results["steps_full"])
     lines.append(
         f"{results['steps_run']:,} training steps in all instead of {results['steps_full']:,} ({100 * share:.1f} %)"
