@@ -65,6 +65,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="read right on real handwriting from outside MNIST (UCI digits; needs scikit-learn)",
     )
+    trust.add_argument(
+        "--numbers",
+        action="store_true",
+        help="whole numbers read exactly: seeded rows of 2-6 of the split's digits, touching pairs, "
+        "digits with a detached stroke",
+    )
     p.add_argument(
         "--figure", metavar="FILE", help="with --calibration: write the reliability diagram (.png/.svg/.pdf)"
     )
@@ -162,6 +168,11 @@ def run(args: argparse.Namespace) -> int:
     if args.robustness:
         with autocast(precision, device):
             return run_robustness(args, model, data)
+    if args.numbers:
+        from mnistlab.commands.evaluate_numbers import run_numbers
+        from mnistlab.inference import Reader
+
+        return run_numbers(args, Reader.from_run(args.run_dir, args.checkpoint, device), data)
     if args.calibration or args.ood or args.handwriting:
         from mnistlab.commands import evaluate_reader as reader
 

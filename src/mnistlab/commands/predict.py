@@ -5,6 +5,10 @@ normalisation for digit datasets, Fashion-MNIST's conversion for object datasets
 (`mnistlab.inference.objects`); the output says which. Probabilities are calibrated with the
 run's temperature, and an image the run's abstention rule refuses is "not a digit" (JSON
 `"abstain": true, "label": null` with the score, threshold and reason) unless `--always-answer`.
+
+A digit image may hold a whole number: every digit is found, pre-processed on its own and read,
+left to right (`mnistlab.inference.number`); JSON gives `"number"` and each digit's box and
+reading, text the number (each digit with `--explain`). `--single` reads the image as one digit.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from mnistlab.commands.common import add_checkpoint_arg, add_json_arg, add_runti
 from mnistlab.errors import ImageError
 from mnistlab.fileio import atomic_write_bytes
 from mnistlab.inference import Prediction, Reader, Reading, load_image
+from mnistlab.inference.number import NumberReading, number_fields, read_number
 from mnistlab.runtime import resolve_device, set_threads
 
 TOP_K = 3
@@ -46,18 +51,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="give the most probable class even where the reader would abstain (it still says so)",
     )
     p.add_argument(
+        "--single",
+        action="store_true",
+        help="read each image as one digit (by default every digit of a written number is read, left to right)",
+    )
+    p.add_argument(
+        "--explain", action="store_true", help="also print each digit of a number: its box and reading"
+    )
+    p.add_argument(
         "--save-preprocessed",
         metavar="DIR",
-        help="also write the 28x28 image the model saw, as DIR/<image name>-28x28.png",
+        help="also write the 28x28 image the model saw, as DIR/<image name>-28x28.png "
+        "(for a number, one per digit: DIR/<image name>-digit<k>-28x28.png)",
     )
     add_runtime_args(p)
     add_json_arg(p)
     p.set_defaults(handler=run)
 
 
-def preprocessed_name(image: str, taken: set[str]) -> str:
-    """`<stem>-28x28.png`, numbered when two inputs share a stem; records the name in `taken`."""
-    stem = Path(image).stem or "image"
+def preprocessed_name(image: str, taken: set[str], suffix: str = "") -> str:
+    """`<stem><suffix>-28x28.png`, numbered when two inputs share a stem; records the name in `taken`."""
+    stem = (Path(image).stem or "image") + suffix
     name, n = f"{stem}-28x28.png", 2
     while name in taken:
         name, n = f"{stem}-{n}-28x28.png", n + 1
@@ -80,22 +94,6 @@ def label_text(label: int, classes: tuple[str, ...]) -> str:
     return classes[label] if classes[label] == str(label) else f"{label} {classes[label]}"
 
 
-def reading_row(image: str, reading: Reading, reader: Reader, always_answer: bool) -> dict:
-    p = reading.prediction
-    label = p.label if always_answer or not reading.abstain else None
-    return {
-        "image": image,
-        "label": label,
-        "class": None if label is None else reader.classes[label],
-        "abstain": reading.abstain,
-        "score": reading.score,
-        "threshold": reading.threshold,
-        "reason": reader.reason(reading),
-        "top": [[c, prob] for c, prob in p.top(TOP_K)],
-        "probabilities": list(p.probabilities),
-    }
-
-
 def reading_text(image: str, reading: Reading, reader: Reader, always_answer: bool) -> str:
     p, classes = reading.prediction, reader.classes
     top = f"(top {TOP_K}: {describe(p, classes)})"
@@ -106,6 +104,44 @@ def reading_text(image: str, reading: Reading, reader: Reader, always_answer: bo
     return f"{image}: {reader.refusal}  ({reader.rule.score} {reading.score:.3f} < {reading.threshold:.3f}; {top})"
 
 
+def number_text(image: str, number: NumberReading, reader: Reader, args: argparse.Namespace) -> list[str]:
+    """The lines `predict` prints for one image: as before for one digit, the number for several."""
+    digits = number.digits
+    if len(digits) == 1:
+        lines = [reading_text(image, digits[0].reading, reader, args.always_answer)]
+    else:
+        read = number.number(reader.classes, always_answer=True)
+        refused = [k for k, d in enumerate(digits, start=1) if d.reading.abstain]
+        if not refused:
+            lines = [f"{image}: {read}  ({len(digits)} digits)"]
+        elif args.always_answer:
+            lines = [
+                f"{image}: {read}, unsure (digit {', '.join(map(str, refused))} of {len(digits)}: {reader.refusal})"
+            ]
+        else:
+            lines = [
+                f"{image}: not a number: digit {', '.join(map(str, refused))} of {len(digits)} is {reader.refusal}"
+            ]
+    if number.dropped:
+        lines.append(
+            f"  ({number.dropped} speck{'s' * (number.dropped > 1)} too small to be a digit left out)"
+        )
+    if args.explain:
+        for k, d in enumerate(digits, start=1):
+            box = ", ".join(map(str, d.box))
+            lines.append("  " + reading_text(f"digit {k} at [{box}]", d.reading, reader, args.always_answer))
+    return lines
+
+
+def save_preprocessed(out_dir: Path, numbers: dict[str, NumberReading]) -> None:
+    taken: set[str] = set()
+    for image, number in numbers.items():
+        several = len(number.digits) > 1
+        for k, digit in enumerate(number.digits, start=1):
+            name = preprocessed_name(image, taken, f"-digit{k}" if several else "")
+            atomic_write_bytes(out_dir / name, png_bytes(digit.image))
+
+
 def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     set_threads(args.threads)
@@ -114,29 +150,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"mnistlab: {reader.note}", file=sys.stderr)
     preprocessing = reader.preprocessing
 
-    digits: dict[str, np.ndarray] = {}
+    numbers: dict[str, NumberReading] = {}
     errors: dict[str, str] = {}
     for image in args.images:
         try:
-            digits[image] = preprocessing.from_image(load_image(image), name=f"Image {image}")
+            numbers[image] = read_number(reader, load_image(image), name=f"Image {image}", single=args.single)
         except ImageError as exc:
             errors[image] = str(exc)
             print(f"mnistlab: error: {exc}", file=sys.stderr)
 
-    if args.save_preprocessed and digits:
-        out_dir, taken = Path(args.save_preprocessed), set()
-        for image, digit in digits.items():
-            atomic_write_bytes(out_dir / preprocessed_name(image, taken), png_bytes(digit))
-
-    readings: dict[str, Reading] = {}
-    if digits:
-        readings = dict(zip(digits, reader.read(np.stack(list(digits.values()))), strict=True))
+    if args.save_preprocessed and numbers:
+        save_preprocessed(Path(args.save_preprocessed), numbers)
 
     if args.json:
         rows = [
             {"image": image, "error": errors[image]}
             if image in errors
-            else reading_row(image, readings[image], reader, args.always_answer)
+            else {"image": image, **number_fields(numbers[image], reader, always_answer=args.always_answer)}
             for image in args.images
         ]
         print_json(
@@ -150,9 +180,9 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     else:
-        if readings:
+        if numbers:
             print(f"Pre-processing for {reader.title}: {preprocessing.description}.")
         for image in args.images:
-            if image in readings:
-                print(reading_text(image, readings[image], reader, args.always_answer))
+            if image in numbers:
+                print("\n".join(number_text(image, numbers[image], reader, args)))
     return 1 if errors else 0

@@ -37,6 +37,9 @@ SETS = {"numbers": 300, "four_digit": 500, "touching": 300, "detached": 300}  # 
 class NumberImage:
     image: Image.Image  # grey, light on dark or dark on light
     truth: str  # the digits, left to right
+    boxes: tuple[
+        tuple[int, int, int, int], ...
+    ]  # each digit's ink box (x0, y0, x1, y1) in the image's pixels
 
 
 def number_images(split: Split, kind: str, count: int, seed: int = SEED) -> list[NumberImage]:
@@ -56,28 +59,35 @@ def number_images(split: Split, kind: str, count: int, seed: int = SEED) -> list
             else rng.integers(3, 21, size=length - 1)
         )
         shifts = rng.integers(-4, 5, size=length)
-        row = compose(crops, gaps, shifts)
+        row, boxes = compose(crops, gaps, shifts)
+        scale = SCALES[i % 3]
+        image = _render(row, dark_on_light=i % 2 == 0, scale=scale)
         made.append(
-            NumberImage(_render(row, dark_on_light=i % 2 == 0, scale=SCALES[i % 3]), _truth(labels[picks]))
+            NumberImage(image, _truth(labels[picks]), tuple(tuple(v * scale for v in b) for b in boxes))
         )
     return made
 
 
-def compose(crops: list[np.ndarray], gaps: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """Ink crops set left to right, `gaps` px apart (negative: overlapping), shifted by `shifts` px."""
+def compose(
+    crops: list[np.ndarray], gaps: np.ndarray, shifts: np.ndarray
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Ink crops set left to right, `gaps` px apart (negative: overlapping), shifted by `shifts`
+    px: the uint8 light-on-dark field and each crop's box (x0, y0, x1, y1) in it."""
     height = max(c.shape[0] for c in crops) + 2 * (MARGIN + int(np.abs(shifts).max()))
     lefts = np.concatenate([[0], np.cumsum([c.shape[1] for c in crops[:-1]]) + np.cumsum(gaps)])
     lefts = lefts - lefts.min() + MARGIN
     width = int(max(left + c.shape[1] for left, c in zip(lefts, crops, strict=True))) + MARGIN
     field = np.zeros((height, width), dtype=np.uint8)
+    boxes = []
     for crop, left, shift in zip(crops, lefts, shifts, strict=True):
-        top = (height - crop.shape[0]) // 2 + int(shift)
-        window = field[top : top + crop.shape[0], int(left) : int(left) + crop.shape[1]]
+        top, left = (height - crop.shape[0]) // 2 + int(shift), int(left)
+        window = field[top : top + crop.shape[0], left : left + crop.shape[1]]
         np.maximum(window, crop, out=window)  # where two digits overlap, the stronger ink
-    return field
+        boxes.append((left, top, left + crop.shape[1], top + crop.shape[0]))
+    return field, boxes
 
 
-def evaluate_numbers(reader: Reader, split: Split, sets: dict[str, int] = SETS) -> dict:
+def evaluate_numbers(reader: Reader, split: Split, sets: dict[str, int]) -> dict:
     """Per set: numbers read exactly, numbers with the right count of digits, digits read right,
     and numbers refused (some digit "not a digit"); an abstention counts as not read."""
     report = {}
