@@ -237,10 +237,10 @@ RECIPES[("cnn", "fashion")] = {
 
 
 # Few training FLOPs to 99.0 % / 99.27 % (issue 25): the unpadded CNN of models/sprint.py, one-cycle
-# Nesterov SGD, 1 / 3 epochs; chosen on validation by docs/studies/sprint*/ (docs/speed.md, Records).
-RECIPES[("cnn", "sprint")] = {**RECIPES[("cnn", "fast")], "model": "cnn_sprint", "steps": 215, "eval_every": 215,
-                              "model_options": {"widths": [16, 32], "hidden": 128}, "lr": 0.96,
-                              "weight_decay": 6.2e-5, "warmup_fraction": 0.42, "label_smoothing": 0.075}  # fmt: skip
+# Nesterov SGD; chosen on validation by the studies in docs/studies/sprint*/ (docs/speed.md, Records).
+RECIPES[("cnn", "sprint")] = {**RECIPES[("cnn", "fast")], "model": "cnn_sprint", "steps": 250, "eval_every": 250,
+                              "model_options": {"widths": [16, 32], "hidden": 128}, "lr": 1.35,
+                              "weight_decay": 6.04e-5, "warmup_fraction": 0.392, "label_smoothing": 0.113}  # fmt: skip
 RECIPES[("cnn", "sprint_long")] = {**RECIPES[("cnn", "sprint")], "steps": 645, "eval_every": 645}
 
 
