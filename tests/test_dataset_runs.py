@@ -105,6 +105,42 @@ def test_evaluate_uses_the_runs_dataset_without_being_told(capsys, fashion_run: 
     assert "on Fashion-MNIST test" in text and "9 Ankle boot" in text and "Domain shift" not in text
 
 
+def test_evaluate_ood_of_a_fashion_run_has_mnist_digits_among_its_outliers(
+    capsys, fashion_run: Path, fashion: Dataset, mnist: Dataset, data_dir: Path
+):
+    from scipy.stats import rankdata
+
+    from mnistlab.evaluation import outliers
+    from mnistlab.evaluation.abstention import AbstentionRule
+    from mnistlab.evaluation.metrics import predict_logits
+    from mnistlab.runs.calibration import read_calibration
+
+    assert main(["evaluate", str(fashion_run), "--ood", "--json", "--data-dir", str(data_dir)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["calibrated"] and report["split"] == "test"
+    assert [row["outliers"] for row in report["outliers"]] == ["mnist", *outliers.MAKERS]
+    # The reference: MNIST's test digits against Fashion-MNIST's test items, scored by the run's own
+    # rule, AUROC from the ranks of all scores (ties averaged).
+    model, _ = ckpt.load_model(fashion_run)
+    rule = AbstentionRule.from_dict(read_calibration(fashion_run)["rule"])
+    inside = rule.scores(predict_logits(model, fashion.test.images))
+    digits = rule.scores(predict_logits(model, mnist.test.images))
+    ranks = rankdata(torch.cat([inside, digits]).numpy())
+    n, m = inside.numel(), digits.numel()
+    auroc = (ranks[:n].sum() - n * (n + 1) / 2) / (n * m)
+    row = report["outliers"][0]
+    assert row["images"] == m == 10_000
+    assert row["auroc"] == pytest.approx(auroc, abs=1e-12)
+    assert row["abstained"] == float((digits < rule.threshold).double().mean())
+    assert report["inside"]["abstained"] == pytest.approx(
+        float((inside < rule.threshold).double().mean()), abs=1e-12
+    )
+    assert main(["evaluate", str(fashion_run), "--ood", "--data-dir", str(data_dir)]) == 0
+    text = capsys.readouterr().out
+    assert f"{fashion_run} on fashion-mnist test: abstains on" in text
+    assert any(line.startswith("mnist ") and "10,000" in line for line in text.splitlines())
+
+
 def test_evaluate_on_a_dataset_with_other_classes_is_refused(capsys, fashion_run: Path, data_dir: Path):
     line = _one_line_error(
         capsys, ["evaluate", str(fashion_run), "--dataset", "mnist", "--data-dir", str(data_dir)], 2
