@@ -2,8 +2,9 @@
 
 Every answer is checked against a forward pass written out here (model -> softmax of the
 logits over the temperature in the run's calibration.json, max-softmax against its threshold),
-on the input that `mnistlab.inference.digits` pre-processing gives; every bad request must be a
-4xx JSON error of one sentence, never a 500.
+on the input that `mnistlab.inference.digits` pre-processing gives; a number against where its
+digits were put and what `mnistlab predict` reads; every bad request must be a 4xx JSON error
+of one sentence, never a 500.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from mnistlab.commands import serve as serve_command
 from mnistlab.config import RECIPES, TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split, normalize
 from mnistlab.inference import load_image, preprocess, preprocess_intensities
+from mnistlab.inference.number import number_fields, read_number
 from mnistlab.runs.checkpoint import read_results
 from mnistlab.serve import (
     MAX_BODY_BYTES,
@@ -96,6 +98,7 @@ def as_drawing(digit: np.ndarray) -> np.ndarray:
 
 
 def assert_answer(body: dict, served: list[ServedModel], seen: np.ndarray) -> None:
+    """A one-digit answer: the fields the API always had, and the number of one digit."""
     assert np.array_equal(np.array(body["input"], dtype=np.uint8), seen)
     expected = reference(served, seen)
     assert [m["name"] for m in body["models"]] == ["softmax", "cnn"]
@@ -112,6 +115,14 @@ def assert_answer(body: dict, served: list[ServedModel], seen: np.ndarray) -> No
         assert answer["abstain"] == (answer["score"] < rule["threshold"])
         assert answer["label"] == (None if answer["abstain"] else answer["top"])
         assert (answer["reason"] is None) == (not answer["abstain"])
+        (digit,) = answer["digits"]
+        assert answer["number"] == (None if answer["abstain"] else str(answer["top"]))
+        assert digit["input"] == body["input"] and digit["probabilities"] == answer["probabilities"]
+        assert (digit["label"], digit["abstain"], answer["dropped"]) == (
+            answer["label"],
+            answer["abstain"],
+            0,
+        )
 
 
 def assert_one_sentence_error(response, status: int) -> str:
@@ -276,6 +287,7 @@ def test_an_abstaining_model_says_why_and_keeps_its_probabilities(
     assert no["abstain"] is True and no["label"] is None and no["top"] == int(np.argmax(expected["softmax"]))
     assert no["reason"] == f"not a digit: msp {no['score']:.3f} is below the threshold 1.500"
     assert yes["abstain"] is False and yes["label"] == yes["top"] and yes["threshold"] is None
+    assert yes["digits"][0]["threshold"] is None  # -inf, which JSON cannot hold
     x = normalize(torch.from_numpy(seen)[None])
     with torch.no_grad():
         z = served[1].model(x).double() / served[1].reader.temperature
@@ -316,9 +328,130 @@ def test_an_uncalibrated_run_answers_everything_with_the_raw_softmax(
     assert len(notes) == 1 and "mnistlab calibrate" in notes[0]
 
 
+# -- numbers: every digit read, left to right ----------------------------------------------------
+
+
+def narrow_digits(mnist: Dataset, labels: str) -> list[np.ndarray]:
+    """Test digits with these labels, cropped to their ink, each narrower than 0.8 of its height
+    (so none is tried as two touching digits)."""
+    images, truth = mnist.test.images.numpy(), mnist.test.labels.numpy()
+    crops = []
+    for label in map(int, labels):
+        for i in np.flatnonzero(truth == label):
+            rows, cols = np.flatnonzero(images[i].any(axis=1)), np.flatnonzero(images[i].any(axis=0))
+            crop = images[i][rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+            if crop.shape[1] < 0.8 * crop.shape[0] and not any(np.array_equal(crop, c) for c in crops):
+                crops.append(crop)
+                break
+    return crops
+
+
+def number_image(crops: list[np.ndarray], gap: int, scale: int) -> tuple[np.ndarray, list[tuple]]:
+    """Dark digits on white paper, `gap` px apart, `scale` times larger, and each digit's ink box."""
+    height = max(c.shape[0] for c in crops) + 16
+    width = sum(c.shape[1] for c in crops) + gap * (len(crops) - 1) + 16
+    field, boxes, left = np.zeros((height, width), dtype=np.uint8), [], 8
+    for crop in crops:
+        top = (height - crop.shape[0]) // 2
+        field[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
+        boxes.append(tuple(scale * v for v in (left, top, left + crop.shape[1], top + crop.shape[0])))
+        left += crop.shape[1] + gap
+    return 255 - np.kron(field, np.ones((scale, scale), dtype=np.uint8)), boxes
+
+
+def test_a_number_is_read_digit_by_digit_as_predict_reads_it(
+    client: TestClient, served: list[ServedModel], mnist: Dataset
+) -> None:
+    paper, boxes = number_image(narrow_digits(mnist, "2071"), gap=12, scale=3)
+    png = png_bytes(paper)
+    body = client.post("/api/predict", files={"image": ("n.png", png, "image/png")}).json()
+    for answer, model in zip(body["models"], served, strict=True):
+        expected = number_fields(read_number(model.reader, load_image(png)), model.reader)
+        digits = answer["digits"]
+        assert len(digits) == 4 and answer["dropped"] == 0
+        for digit, box, want in zip(digits, boxes, expected["digits"], strict=True):
+            # The box is the digit's ink in the upload's own pixels, less the faintest edge
+            # pixels that cleaning the ink drops (at most 2 of the digit's own, 6 at scale 3).
+            assert all(abs(a - b) <= 6 for a, b in zip(digit["box"], box, strict=True)), (digit["box"], box)
+            assert {k: v for k, v in digit.items() if k != "input"} == want
+            assert sum(digit["probabilities"]) == pytest.approx(1.0)
+        assert answer["number"] == expected["number"]
+        if not any(d["abstain"] for d in digits):
+            assert answer["number"] == "".join(d["class"] for d in digits)
+        # Several digits: no single digit's fields, and `abstain` says whether any digit is refused.
+        assert answer["label"] is None and answer["probabilities"] is None and answer["top"] is None
+        assert answer["abstain"] == any(d["abstain"] for d in digits)
+    assert body["input"] == body["models"][0]["digits"][0]["input"]
+    assert body["models"][1]["number"] == "2071"  # the CNN reads these four clear digits
+
+
+def test_single_reads_the_whole_upload_as_one_digit(
+    client: TestClient, served: list[ServedModel], mnist: Dataset
+) -> None:
+    paper, _ = number_image(narrow_digits(mnist, "12"), gap=12, scale=3)
+    png = png_bytes(paper)
+    body = client.post("/api/predict", params={"single": "true"}, files={"image": ("n.png", png)}).json()
+    assert_answer(body, served, preprocess(load_image(png)))  # exactly the page's one-digit reading
+    (box,) = {tuple(m["digits"][0]["box"]) for m in body["models"]}
+    assert box[2] - box[0] > paper.shape[1] / 2  # the box around both digits
+
+
+def test_a_canvas_drawing_has_its_boxes_in_canvas_pixels(client: TestClient, mnist: Dataset) -> None:
+    digits, _ = number_image(narrow_digits(mnist, "47"), gap=6, scale=5)
+    canvas = np.full((280, 840), 255, dtype=np.uint8)  # the page's number pad
+    canvas[40 : 40 + digits.shape[0], 100 : 100 + digits.shape[1]] = digits
+    data_url = "data:image/png;base64," + base64.b64encode(png_bytes(canvas)).decode("ascii")
+    body = client.post("/api/predict", json={"image": data_url}).json()
+    for answer in body["models"]:
+        assert len(answer["digits"]) == 2
+        first, second = (d["box"] for d in answer["digits"])
+        assert 100 <= first[0] < first[2] <= second[0] < second[2] <= 100 + digits.shape[1]
+        assert min(first[1], second[1]) >= 40 and max(first[3], second[3]) <= 40 + digits.shape[0]
+
+
+def test_the_digits_of_a_number_go_through_each_model_as_one_batch(
+    client: TestClient, served: list[ServedModel], mnist: Dataset
+) -> None:
+    paper, _ = number_image(narrow_digits(mnist, "417711"), gap=10, scale=2)
+    calls: dict[str, list[int]] = {s.name: [] for s in served}
+    hooks = [
+        s.model.register_forward_hook(lambda _m, args, _o, name=s.name: calls[name].append(len(args[0])))
+        for s in served
+    ]
+    try:
+        for single in ("false", "true"):
+            response = client.post(
+                f"/api/predict?single={single}", files={"image": ("n.png", png_bytes(paper))}
+            )
+            assert response.status_code == 200, response.text
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert calls == {"softmax": [6, 1], "cnn": [6, 1]}
+
+
+def test_concurrent_numbers_get_the_answers_read_alone(client: TestClient, mnist: Dataset) -> None:
+    papers = [number_image(narrow_digits(mnist, text), gap=8, scale=2)[0] for text in ("35", "908", "6124")]
+    pngs = [png_bytes(p) for p in papers]
+
+    def ask(i: int) -> list[dict]:
+        response = client.post("/api/predict", files={"image": ("n.png", pngs[i % 3])})
+        assert response.status_code == 200, response.text
+        return [{k: v for k, v in m.items() if k != "ms"} for m in response.json()["models"]]
+
+    alone = [ask(i) for i in range(3)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(ask, range(18)))
+    assert all(answer == alone[i % 3] for i, answer in enumerate(together))
+
+
 # -- bad requests: each a JSON error of one sentence, never a 500 -------------------------------
 
 BLANK_PNG = png_bytes(np.full((280, 280), 255, dtype=np.uint8))
+DOTS = np.full((60, 40 * 24), 255, dtype=np.uint8)
+for _k in range(40):  # 40 squares in a row, each as tall as the others: 40 digit candidates
+    DOTS[20:40, 24 * _k + 2 : 24 * _k + 12] = 0
+DOTS_PNG = png_bytes(DOTS)
 NOT_AN_IMAGE = b"GIF89a but not really an image at all"
 BAD_REQUESTS = {
     "malformed JSON": (dict(content=b'{"pixels": [1, 2', headers={"content-type": "application/json"}), 400),
@@ -356,6 +489,11 @@ BAD_REQUESTS = {
     "not numbers": (dict(json={"pixels": [["7"] * 28] * 28}), 422),
     "out of range": (dict(json={"pixels": [[300] * 28] * 28}), 422),
     "deeply nested JSON": (dict(content=b"[" * 100_000, headers={"content-type": "application/json"}), 400),
+    "more than 32 digit candidates": (dict(files={"image": ("dots.png", DOTS_PNG, "image/png")}), 422),
+    "single is no boolean": (
+        dict(params={"single": "perhaps"}, json={"pixels": [[0] * 27 + [255]] * 28}),
+        422,
+    ),
 }
 
 
@@ -370,6 +508,21 @@ def test_two_file_parts_are_refused_by_name(client: TestClient, digits: np.ndarr
 def test_bad_request(client: TestClient, case: str) -> None:
     kwargs, status = BAD_REQUESTS[case]
     assert_one_sentence_error(client.post("/api/predict", **kwargs), status)
+
+
+def test_bad_drawings_say_what_predict_says(client: TestClient) -> None:
+    blank = assert_one_sentence_error(client.post("/api/predict", files={"image": ("b.png", BLANK_PNG)}), 422)
+    assert blank.startswith("The drawing holds no digit: nothing stands out from its background")
+    for single in ("false", "true"):
+        blank = client.post("/api/predict", params={"single": single}, json={"pixels": [[0] * 28] * 28})
+        assert "draw a digit first" in assert_one_sentence_error(blank, 422)
+    dots = client.post("/api/predict", files={"image": ("dots.png", DOTS_PNG, "image/png")})
+    assert assert_one_sentence_error(dots, 422) == (
+        "The drawing holds 40 digit candidates, more than the 32 a number may have; "
+        "crop it to one row of digits."
+    )
+    # Read whole, the same dots are one (odd) digit: the limit is on a number's digits.
+    assert client.post("/api/predict?single=true", files={"image": ("d.png", DOTS_PNG)}).status_code == 200
 
 
 def test_unknown_route_and_method(client: TestClient) -> None:
@@ -391,10 +544,10 @@ def test_validation_error_is_json(served: list[ServedModel]) -> None:
 def test_a_bug_is_a_json_500(served: list[ServedModel], monkeypatch: pytest.MonkeyPatch) -> None:
     app = create_app(served)
 
-    def broken(_digit: np.ndarray) -> None:
+    def broken(*_: object, **__: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(app.state.predictor, "predict", broken)
+    monkeypatch.setattr(app.state.predictor, "read", broken)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         response = test_client.post("/api/predict", json={"pixels": [[0] * 27 + [255]] * 28})
         assert_one_sentence_error(response, 500)

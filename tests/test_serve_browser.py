@@ -1,4 +1,5 @@
-"""End to end in a real headless Chromium: draw a stroke, see both models' bars, or their "not a digit".
+"""End to end in a real headless Chromium: draw a stroke, see both models' bars, or their "not a digit";
+write a number, see each digit's box and reading, and the number.
 
 The server is uvicorn on a free loopback port, in a thread. The browser is Debian's
 `chromium` driven by Playwright (never a downloaded browser); every request it makes
@@ -69,10 +70,11 @@ def verdict(answer: dict) -> str:
 
 
 def api_verdicts(page: sync_api.Page, server: str) -> dict[str, str]:
-    """The API's verdict per model for the drawing now on the page's canvas; waits until the
-    page shows the same (its last answer may still be in flight)."""
+    """The API's verdict per model for the drawing now on the page's canvas, read whole as one
+    digit as the page's "one digit" mode reads it; waits until the page shows the same (its
+    last answer may still be in flight)."""
     drawing = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
-    answer = httpx.post(server + "/api/predict", json={"image": drawing}, timeout=30).json()
+    answer = httpx.post(server + "/api/predict?single=true", json={"image": drawing}, timeout=30).json()
     verdicts = {m["name"]: verdict(m) for m in answer["models"]}
     page.wait_for_function(
         "said => Object.entries(said).every(([name, text]) =>"
@@ -125,7 +127,9 @@ def test_draw_digits_with_mouse_and_touch(server: str, tmp_path: Path) -> None:
 
             # What the page shows must be the API's answer for the drawing on the canvas.
             drawing = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
-            expected = httpx.post(server + "/api/predict", json={"image": drawing}, timeout=30).json()
+            expected = httpx.post(
+                server + "/api/predict?single=true", json={"image": drawing}, timeout=30
+            ).json()
             shown = api_verdicts(page, server)
             for model in expected["models"]:
                 card = page.locator(f".card[data-model='{model['name']}']")
@@ -175,6 +179,8 @@ STROKES: dict[int, list[list[tuple[float, float]]]] = {
     3: [[(0.15, 0.1), (0.5, 0.0), (0.8, 0.15), (0.75, 0.38), (0.4, 0.48), (0.8, 0.6), (0.85, 0.85),
          (0.5, 1.0), (0.12, 0.9)]],
     4: [[(0.6, 0.02), (0.1, 0.62), (0.92, 0.62)], [(0.66, 0.3), (0.66, 1.0)]],
+    6: [[(0.72, 0.02), (0.45, 0.18), (0.26, 0.45), (0.2, 0.72), (0.3, 0.92), (0.52, 0.99), (0.74, 0.88),
+         (0.8, 0.7), (0.68, 0.55), (0.45, 0.52), (0.24, 0.66)]],
     7: [[(0.1, 0.06), (0.9, 0.06), (0.4, 0.98)]],
 }  # fmt: skip
 
@@ -288,3 +294,93 @@ def test_the_page_says_not_a_digit_for_a_scribble_and_a_letter(outlier_exposed_s
         finally:
             browser.close()
     assert shown == {"7": "7", "scribble": REFUSAL, "X": REFUSAL}
+
+
+def number_verdicts(page: sync_api.Page, server: str) -> dict[str, str]:
+    """The API's number per model (or "abstain") for the drawing on the canvas, read digit by
+    digit as the page's "a number" mode reads it; waits until every card shows the same."""
+    drawing = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
+    answer = httpx.post(server + "/api/predict", json={"image": drawing}, timeout=30).json()
+    verdicts = {m["name"]: m["number"] or "abstain" for m in answer["models"]}
+    page.wait_for_function(
+        "said => Object.entries(said).every(([name, text]) =>"
+        " document.querySelector(`.card[data-model='${name}']`).dataset.verdict === text)",
+        arg=verdicts,
+    )
+    return verdicts
+
+
+# Where `write_number` puts digit i, in pad heights: a square SIDE tall, LEFT + i * STEP from the
+# pad's left edge and TOP from its top (the number pad is three pad heights wide).
+SIDE, STEP, LEFT, TOP = 0.62, 0.72, 0.12, 0.19
+
+
+def pad_size(page: sync_api.Page) -> list[int]:
+    """The drawing canvas' [width, height] in canvas px."""
+    return page.evaluate("(({ width, height }) => [width, height])(document.getElementById('pad'))")
+
+
+def write_number(page: sync_api.Page, text: str, pen: int = 24) -> None:
+    """Clear the pad and write the digits of `text` side by side with the mouse."""
+    page.click("#clear")
+    page.locator("#pen").evaluate("(el, v) => { el.value = v; }", str(pen))
+    box = page.locator("#pad").bounding_box()
+    assert box is not None
+    unit = box["height"]  # one pad height, in page px
+    for i, char in enumerate(text):
+        for stroke in STROKES[int(char)]:
+            points = [(box["x"] + (LEFT + i * STEP + SIDE * x) * unit, box["y"] + (TOP + SIDE * y) * unit)
+                      for x, y in stroke]  # fmt: skip
+            page.mouse.move(*points[0])
+            page.mouse.down()
+            for point in points[1:]:
+                page.mouse.move(*point, steps=6)
+            page.mouse.up()
+
+
+def test_the_page_reads_a_written_number(robust_server: str, tmp_path: Path) -> None:
+    read: dict[str, str] = {}
+    problems: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1060, "height": 760})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            page.goto(robust_server + "/")
+            page.wait_for_selector(".card.model")
+            page.check("#modes input[value='number']")
+            assert pad_size(page) == [840, 280]
+            for text in ("12", "2026"):
+                write_number(page, text)
+                (said,) = number_verdicts(page, robust_server).values()
+                card = page.locator(".card.model")
+                read[text] = card.locator(".digit").inner_text()
+                assert card.get_attribute("data-number") == said  # the page shows the API's number
+                # One box per digit, over the place it was written, tagged with its reading.
+                pad = page.locator("#pad").bounding_box()
+                assert pad is not None
+                found = page.locator("#boxes .box")
+                assert found.count() == len(text)
+                for i, char in enumerate(text):
+                    box = found.nth(i).bounding_box()
+                    assert box is not None
+                    middle = (box["x"] + box["width"] / 2 - pad["x"]) / pad["height"]
+                    assert LEFT + i * STEP < middle < LEFT + i * STEP + SIDE, (text, i, middle)
+                    assert found.nth(i).locator(".tag").inner_text().startswith(f"{i + 1}: {char} · ")
+                readings = card.locator(".digits li").all_inner_texts()
+                assert [r.split(" · ")[0] for r in readings] == list(text)
+                assert all(r.endswith(" %") for r in readings)  # each with its calibrated confidence
+            folder = Path(os.environ.get("MNISTLAB_SCREENSHOT_DIR") or tmp_path)
+            page.screenshot(path=str(folder / "serve-number.png"))
+
+            # Back to one digit: the square pad, read whole, as before.
+            page.check("#modes input[value='digit']")
+            assert pad_size(page) == [280, 280]
+            assert page.locator("#boxes .box").count() == 0
+            draw(page, STROKES[7], 24, (0.1, 0.1, 0.8))
+            (read["7"],) = api_verdicts(page, robust_server).values()
+        finally:
+            browser.close()
+    assert read == {"12": "12", "2026": "2026", "7": "7"}
+    assert problems == [], problems

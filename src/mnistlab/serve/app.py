@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
@@ -19,8 +19,9 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from mnistlab import __version__
-from mnistlab.serve.bodies import PREDICT_BODY, read_digit
-from mnistlab.serve.errors import BodyLimit, register_error_handlers
+from mnistlab.errors import ImageError
+from mnistlab.serve.bodies import PREDICT_BODY, read_upload
+from mnistlab.serve.errors import ApiError, BodyLimit, register_error_handlers, sentence
 from mnistlab.serve.models import Predictor, ServedModel
 
 MAX_BODY_BYTES = 1_000_000  # 1 MB; a 280x280 canvas PNG is ~5-20 kB
@@ -74,19 +75,32 @@ def create_app(models: Sequence[ServedModel], *, max_body_bytes: int = MAX_BODY_
         }
 
     @app.post("/api/predict", openapi_extra={"requestBody": PREDICT_BODY})
-    async def predict(request: Request) -> dict[str, Any]:
-        """Calibrated probabilities of every class from every model, whether each abstains
-        (`abstain`, `label` null, `score` below `threshold`, `reason`), and the 28x28 input they saw.
+    async def predict(
+        request: Request,
+        single: bool = Query(
+            False, description="Read the whole upload as one digit, as `mnistlab predict --single` does."
+        ),
+    ) -> dict[str, Any]:
+        """Every model's reading of the upload, as `mnistlab predict --json` reads a file: the
+        `number` (null when a digit is "not a digit"), its `digits` left to right (each with
+        its `box` [x0, y0, x1, y1] in the upload's own pixels, calibrated probabilities,
+        `abstain`, `score`, `threshold`, `reason` and the 28x28 `input` the model saw) and
+        `dropped` specks; a one-digit reading keeps the single-digit fields (`probabilities`,
+        `top`, `label`, `abstain`, ...). `input` is the first model's first digit's 28x28.
 
         Send a PNG (multipart field `image`, a JSON `{"image": data URL}` or a raw image
-        body) or JSON `{"pixels": 28x28}`; images get `mnistlab predict`'s pre-processing.
+        body) or JSON `{"pixels": 28x28}`; `?single=true` reads the whole of it as one digit.
         """
         start = time.perf_counter()
-        digit = await read_digit(request, predictor.preprocessing)
-        answers = await run_in_threadpool(predictor.predict, digit)
+        upload = await read_upload(request)
+        try:
+            answers = await run_in_threadpool(predictor.read, upload, single=single)
+        except ImageError as exc:  # a blank canvas, or more digit candidates than a number has
+            raise ApiError(422, sentence(str(exc))) from None
+        models = [answer.to_dict() for answer in answers]
         return {
-            "input": digit.tolist(),
-            "models": [answer.to_dict() for answer in answers],
+            "input": models[0]["digits"][0]["input"],
+            "models": models,
             "ms": round((time.perf_counter() - start) * 1000.0, 3),
         }
 

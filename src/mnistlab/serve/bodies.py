@@ -1,7 +1,8 @@
-"""Request bodies to a pre-processed (28, 28) uint8 input: a PNG upload, a data URL, or 28x28 pixels.
+"""Request bodies to what the models read: a PNG upload, a data URL, or 28x28 pixels.
 
-Requests are pre-processed the way the served models' dataset was made (`Predictor.
-preprocessing`): MNIST's digit normalisation, or Fashion-MNIST's conversion for objects.
+`read_upload` decodes the body (an `Upload`: an image, or light-on-dark intensities); the
+`Predictor` then reads it as `mnistlab predict` reads a file (`inference.number`): every digit
+found, each given MNIST's pre-processing on its own, or the whole of it as one digit.
 """
 
 from __future__ import annotations
@@ -10,16 +11,18 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
+from PIL import Image
 from starlette.datastructures import UploadFile
 
 from mnistlab.data.splits import SIDE
 from mnistlab.errors import ImageError
-from mnistlab.inference import DIGITS, Preprocessing, load_image
+from mnistlab.inference import load_image
 from mnistlab.serve.errors import ApiError, sentence
 
 MAX_UPLOAD_FILES = 5  # multipart file parts parsed; one is used, more are an error naming them
@@ -63,19 +66,23 @@ PREDICT_BODY = {
 }
 
 
-def digit_from_image(data: bytes, preprocessing: Preprocessing = DIGITS) -> np.ndarray:
-    """Decode image bytes and pre-process them exactly as `mnistlab predict` does."""
+@dataclass(frozen=True)
+class Upload:
+    """What a request sends to be read: a decoded image file, or JSON light-on-dark intensities."""
+
+    image: Image.Image | None = None  # a PNG/JPEG upload, data URL or raw image body
+    values: np.ndarray | None = None  # a (28, 28) float32 array of 0..255 intensities
+
+
+def image_upload(data: bytes) -> Upload:
+    """Decode image bytes as `mnistlab predict` opens a file (400 when they are no image)."""
     try:
-        image = load_image(data, name="The upload")
+        return Upload(image=load_image(data, name="The upload"))
     except ImageError as exc:
         raise ApiError(400, sentence(str(exc))) from None
-    try:
-        return preprocessing.from_image(image, name="The drawing")
-    except ImageError as exc:  # a blank canvas
-        raise ApiError(422, sentence(str(exc))) from None
 
 
-def digit_from_pixels(pixels: Any, preprocessing: Preprocessing = DIGITS) -> np.ndarray:
+def pixels_upload(pixels: Any) -> Upload:
     """A JSON 28x28 array of light-on-dark intensities (0..255, or fractions in 0..1)."""
     if not (
         isinstance(pixels, list)
@@ -93,15 +100,12 @@ def digit_from_pixels(pixels: Any, preprocessing: Preprocessing = DIGITS) -> np.
     values = np.asarray(flat, dtype=np.float64).reshape(SIDE, SIDE)
     if not np.isfinite(values).all() or values.min() < 0 or values.max() > 255:
         raise ApiError(422, "Every value in 'pixels' must be a finite intensity between 0 and 255.")
-    try:
-        return preprocessing.from_intensities(values.astype(np.float32))
-    except ImageError as exc:  # a blank canvas
-        raise ApiError(422, sentence(str(exc))) from None
+    return Upload(values=values.astype(np.float32))  # floats of at most 1 are fractions of full ink
 
 
-def digit_from_json(payload: Any, preprocessing: Preprocessing = DIGITS) -> np.ndarray:
+def json_upload(payload: Any) -> Upload:
     if isinstance(payload, list):
-        return digit_from_pixels(payload, preprocessing)
+        return pixels_upload(payload)
     if isinstance(payload, dict) and "image" in payload:
         match = DATA_URL.fullmatch(payload["image"]) if isinstance(payload["image"], str) else None
         if match is None:
@@ -110,14 +114,14 @@ def digit_from_json(payload: Any, preprocessing: Preprocessing = DIGITS) -> np.n
             data = base64.b64decode(match["data"], validate=True)
         except (binascii.Error, ValueError):
             raise ApiError(400, "The 'image' data URL does not hold valid base64.") from None
-        return digit_from_image(data, preprocessing)
+        return image_upload(data)
     if isinstance(payload, dict) and "pixels" in payload:
-        return digit_from_pixels(payload["pixels"], preprocessing)
+        return pixels_upload(payload["pixels"])
     raise ApiError(422, "The JSON body needs an 'image' data URL or a 'pixels' 28x28 array.")
 
 
-async def read_digit(request: Request, preprocessing: Preprocessing = DIGITS) -> np.ndarray:
-    """Dispatch on Content-Type; decoding and pre-processing run off the event loop."""
+async def read_upload(request: Request) -> Upload:
+    """Dispatch on Content-Type; decoding runs off the event loop."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "application/json":
         body = await request.body()
@@ -125,7 +129,7 @@ async def read_digit(request: Request, preprocessing: Preprocessing = DIGITS) ->
             payload = json.loads(body)
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise ApiError(400, "The request body is not valid JSON.") from None
-        return await run_in_threadpool(digit_from_json, payload, preprocessing)
+        return await run_in_threadpool(json_upload, payload)
     if media_type == "multipart/form-data":
         # Any field name is accepted (`curl -F file=@digit.png` as well as the page's 'image');
         # a few extra files are parsed only to name them in the error.
@@ -136,9 +140,9 @@ async def read_digit(request: Request, preprocessing: Preprocessing = DIGITS) ->
             raise ApiError(
                 422, f"The multipart upload needs exactly one file part; got {len(uploads)} ({got})."
             )
-        return await run_in_threadpool(digit_from_image, await uploads[0][1].read(), preprocessing)
+        return await run_in_threadpool(image_upload, await uploads[0][1].read())
     if media_type.startswith("image/"):
-        return await run_in_threadpool(digit_from_image, await request.body(), preprocessing)
+        return await run_in_threadpool(image_upload, await request.body())
     given = (
         f"Content-Type {media_type!r} is not supported" if media_type else "The request has no Content-Type"
     )

@@ -10,11 +10,12 @@ blocking work in a thread pool), and every model forward pass runs under one loc
 flip a module's `training` flag (shared mutable state), and on a small CPU concurrent
 forwards only fight over the same intra-op threads. One forward of these models takes
 about a millisecond, so serialising them costs little and keeps every answer exact.
+Reading a number (`Predictor.read`) calls a model more than once to decide where touching
+digits are cut, so each model's whole reading runs under the lock.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Sequence
@@ -30,17 +31,15 @@ from mnistlab.config import task_of
 from mnistlab.data.splits import DatasetRecord, registered_record
 from mnistlab.errors import CheckpointError, UsageError
 from mnistlab.inference import Preprocessing, Reader, for_kind
+from mnistlab.inference.number import NumberReading, read_drawing, read_number
 from mnistlab.inference.prediction import image_logits
 from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runs.dataset import common_dataset_record
+from mnistlab.serve.answers import NumberAnswer, finite
+from mnistlab.serve.bodies import Upload
 
 # What a first start needs: one model of each task, shown side by side, in this order.
 TASKS = ("softmax", "cnn")
-
-
-def finite(value: float) -> float | None:
-    """JSON has no infinity (a rule fitted with quantile 0 has threshold -inf): null instead."""
-    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -209,6 +208,27 @@ class Predictor:
             "prompt": f"Draw {self.prompt}.",
             "preprocessing": self.preprocessing.description,
         }
+
+    def read(self, upload: Upload, *, single: bool = False) -> list[NumberAnswer]:
+        """Every model's reading of an upload as `mnistlab predict` reads a file: each digit
+        found, left to right, or with `single` the whole of it as one digit.
+
+        Raises ImageError (no ink, or more than 32 digit candidates) before any answer is made.
+        """
+        answers = []
+        for served in self.models:
+            with self._lock, torch.inference_mode():
+                start = time.perf_counter()
+                reading = self._read_one(served.reader, upload, single)
+                elapsed = time.perf_counter() - start
+            answers.append(NumberAnswer(served.name, served.reader, reading, elapsed * 1000.0))
+        return answers
+
+    @staticmethod
+    def _read_one(reader: Reader, upload: Upload, single: bool) -> NumberReading:
+        if upload.image is not None:
+            return read_number(reader, upload.image, name="The drawing", single=single)
+        return read_drawing(reader, upload.values, name="The drawing", single=single)
 
     def predict(self, digit: np.ndarray) -> list[ModelAnswer]:
         """Every model's reading of one pre-processed (28, 28) uint8 digit: one forward pass per

@@ -2,6 +2,9 @@
 // The served dataset (GET /api/models) names the classes and says what to draw. Probabilities
 // are the API's calibrated ones; when a model abstains the card says "not a digit" (or "not
 // one of the classes") with its best guess's probability, and no bar is shown as the answer.
+// Two modes: "one digit" (a square pad, read whole with ?single=true, as always) and "a number"
+// (a pad three times as wide, read digit by digit: each digit's box drawn over the pad with
+// its reading, and each card showing the whole number and every digit's reading).
 // No framework and nothing from the network but this server.
 "use strict";
 
@@ -11,11 +14,17 @@ const DEBOUNCE_MS = 120; // while drawing, predict at most this often after the 
 const penInput = document.getElementById("pen");
 const penWidth = () => Number(penInput.value);
 
+// Pad sizes in canvas px, per mode; the number pad is as tall as the digit pad, so the same pen
+// writes digits of the same size.
+const PADS = { digit: [280, 280], number: [840, 280] };
+let mode = location.hash === "#number" ? "number" : "digit";
+
 const pad = document.getElementById("pad");
+const boxes = document.getElementById("boxes");
 const ink = pad.getContext("2d");
 const seen = document.getElementById("seen").getContext("2d");
 const statusLine = document.getElementById("status");
-const cards = new Map(); // model name -> {digit, confidence, timing, rows, refusal}
+const cards = new Map(); // model name -> {digit, confidence, timing, rows, digits, refusal}
 let classes = []; // class names in label order, from /api/models
 
 let drawing = false;
@@ -42,10 +51,22 @@ function clearPad() {
   ink.lineJoin = "round";
   drawn = false;
   sent += 1; // an answer still in flight belongs to the old drawing
-  seen.clearRect(0, 0, 28, 28);
-  for (const card of cards.values()) showProbabilities(card, null);
-  setStatus("Draw with the mouse or a finger.");
+  showInputs([]);
+  showBoxes([]);
+  for (const card of cards.values()) showAnswer(card, null);
+  setStatus(mode === "number" ? "Write a number, digits side by side." : "Draw with the mouse or a finger.");
 }
+
+function setMode(next) {
+  mode = next;
+  document.body.classList.toggle("number-mode", mode === "number");
+  document.querySelector(`#modes input[value='${mode}']`).checked = true;
+  [pad.width, pad.height] = PADS[mode]; // resizing a canvas clears it
+  history.replaceState(null, "", mode === "number" ? "#number" : location.pathname + location.search);
+  clearPad();
+}
+
+document.getElementById("modes").addEventListener("change", (event) => setMode(event.target.value));
 
 function padPoint(event) {
   const box = pad.getBoundingClientRect();
@@ -99,7 +120,8 @@ async function predict() {
   const ticket = ++sent;
   let response, answer;
   try {
-    response = await fetch("/api/predict", {
+    // One digit: the whole drawing is one digit, as the page always read it.
+    response = await fetch(mode === "number" ? "/api/predict" : "/api/predict?single=true", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ image: pad.toDataURL("image/png") }),
@@ -115,23 +137,66 @@ async function predict() {
     setStatus(answer.error || `Error ${response.status}.`, true);
     return;
   }
-  showInput(answer.input);
+  const first = answer.models[0];
+  showInputs(mode === "number" ? first.digits.map((digit) => digit.input) : [answer.input]);
+  showBoxes(mode === "number" ? first.digits : []);
   for (const result of answer.models) {
     const card = cards.get(result.name);
-    if (card) showProbabilities(card, result);
+    if (card) showAnswer(card, result);
   }
-  setStatus(`Answered in ${answer.ms.toFixed(1)} ms.`);
+  setStatus(`Answered in ${answer.ms.toFixed(1)} ms.${specks(first.dropped)}`);
+}
+
+function specks(dropped) {
+  if (mode !== "number" || !dropped) return "";
+  return ` ${dropped} speck${dropped === 1 ? "" : "s"} too small for a digit left out.`;
 }
 
 // -- rendering ----------------------------------------------------------------------------
 
-function showInput(pixels) {
-  const image = seen.createImageData(28, 28);
-  pixels.flat().forEach((value, i) => {
-    image.data.set([value, value, value, 255], 4 * i);
+// The 28x28 inputs the (first) model saw, side by side: one for a digit, one per digit of a number.
+function showInputs(inputs) {
+  const canvas = seen.canvas;
+  canvas.width = 28 * Math.max(1, inputs.length);
+  canvas.style.width = mode === "number" ? `${56 * Math.max(1, inputs.length)}px` : "";
+  canvas.style.height = mode === "number" ? "56px" : "";
+  seen.clearRect(0, 0, canvas.width, 28);
+  inputs.forEach((pixels, k) => {
+    const image = seen.createImageData(28, 28);
+    pixels.flat().forEach((value, i) => {
+      image.data.set([value, value, value, 255], 4 * i);
+    });
+    seen.putImageData(image, 28 * k, 0);
   });
-  seen.putImageData(image, 0, 0);
 }
+
+// Each digit's box over the pad (the first model's digits), labelled with its reading. Boxes
+// are in the canvas' pixels; as percentages they follow the pad however large it is shown.
+function showBoxes(digits) {
+  boxes.replaceChildren();
+  digits.forEach((digit, i) => {
+    const [x0, y0, x1, y1] = digit.box;
+    const node = element("div", "box");
+    node.classList.toggle("refused", digit.abstain);
+    node.dataset.verdict = digit.abstain ? "abstain" : digit.class;
+    Object.assign(node.style, {
+      left: `${(100 * x0) / pad.width}%`,
+      top: `${(100 * y0) / pad.height}%`,
+      width: `${(100 * (x1 - x0)) / pad.width}%`,
+      height: `${(100 * (y1 - y0)) / pad.height}%`,
+    });
+    node.append(element("span", "tag", `${i + 1}: ${digitText(digit)}`));
+    boxes.append(node);
+  });
+}
+
+// One digit of a number: its reading and calibrated confidence, or the refusal and best guess.
+function digitText(digit) {
+  if (digit.abstain) return `${refusalOf(digit)} (best guess ${classes[digit.top[0][0]]}, ${percent(digit.probability)})`;
+  return `${digit.class} · ${percent(digit.probability)}`;
+}
+
+const refusalOf = (digit) => (digit.reason || "not a digit").split(":")[0];
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -165,8 +230,10 @@ function makeCard(model) {
     rows.push({ label, track, fill, value });
   }
   root.append(bars);
+  const digits = element("ol", "digits");
+  root.append(digits);
   document.getElementById("models").append(root);
-  return { root, digit, confidence, timing, rows, refusal: model.refusal };
+  return { root, digit, confidence, timing, rows, digits, refusal: model.refusal };
 }
 
 // What the card says about its model's decision rule, from GET /api/models.
@@ -177,6 +244,45 @@ function ruleText(model) {
 }
 
 const percent = (p) => `${(100 * p).toFixed(1)} %`;
+
+function showAnswer(card, result) {
+  card.root.dataset.number = "";
+  card.digits.replaceChildren();
+  if (mode === "number") showNumber(card, result);
+  else showProbabilities(card, result);
+}
+
+// A number: the digits read (or which digit is refused), then every digit's reading.
+function showNumber(card, result) {
+  card.root.classList.toggle("answered", result !== null);
+  card.root.classList.toggle("abstained", result !== null && result.number === null);
+  card.digit.classList.remove("refused");
+  card.timing.textContent = result ? `· ${result.ms.toFixed(2)} ms` : "";
+  if (result === null) {
+    card.root.dataset.verdict = "";
+    card.digit.textContent = "–";
+    card.confidence.textContent = "";
+    return;
+  }
+  const count = result.digits.length;
+  const refused = result.digits.findIndex((digit) => digit.abstain);
+  card.root.dataset.verdict = result.number === null ? "abstain" : result.number;
+  card.root.dataset.number = result.number ?? "";
+  card.root.title = result.reason || "";
+  if (result.number === null) {
+    card.digit.textContent = "no number";
+    card.digit.classList.add("refused");
+    card.confidence.textContent = `digit ${refused + 1} of ${count} is ${refusalOf(result.digits[refused])}`;
+  } else {
+    card.digit.textContent = result.number;
+    card.confidence.textContent = `${count} digit${count === 1 ? "" : "s"}`;
+  }
+  result.digits.forEach((digit) => {
+    const item = element("li", digit.abstain ? "refused" : "", digitText(digit));
+    item.title = digit.reason || "";
+    card.digits.append(item);
+  });
+}
 
 function showProbabilities(card, result) {
   const refused = result !== null && result.abstain;
@@ -223,5 +329,5 @@ async function loadModels() {
   }
 }
 
-clearPad();
+setMode(mode);
 loadModels();
