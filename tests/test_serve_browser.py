@@ -344,7 +344,7 @@ def test_the_page_reads_a_written_number(robust_server: str, tmp_path: Path) -> 
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1060, "height": 760})
+            page = browser.new_page(viewport={"width": 1060, "height": 940})
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda exc: problems.append(str(exc)))
             page.goto(robust_server + "/")
