@@ -206,3 +206,31 @@ def test_evaluate_numbers_reports_each_set(
     four = report["sets"]["four_digit"]
     assert four["images"] == 20 and four["exact"] >= 0.8  # a 3-epoch robust model still reads most
     assert four["exact"] <= four["segmented"] and four["digits_right"] <= four["segmented"] + 1e-9
+
+
+# -- pairs of digits as outliers -------------------------------------------------------------
+
+
+def test_digit_pairs_are_seeded_and_preprocessed_as_one_digit(mnist: Dataset) -> None:
+    train = mnist.train.images.numpy()
+    pairs = numbers.digit_pairs(train, 50, seed=7)
+    assert pairs.shape == (50, 28, 28) and pairs.dtype == np.uint8
+    assert (pairs == numbers.digit_pairs(train, 50, seed=7)).all()
+    assert not (pairs == numbers.digit_pairs(train, 50, seed=8)).all()
+    for pair in pairs:
+        rows, cols = np.nonzero(pair)
+        assert max(np.ptp(rows), np.ptp(cols)) + 1 in (20, 21)  # MNIST's 20 px box (Lanczos may bleed 1 px)
+        w = pair.astype(np.float64)
+        cy, cx = (np.indices(w.shape) * w).reshape(2, -1).sum(axis=1) / w.sum()
+        assert abs(cy - 14) <= 0.75 and abs(cx - 14) <= 0.75
+
+
+def test_outlier_exposure_may_train_on_pairs_of_its_own_training_digits(mnist: Dataset) -> None:
+    from mnistlab.config import OUTLIER_SETS
+    from mnistlab.evaluation.outliers import TRAIN_SEED, TRAINABLE
+    from mnistlab.training.outliers import MADE_PER_SET, outlier_pool
+
+    assert set(OUTLIER_SETS) == {"other", "pairs", *TRAINABLE}
+    pool = outlier_pool(mnist, ("pairs",))
+    assert pool.shape == (MADE_PER_SET, 28, 28)
+    assert (pool.numpy() == numbers.digit_pairs(mnist.train.images.numpy(), MADE_PER_SET, TRAIN_SEED)).all()

@@ -113,9 +113,10 @@ class TrainConfig:
 OPTIMIZERS = ("sgd", "adam", "nesterov")
 # The augmentations a config may name, in the order `mnistlab.training.augment` applies them.
 AUGMENTATIONS = ("flip", "shift", "thickness", "elastic", "slant", "affine", "erase", "contrast", "noise")
-# What outlier exposure may train on (mnistlab.evaluation.outliers.TRAINABLE, and "other");
+# What outlier exposure may train on (mnistlab.evaluation.outliers.TRAINABLE, "other", and "pairs"
+# of the run's own training digits, evaluation.numbers.digit_pairs);
 # letters and near-blank images are kept for evaluation.
-OUTLIER_SETS = ("other", "uniform_noise", "blurred_noise", "random_strokes")
+OUTLIER_SETS = ("other", "uniform_noise", "blurred_noise", "random_strokes", "pairs")
 PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULES = ("constant", "onecycle")
 

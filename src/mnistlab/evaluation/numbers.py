@@ -24,6 +24,7 @@ from PIL import Image
 
 from mnistlab.data.splits import Split
 from mnistlab.errors import ImageError
+from mnistlab.inference.digits import centre_digit, clean_ink
 from mnistlab.inference.number import read_number
 from mnistlab.inference.reader import Reader
 
@@ -137,3 +138,18 @@ def _render(row: np.ndarray, *, dark_on_light: bool, scale: int) -> Image.Image:
 
 def _truth(labels: np.ndarray) -> str:
     return "".join(str(int(v)) for v in labels)
+
+
+def digit_pairs(images: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """`count` seeded pairs of the given digits (N, 28, 28) uint8, touching or up to 3 px apart and
+    up to 2 px out of line, each pre-processed as one digit (20 px box, centre of mass at the
+    centre): what a reader sees when two digits are read as one. Outliers for training, so made
+    from the training split only."""
+    rng = np.random.default_rng([seed, len(SETS)])
+    pairs = np.empty((count, 28, 28), dtype=np.uint8)
+    for k in range(count):  # once per run, when the outlier pool is made: not the training loop
+        first, second = rng.choice(len(images), size=2, replace=False)
+        crops = [_ink_crop(np.asarray(images[first])), _ink_crop(np.asarray(images[second]))]
+        row, _ = compose(crops, rng.integers(-3, 4, size=1), rng.integers(-2, 3, size=2))
+        pairs[k] = centre_digit(clean_ink(row.astype(np.float32), "A digit pair", "check the digits"))
+    return pairs

@@ -12,7 +12,9 @@ what is unlike them, also kinds of outliers it never saw (letters, near-blank im
 
 The pool is made once per run, as uint8 tensors: the other built-in dataset's *training* split
 (Fashion-MNIST's for a digits run, MNIST's for a clothing run; validation and test splits stay
-unseen) and `TRAIN_SEED`'s images of `evaluation.outliers.TRAINABLE`. Each step's outlier batch
+unseen), `TRAIN_SEED`'s images of `evaluation.outliers.TRAINABLE`, and "pairs": two of the run's
+own training digits touching, pre-processed as one digit (what a number's reader must not
+read as one digit). Each step's outlier batch
 is drawn from a generator seeded by (seed, step), so a resumed run draws the same batches.
 """
 
@@ -24,6 +26,7 @@ from mnistlab.config import TrainConfig
 from mnistlab.data.batches import SEED_STRIDE
 from mnistlab.data.splits import Dataset, load_dataset, normalize
 from mnistlab.evaluation import outliers
+from mnistlab.evaluation.numbers import digit_pairs
 
 MADE_PER_SET = 10_000  # images of each made outlier set in the pool
 
@@ -37,6 +40,9 @@ def outlier_pool(
         if name == "other":
             other = load_dataset(outliers.other_dataset_name(data), data_dir, download=download)
             parts.append(other.train.images)
+        elif name == "pairs":  # two training digits read as one (evaluation.numbers.digit_pairs)
+            made = digit_pairs(data.train.images.numpy(), MADE_PER_SET, outliers.TRAIN_SEED)
+            parts.append(torch.from_numpy(made))
         else:
             if name not in outliers.TRAINABLE:
                 raise ValueError(
