@@ -236,13 +236,13 @@ RECIPES[("cnn", "fashion")] = {
     "eval_every": 1720,
 }
 
-
-# Few training FLOPs to 99.0 % / 99.27 % (issue 25): the unpadded CNN of models/sprint.py, one-cycle
-# Nesterov SGD; chosen on validation by the studies in docs/studies/sprint*/ (docs/speed.md, Records).
+# Few training FLOPs to 99.0 / 99.27 % (issue 25; models/sprint.py), chosen on validation: docs/speed.md#records
 RECIPES[("cnn", "sprint")] = {**RECIPES[("cnn", "fast")], "model": "cnn_sprint", "steps": 250, "eval_every": 250,
                               "model_options": {"widths": [16, 32], "hidden": 128}, "lr": 1.35,
                               "weight_decay": 6.04e-5, "warmup_fraction": 0.392, "label_smoothing": 0.113}  # fmt: skip
-RECIPES[("cnn", "sprint_long")] = {**RECIPES[("cnn", "sprint")], "steps": 645, "eval_every": 645}
+RECIPES[("cnn", "sprint_long")] = {**RECIPES[("cnn", "sprint")], "steps": 645, "eval_every": 645, "lr": 0.626,
+                                   "weight_decay": 2.26e-5, "warmup_fraction": 0.216, "label_smoothing": 0.0749,
+                                   "augmentations": ("affine",)}  # fmt: skip
 
 
 def task_of(model: str, recipe: str) -> str | None:
