@@ -23,6 +23,8 @@ from mnistlab.commands.train import _resolve
 from mnistlab.config import RECIPES, TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split, get_dataset_spec
 from mnistlab.errors import ExportError, UsageError
+from mnistlab.evaluation.abstention import AbstentionRule
+from mnistlab.evaluation.calibration import calibration_metrics
 from mnistlab.evaluation.metrics import evaluate, predict_logits
 from mnistlab.evaluation.reader import fit_calibration
 from mnistlab.export.onnx import (
@@ -171,7 +173,7 @@ def test_every_registered_model_exports_and_matches_torch(
 
 
 def test_cli_exports_with_the_runs_own_test_accuracy(
-    onnx_extra, softmax_run: Path, data_dir: Path, tmp_path: Path, capsys
+    onnx_extra, softmax_run: Path, mnist: Dataset, data_dir: Path, tmp_path: Path, capsys
 ) -> None:
     run = _copy_run(softmax_run, tmp_path)
     assert main(["export", str(run), "--data-dir", str(data_dir), "--json"]) == 0
@@ -193,6 +195,54 @@ def test_cli_exports_with_the_runs_own_test_accuracy(
         in card
     )
     assert "not calibrated" not in card
+    # The calibration and abstention on the export's own test split, against the run's logits.
+    logits = predict_logits(load_model(run)[0], mnist.test.images)
+    before = calibration_metrics(logits, mnist.test.labels, 1.0)
+    after = calibration_metrics(logits, mnist.test.labels, rule["temperature"])
+    assert (
+        f"- On the 10,000 test images of the verification, T = 1 -> calibrated: ECE {before.ece:.2%} -> "
+        f"{after.ece:.2%}, NLL {before.nll:.4f} -> {after.nll:.4f}, Brier {before.brier:.4f} -> {after.brier:.4f}"
+    ) in card
+    refused = AbstentionRule.from_dict(rule).abstains(logits).double().mean()
+    assert f"The rule refuses {float(refused):.2%} of them" in card
+    assert "## What it refuses" not in card  # no ood.json: `evaluate --ood` never ran
+
+
+def test_the_model_card_shows_what_evaluate_ood_measured(
+    onnx_extra,
+    tiny_runs: dict[str, Path],
+    small_test: Split,
+    data_dir: Path,
+    tmp_path: Path,
+    capsys,
+    monkeypatch,
+) -> None:
+    from mnistlab.commands import evaluate_reader
+
+    run = _copy_run(tiny_runs["softmax"], tmp_path)
+    argv = ["evaluate", str(run), "--ood", "--data-dir", str(data_dir)]
+    # A folder it cannot write to (an installed run) keeps the report on the screen, with a note.
+    with monkeypatch.context() as m:
+        m.setattr(
+            evaluate_reader,
+            "write_ood",
+            lambda *a: (_ for _ in ()).throw(PermissionError(13, "Permission denied")),
+        )
+        assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "fashion-mnist" in captured.out and "ood.json not written (Permission denied)" in captured.err
+    assert main([*argv, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    card = export_run(run, test=small_test).card_path.read_text(encoding="utf-8")
+    assert "## What it refuses" in card and "another rule" not in card
+    for o in printed["outliers"]:
+        row = f"| {o['outliers']} | {o['images']:,} | {o['auroc']:.4f} | {o['fpr_at_95_tpr']:.2%} | {o['abstained']:.2%} |"
+        assert row in card
+    assert "| fashion-mnist | 10,000 |" in card
+    # Refitted since: the card says its table is stale.
+    assert main(["calibrate", str(run), "--quantile", "0.05"]) == 0
+    card = export_run(run, test=small_test).card_path.read_text(encoding="utf-8")
+    assert "**Measured with another rule than this export's**" in card
 
 
 def test_verification_failure_leaves_no_file(

@@ -4,7 +4,8 @@
 temperature, on the clean split and on it corrupted (each image under one of the corruptions
 at severity 3, in turn), and a reliability diagram (`--figure`).
 `--ood`: the abstention rule on the split (share refused, accuracy on the rest, the
-risk-coverage curve) and, per outlier set, AUROC, FPR at 95 % TPR and the share refused.
+risk-coverage curve) and, per outlier set, AUROC, FPR at 95 % TPR and the share refused; on
+the test split it is also kept as RUN_DIR/ood.json, which an export's model card includes.
 `--handwriting`: the reader on real handwriting from outside MNIST (UCI optical digits, a
 validation set: `mnistlab.evaluation.handwriting`), an abstention counting as not read.
 """
@@ -12,6 +13,8 @@ validation set: `mnistlab.evaluation.handwriting`), an abstention counting as no
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from torch import nn
 
@@ -20,7 +23,7 @@ from mnistlab.data.splits import Dataset, load_dataset
 from mnistlab.errors import DataError
 from mnistlab.evaluation.abstention import AbstentionRule
 from mnistlab.evaluation.outliers import other_dataset_name
-from mnistlab.evaluation.reader import calibration_report, ood_report
+from mnistlab.evaluation.reader import OOD_FILE, calibration_report, ood_report, write_ood
 from mnistlab.runs.calibration import calibration_or_default
 
 
@@ -53,6 +56,7 @@ def run_ood(args: argparse.Namespace, model: nn.Module, data: Dataset) -> int:
     rule = AbstentionRule.from_dict(record["rule"])
     other = other_dataset(data, args.data_dir)
     report = ood_report(model, data, rule, args.split, other)
+    saved = _save_ood(args.run_dir, report) if args.split == "test" else None
     if args.json:
         print_json({"run_dir": args.run_dir, "calibrated": note is None, **report})
         return 0
@@ -70,7 +74,19 @@ def run_ood(args: argparse.Namespace, model: nn.Module, data: Dataset) -> int:
             f"{row['outliers']:<16}{row['images']:>8,}{row['auroc']:9.4f}{row['fpr_at_95_tpr']:9.2%}"
             f"{row['abstained']:11.2%}"
         )
+    if saved is not None:
+        print(f"Saved to {saved} (an export's model card includes it).")
     return 0
+
+
+def _save_ood(run_dir: str, report: dict) -> Path | None:
+    """RUN_DIR/ood.json for the model card; a folder that cannot be written to (an installed,
+    read-only run such as the shipped reader) keeps the report on the screen only."""
+    try:
+        return write_ood(run_dir, report)
+    except OSError as exc:
+        print(f"mnistlab: note: {run_dir}/{OOD_FILE} not written ({exc.strerror or exc}).", file=sys.stderr)
+        return None
 
 
 def run_handwriting(args: argparse.Namespace, model: nn.Module, data: Dataset) -> int:

@@ -10,6 +10,8 @@ images a recipe is chosen on (`val`) are not those it is reported on (`test`).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,11 +23,13 @@ from mnistlab.evaluation.abstention import AbstentionRule, fit_rule, selective, 
 from mnistlab.evaluation.calibration import calibration_metrics, fit_temperature
 from mnistlab.evaluation.corruptions import CORRUPTIONS, corrupt
 from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.fileio import atomic_write_json
 
 DEFAULT_SCORE = "msp"
 DEFAULT_QUANTILE = 0.005  # refuse the 0.5 % least sure validation digits (and all below them)
 OUTLIERS_PER_SET = 2000
 SEEDS = {"val": outliers.VALIDATION_SEED, "test": outliers.TEST_SEED}
+OOD_FILE = "ood.json"  # `evaluate --ood` of the test split, kept in the run folder for the model card
 
 
 def _summary(metrics: Any) -> dict[str, float]:
@@ -140,20 +144,47 @@ def reader_summary(
     bins; "ood" is `ood_report` on the test split with the outlier sets `sets` (`{}`: none).
     One forward pass over the test split serves both.
     """
-    test = data.test
-    logits = predict_logits(model, test.images).cpu()
-    labels = test.labels.cpu()
+    logits = predict_logits(model, data.test.images).cpu()
     temperature = record["temperature"]
     rule = AbstentionRule.from_dict(record["rule"])
     return {
         "temperature": temperature,
-        "calibration": {
-            "images": len(test),
-            "before": _summary(calibration_metrics(logits, labels, 1.0)),
-            "after": _summary(calibration_metrics(logits, labels, temperature)),
-        },
+        "calibration": calibration_summary(logits, data.test.labels.cpu(), temperature),
         "ood": ood_report(model, data, rule, "test", None, logits=logits, sets=sets),
     }
+
+
+def calibration_summary(logits: torch.Tensor, labels: torch.Tensor, temperature: float) -> dict[str, Any]:
+    """ECE, NLL, Brier and accuracy of labelled `logits` with the raw softmax ("before") and at
+    `temperature` ("after"): the numbers of `calibration_report`, without the reliability bins."""
+    return {
+        "images": int(labels.numel()),
+        "before": _summary(calibration_metrics(logits, labels, 1.0)),
+        "after": _summary(calibration_metrics(logits, labels, temperature)),
+    }
+
+
+def decision_summary(logits: torch.Tensor, labels: torch.Tensor, rule: AbstentionRule) -> dict[str, Any]:
+    """`calibration_summary` at the rule's temperature, and "inside": the rule's `selective` result."""
+    logits, labels = logits.cpu(), labels.cpu()
+    summary = calibration_summary(logits, labels, rule.temperature)
+    return {**summary, "inside": selective(rule, logits, labels).to_dict()}
+
+
+def write_ood(run_dir: str | Path, report: dict[str, Any]) -> Path:
+    """Store an `ood_report` of the test split as RUN_DIR/ood.json, which the model card reads."""
+    path = Path(run_dir) / OOD_FILE
+    atomic_write_json(path, report)
+    return path
+
+
+def read_ood(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run's stored `ood_report`, or None when `evaluate --ood` never wrote one (or it is unreadable)."""
+    try:
+        report = json.loads((Path(run_dir) / OOD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) and {"rule", "inside", "outliers"} <= report.keys() else None
 
 
 def compare_scores(

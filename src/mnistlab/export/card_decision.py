@@ -4,6 +4,7 @@ the run was never calibrated (raw softmax, never abstains)."""
 
 from __future__ import annotations
 
+from mnistlab.evaluation.reader import OOD_FILE, read_ood
 from mnistlab.export.result import ExportResult
 
 _SCORE_TEXT = {
@@ -27,7 +28,7 @@ def calibration_section(result: ExportResult) -> str:
             f"`mnistlab calibrate {result.run_dir}` fits both on the validation split; export again "
             "afterwards."
         )
-        return "\n".join(lines)
+        return "\n".join([*lines, *_test_lines(result)])
     lines += [
         f"- Temperature **{rule.temperature:.4f}**, fitted on the {rule.fitted_on} by minimising the "
         "negative log-likelihood (Guo et al. 2017): the probabilities are softmax(logits / temperature).",
@@ -43,6 +44,7 @@ def calibration_section(result: ExportResult) -> str:
             f"- On the validation split, ECE {before['ece']:.2%} -> {after['ece']:.2%} and NLL "
             f"{before['nll']:.4f} -> {after['nll']:.4f} with the temperature."
         )
+    lines += _test_lines(result)
     lines += [
         "- The metadata keys `temperature`, `abstention` and `decision` hold the same; with "
         "onnxruntime and numpy the decision is:",
@@ -53,6 +55,48 @@ def calibration_section(result: ExportResult) -> str:
         "score = p.max(axis=1)  # msp; energy: temperature * scipy.special.logsumexp(z, axis=1)",
         "abstain = score < threshold  # else the answer is p.argmax(axis=1)",
         "```",
+    ]
+    return "\n".join(lines)
+
+
+def _test_lines(result: ExportResult) -> list[str]:
+    """The export's own test split: calibration before and after the temperature, and the rule."""
+    d = result.test_decision
+    if d is None:
+        return []
+    before, after, inside = d["before"], d["after"], d["inside"]
+    if result.calibration is None:
+        return [
+            f"- On the {d['images']:,} test images of the verification (raw softmax): ECE "
+            f"{before['ece']:.2%}, NLL {before['nll']:.4f}, Brier {before['brier']:.4f}."
+        ]
+    return [
+        f"- On the {d['images']:,} test images of the verification, T = 1 -> calibrated: ECE "
+        f"{before['ece']:.2%} -> {after['ece']:.2%}, NLL {before['nll']:.4f} -> {after['nll']:.4f}, "
+        f"Brier {before['brier']:.4f} -> {after['brier']:.4f} (15 bins; Brier summed over classes). "
+        f"The rule refuses {inside['abstained']:.2%} of them and is right on "
+        f"{inside['selective_accuracy']:.2%} of the rest ({inside['accuracy']:.2%} answering all).",
+    ]
+
+
+def outlier_section(result: ExportResult) -> str:
+    """The outlier sets from RUN_DIR/ood.json (`mnistlab evaluate RUN --ood`), when it exists."""
+    report = read_ood(result.run_dir)
+    if report is None:
+        return ""
+    lines = [
+        "## What it refuses",
+        "",
+        f"From `{OOD_FILE}` in the run directory (`mnistlab evaluate RUN_DIR --ood`, the test split): "
+        "AUROC (a random test image scores above a random outlier), the share of outliers still "
+        "answered when 95 % of the test images are, and the share the rule refuses.",
+    ]
+    if report["rule"] != result.rule.to_dict():
+        lines += ["", "**Measured with another rule than this export's**: run `--ood` again and re-export."]
+    lines += ["", "| outlier set | images | AUROC | FPR at 95 % TPR | refused |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {o['outliers']} | {o['images']:,} | {o['auroc']:.4f} | {o['fpr_at_95_tpr']:.2%} | {o['abstained']:.2%} |"
+        for o in report["outliers"]
     ]
     return "\n".join(lines)
 

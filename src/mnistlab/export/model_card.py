@@ -2,8 +2,9 @@
 
 Everything in the card comes from config.json, results.json, dataset.json (or the dataset
 registry), calibration.json (the temperature and abstention rule; the card says so plainly when
-the run has none), robustness.json when `mnistlab evaluate --robustness` wrote one, and the
-export's own verification; nothing is typed by hand, so re-exporting regenerates it.
+the run has none), robustness.json when `mnistlab evaluate --robustness` wrote one, ood.json when
+`mnistlab evaluate --ood` wrote one, and the export's own verification (its test split also gives
+the calibration and abstention numbers); nothing is typed by hand, so re-exporting regenerates it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mnistlab.data import VALIDATION_SIZE
-from mnistlab.export.card_decision import abstention_limit, calibration_section
+from mnistlab.export.card_decision import abstention_limit, calibration_section, outlier_section
 from mnistlab.export.result import ExportResult
 from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runs.record import train_command
@@ -38,6 +39,7 @@ def render_model_card(result: ExportResult) -> str:
         _training_section(result, results),
         _accuracy_section(result, results),
         calibration_section(result),
+        outlier_section(result),
         _robustness_section(robustness),
         _use_section(result),
         _environment_section(result, train_runtime),

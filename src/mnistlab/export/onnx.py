@@ -33,6 +33,7 @@ from mnistlab.data.splits import SIDE
 from mnistlab.errors import CheckpointError, ExportError, UsageError
 from mnistlab.evaluation.abstention import AbstentionRule
 from mnistlab.evaluation.metrics import EVAL_BATCH_SIZE, evaluation_from_logits, predict_logits
+from mnistlab.evaluation.reader import decision_summary
 from mnistlab.export.metadata import INPUT_NAME, OUTPUT_NAME, onnx_metadata
 from mnistlab.export.model_card import render_model_card
 from mnistlab.export.result import ExportResult, Verification
@@ -204,6 +205,7 @@ def export_run(
             f"{dataset['name']!r} has {len(dataset['classes'])} classes; the run is inconsistent."
         )
     evaluation = evaluation_from_logits(reference, test.labels)
+    decision = decision_summary(reference, test.labels, rule)
     verify_seconds = time.perf_counter() - t0
     metadata = onnx_metadata(run_dir, config, which, step, dataset, evaluation, rule, calibration is not None)
 
@@ -241,6 +243,7 @@ def export_run(
             export_seconds=export_seconds,
             verify_seconds=verify_seconds,
             versions={"torch": torch.__version__, **versions},
+            test_decision=decision,
         )
         atomic_write_text(result.card_path, render_model_card(result))
     return result

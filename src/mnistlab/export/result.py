@@ -61,3 +61,6 @@ class ExportResult:
     export_seconds: float  # torch.onnx.export and serialisation
     verify_seconds: float  # torch and onnxruntime over the test split
     versions: dict[str, str] = field(default_factory=dict)
+    # On the verification's test split: calibration_summary (ECE/NLL/Brier before and after the
+    # temperature) and "inside", the rule's abstention and accuracy on the rest.
+    test_decision: dict[str, Any] | None = None
