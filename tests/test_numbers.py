@@ -234,3 +234,10 @@ def test_outlier_exposure_may_train_on_pairs_of_its_own_training_digits(mnist: D
     pool = outlier_pool(mnist, ("pairs",))
     assert pool.shape == (MADE_PER_SET, 28, 28)
     assert (pool.numpy() == numbers.digit_pairs(mnist.train.images.numpy(), MADE_PER_SET, TRAIN_SEED)).all()
+
+
+def test_a_field_of_many_components_is_refused_before_the_pairwise_tables() -> None:
+    field = np.zeros((200, 200), np.float32)
+    field[::6, ::6] = INK  # 1,156 dots of one pixel, all of the tallest one's height
+    with pytest.raises(ImageError, match="holds 1156 digit candidates, more than the 32"):
+        segment(field, None, name="Image dots.png")

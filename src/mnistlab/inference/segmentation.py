@@ -35,6 +35,7 @@ from mnistlab.errors import ImageError
 from mnistlab.inference.digits import centre_digit
 
 MAX_DIGITS = 32  # more digit candidates than this is not a number to read
+MAX_COMPONENTS = 1024  # more components than this, even before merging, is not one either
 SPECK = 0.2  # of the tallest component's height: a smaller component is not ink of a digit
 OVERLAP = 0.3  # of the narrower piece's width: column overlap that makes two pieces one digit
 NEAR = 0.03  # of the median component height: the dilation radius (at least 1 px) of "nearly touch"
@@ -77,7 +78,7 @@ def segment(ink: np.ndarray, confidence: Confidence | None, *, name: str = "The 
 
     Raises ImageError when more than MAX_DIGITS candidates are found.
     """
-    pieces, dropped = merged_pieces(ink)
+    pieces, dropped = merged_pieces(ink, name)
     if len(pieces) > MAX_DIGITS:
         raise ImageError(_too_many(name, len(pieces)))
     if confidence is not None:
@@ -95,7 +96,7 @@ def _too_many(name: str, count: int) -> str:
     )
 
 
-def merged_pieces(ink: np.ndarray) -> tuple[list[Piece], int]:
+def merged_pieces(ink: np.ndarray, name: str = "The image") -> tuple[list[Piece], int]:
     """Steps 1-3: components, specks dropped, pieces of one digit merged."""
     labels, count = ndimage.label(ink > 0, structure=np.ones((3, 3), dtype=bool))
     if count == 0:
@@ -104,6 +105,8 @@ def merged_pieces(ink: np.ndarray) -> tuple[list[Piece], int]:
     heights, widths = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
     kept = np.maximum(heights, widths) >= SPECK * heights.max()
     index = np.flatnonzero(kept)  # component i + 1 is labelled i + 1
+    if len(index) > MAX_COMPONENTS:  # the pairwise tables below grow as the square
+        raise ImageError(_too_many(name, len(index)))
     boxes, widths = boxes[index], widths[index]
 
     # Columns overlapping by OVERLAP of the narrower width (pairwise; a few dozen pieces at most).
