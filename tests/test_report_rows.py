@@ -56,8 +56,10 @@ def finish(job, accuracy: float, runtime: dict, *, load_end=(1.0, 1.0, 1.0), mil
 
 @pytest.fixture(autouse=True)
 def _no_robustness(monkeypatch) -> None:
-    """These runs are results.json files without weights; the robustness section is tested in test_reproduce."""
+    """These runs are results.json files without weights; the robustness and reader sections are
+    tested in test_reproduce."""
     monkeypatch.setattr(report_results, "add_robustness", lambda *args: None)
+    monkeypatch.setattr(report_results, "add_reader", lambda *args: None)
 
 
 def blank_data() -> Dataset:
