@@ -12,7 +12,9 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
+        "answers": ["NumberAnswer"],
         "app": ["MAX_BODY_BYTES", "create_app"],
+        "bodies": ["Upload"],
         "errors": ["ApiError"],
         "models": [
             "TASKS",

@@ -26,7 +26,7 @@ const seen = document.getElementById("seen").getContext("2d");
 const statusLine = document.getElementById("status");
 const cards = new Map(); // model name -> {digit, confidence, timing, rows, digits, refusal}
 let classes = []; // class names in label order, from /api/models
-let prompt = "Draw on the pad."; // what to draw, from /api/models
+let drawPrompt = "Draw on the pad."; // what to draw, from /api/models
 
 let drawing = false;
 let drawn = false;
@@ -65,7 +65,7 @@ function setMode(next) {
   [pad.width, pad.height] = PADS[mode]; // resizing a canvas clears it
   history.replaceState(null, "", mode === "number" ? "#number" : location.pathname + location.search);
   document.getElementById("prompt").textContent =
-    mode === "number" ? "Write a number, its digits side by side." : prompt;
+    mode === "number" ? "Write a number, its digits side by side." : drawPrompt;
   clearPad();
 }
 
@@ -320,7 +320,7 @@ async function loadModels() {
     const response = await fetch("/api/models");
     const { models, dataset } = await response.json();
     classes = dataset.classes;
-    prompt = dataset.prompt;
+    drawPrompt = dataset.prompt;
     // Numbers are digits: a dataset of objects has only the one-drawing mode.
     document.getElementById("modes").hidden = dataset.image_kind !== "digits";
     setMode(dataset.image_kind === "digits" ? mode : "digit");
