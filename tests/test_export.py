@@ -218,31 +218,32 @@ def test_the_model_card_shows_what_evaluate_ood_measured(
     monkeypatch,
 ) -> None:
     from mnistlab.commands import evaluate_reader
+    from mnistlab.evaluation.abstention import fit_rule
+    from mnistlab.export.model_card import render_model_card
 
     run = _copy_run(tiny_runs["softmax"], tmp_path)
-    argv = ["evaluate", str(run), "--ood", "--data-dir", str(data_dir)]
-    # A folder it cannot write to (an installed run) keeps the report on the screen, with a note.
-    with monkeypatch.context() as m:
-        m.setattr(
-            evaluate_reader,
-            "write_ood",
-            lambda *a: (_ for _ in ()).throw(PermissionError(13, "Permission denied")),
-        )
-        assert main(argv) == 0
-    captured = capsys.readouterr()
-    assert "fashion-mnist" in captured.out and "ood.json not written (Permission denied)" in captured.err
-    assert main([*argv, "--json"]) == 0
+    assert main(["evaluate", str(run), "--ood", "--json", "--data-dir", str(data_dir)]) == 0
     printed = json.loads(capsys.readouterr().out)
-    card = export_run(run, test=small_test).card_path.read_text(encoding="utf-8")
+    result = export_run(run, test=small_test)
+    card = result.card_path.read_text(encoding="utf-8")
     assert "## What it refuses" in card and "another rule" not in card
     for o in printed["outliers"]:
         row = f"| {o['outliers']} | {o['images']:,} | {o['auroc']:.4f} | {o['fpr_at_95_tpr']:.2%} | {o['abstained']:.2%} |"
         assert row in card
     assert "| fashion-mnist | 10,000 |" in card
     # Refitted since: the card says its table is stale.
-    assert main(["calibrate", str(run), "--quantile", "0.05"]) == 0
-    card = export_run(run, test=small_test).card_path.read_text(encoding="utf-8")
-    assert "**Measured with another rule than this export's**" in card
+    logits = predict_logits(load_model(run)[0], small_test.images)
+    refitted = fit_rule(logits, "msp", result.rule.temperature, 0.05, "a refit")
+    stale = render_model_card(dataclasses.replace(result, rule=refitted))
+    assert "**Measured with another rule than this export's**" in stale
+    # A folder it cannot write to (an installed run) keeps the report on the screen, with a note.
+    monkeypatch.setattr(
+        evaluate_reader,
+        "write_ood",
+        lambda *a: (_ for _ in ()).throw(PermissionError(13, "Permission denied")),
+    )
+    assert evaluate_reader._save_ood(str(run), printed) is None
+    assert "ood.json not written (Permission denied)" in capsys.readouterr().err
 
 
 def test_verification_failure_leaves_no_file(

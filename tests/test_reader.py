@@ -127,6 +127,7 @@ def test_evaluate_calibration_and_ood_reports(oe_run, data_dir, tmp_path, capsys
     assert names == ["fashion-mnist", *outliers.MAKERS]
     assert all(0.0 <= row["auroc"] <= 1.0 for row in report["outliers"])
     assert 0.0 <= report["inside"]["abstained"] <= 0.2
+    assert not (oe_run / "ood.json").exists()  # kept for the model card from the test split only
 
 
 @pytest.mark.parametrize(
