@@ -236,7 +236,7 @@ RECIPES[("cnn", "fashion")] = {
     "eval_every": 1720,
 }
 
-# Few training FLOPs to 99.0 / 99.27 % (issue 25; models/sprint.py), chosen on validation: docs/speed.md#records
+# Few training FLOPs to 99.0 / 99.27 % (issue 25; models/sprint.py), chosen on validation: docs/speed.md
 RECIPES[("cnn", "sprint")] = {**RECIPES[("cnn", "fast")], "model": "cnn_sprint", "steps": 250, "eval_every": 250,
                               "model_options": {"widths": [16, 32], "hidden": 128}, "lr": 1.35,
                               "weight_decay": 6.04e-5, "warmup_fraction": 0.392, "label_smoothing": 0.113}  # fmt: skip
