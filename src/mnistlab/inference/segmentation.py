@@ -78,7 +78,15 @@ def segment(ink: np.ndarray, confidence: Confidence | None, *, name: str = "The 
 
     Raises ImageError when more than MAX_DIGITS candidates are found.
     """
-    pieces, dropped = merged_pieces(ink, name)
+    # Work on the ink's bounding box plus a margin wider than any dilation: a canvas is mostly blank.
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        return Segmentation((), 0)
+    margin = 2 + max(1, round(NEAR * (rows[-1] - rows[0] + 1)))
+    y0, x0 = max(0, rows[0] - margin), max(0, cols[0] - margin)
+    window = ink[y0 : rows[-1] + 1 + margin, x0 : cols[-1] + 1 + margin]
+    pieces, dropped = merged_pieces(window, name)
+    pieces = [Piece((p.box[0] + x0, p.box[1] + y0, p.box[2] + x0, p.box[3] + y0), p.ink) for p in pieces]
     if len(pieces) > MAX_DIGITS:
         raise ImageError(_too_many(name, len(pieces)))
     if confidence is not None:
@@ -121,8 +129,10 @@ def merged_pieces(ink: np.ndarray, name: str = "The image") -> tuple[list[Piece]
         ndimage.binary_dilation(kept_mask, np.ones((3, 3), dtype=bool), iterations=radius),
         structure=np.ones((3, 3), dtype=bool),
     )
-    first_pixel = ndimage.minimum_position(labels, labels, index + 1)  # one pixel of each piece
-    near = np.array([dilated[p] for p in first_pixel])
+    # Each component's dilated label (all its pixels share one): scattered, not searched for.
+    dilated_of = np.zeros(count + 1, dtype=dilated.dtype)
+    dilated_of[labels.ravel()] = dilated.ravel()
+    near = dilated_of[index + 1]
     joined |= near[:, None] == near[None, :]
     # A fragment (a 5's flag written apart) joins the piece whose columns it overlaps most.
     heights = boxes[:, 3] - boxes[:, 1]
