@@ -114,6 +114,16 @@ def test_run_bench_with_a_tiny_plan_produces_a_table(mnist: Dataset) -> None:
     assert set(hw["training"]) == {"softmax", "cnn", "cnn_fast"} and len(hw["roofline"]) == 6
     assert hw["flops_per_image"]["softmax"] == 4 * 784 * 10
     assert "Matmul 128x128" in table and record["parity"] is None
+    # Old and new recipes side by side in the FLOPs-to-accuracy row, counted even without timed runs.
+    rows = record["flops_to_accuracy"]
+    assert [(r["recipe"], r["target"]) for r in rows] == [
+        ("fast", 0.99),
+        ("sprint", 0.99),
+        ("fast", 0.9927),
+        ("sprint_long", 0.9927),
+    ]
+    assert rows[0]["images_seen"] == 215 * 256 and rows[0]["test_flops"] > 0
+    assert "Training FLOPs to accuracy" in table and "sprint_long" in table
 
 
 def test_timed_train_runs_a_child_process_and_reads_its_result(data_dir: Path) -> None:
