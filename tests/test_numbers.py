@@ -241,3 +241,27 @@ def test_a_field_of_many_components_is_refused_before_the_pairwise_tables() -> N
     field[::6, ::6] = INK  # 1,156 dots of one pixel, all of the tallest one's height
     with pytest.raises(ImageError, match="holds 1156 digit candidates, more than the 32"):
         segment(field, None, name="Image dots.png")
+
+
+# -- the shipped reader --------------------------------------------------------------------
+
+
+def test_predict_with_no_run_directory_reads_with_the_shipped_reader(
+    mnist: Dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mnistlab.models.pretrained import reader_run
+
+    item = numbers.number_images(mnist.test, "four_digit", 1)[0]
+    first, second = tmp_path / "number.png", tmp_path / "digit.png"
+    item.image.save(first)
+    Image.fromarray(255 - np.asarray(mnist.test.images[0])).save(second)
+    assert main(["predict", str(first), str(second), "--json", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert "reading with the reader that ships with mnistlab" in captured.err
+    out = json.loads(captured.out)
+    assert out["run_dir"] == str(reader_run()) and out["calibrated"] is True
+    shipped = Reader.from_run(reader_run())
+    rows = out["predictions"]
+    assert rows[0]["number"] == read_number(shipped, item.image).number(shipped.classes)
+    assert rows[1]["label"] == shipped.read(preprocess(Image.open(second))[None])[0].label
+    assert rows[1]["label"] == int(mnist.test.labels[0])

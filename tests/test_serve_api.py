@@ -38,6 +38,7 @@ from mnistlab.config import RECIPES, TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split, normalize
 from mnistlab.inference import load_image, preprocess, preprocess_intensities
 from mnistlab.inference.number import number_fields, read_number
+from mnistlab.models.pretrained import reader_run
 from mnistlab.runs.checkpoint import read_results
 from mnistlab.serve import (
     MAX_BODY_BYTES,
@@ -669,15 +670,47 @@ def test_serve_trains_what_it_needs_on_first_start(
     assert cli.main(["serve", "--runs-dir", str(runs), "--port", str(free_port())]) == 0
 
     console = capsys.readouterr().err
-    assert "no finished softmax or cnn run" in console and "training" in console
+    # The CNN is the reader that ships in the package; only the softmax (2 s) is trained.
+    assert "no finished cnn run on mnist" in console and "serving the reader that ships" in console
+    assert "no finished softmax run" in console and "training" in console
     assert "\r" not in console and "softmax (paper): step 4/4 | loss " in console  # a log, not a bar
     trained = latest_finished_runs(runs)
-    assert set(trained) == {"softmax", "cnn"}
+    assert set(trained) == {"softmax"}
     assert read_results(trained["softmax"])["recipe"] == "paper"
+    with TestClient(captured["app"]) as test_client:
+        models = test_client.get("/api/models").json()["models"]
+    assert [m["name"] for m in models] == ["softmax", "cnn"]
+    assert models[1]["recipe"] == "reader" and models[1]["run"] == reader_run().name and models[1]["calibrated"]
+
+
+def test_serve_trains_a_cnn_where_no_reader_ships(
+    tmp_path: Path, mnist: Dataset, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Another dataset has no shipped reader: its CNN is trained on first start, as before."""
+    tiny = Dataset(
+        "fashion-mnist",
+        mnist.classes,
+        Split(mnist.train.images[:800], mnist.train.labels[:800]),
+        Split(mnist.val.images[:100], mnist.val.labels[:100]),
+        Split(mnist.test.images[:100], mnist.test.labels[:100]),
+    )
+    real_first_start = serve_command.first_start_config
+
+    def short(task: str) -> tuple[TrainConfig, str | None]:
+        config, note = real_first_start(task)
+        return dataclasses.replace(config, steps=4, eval_every=2, log_every=2, outlier_exposure=0.0), note
+
+    monkeypatch.setattr(serve_command, "load_data", lambda args: tiny)
+    monkeypatch.setattr(serve_command, "first_start_config", short)
+    capture_uvicorn(monkeypatch)
+    runs = tmp_path / "runs"
+    args = ["serve", "--runs-dir", str(runs), "--dataset", "fashion-mnist", "--port", str(free_port())]
+    assert cli.main(args) == 0
+    assert "no finished softmax or cnn run" in capsys.readouterr().err
+    trained = latest_finished_runs(runs, "fashion-mnist")
+    assert set(trained) == {"softmax", "cnn"}
     cnn_recipe = next((r for r in serve_command.FIRST_START_CNN_RECIPES if ("cnn", r) in RECIPES), "paper")
     assert read_results(trained["cnn"])["recipe"] == cnn_recipe
-    with TestClient(captured["app"]) as test_client:
-        assert [m["name"] for m in test_client.get("/api/models").json()["models"]] == ["softmax", "cnn"]
 
 
 def test_first_start_recipes() -> None:

@@ -42,7 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and an image the run's rule refuses is 'not a digit'. The run to read your handwriting with: "
         "`mnistlab train cnn --recipe reader` (what `mnistlab serve` trains on its first start).",
     )
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by `mnistlab train`")
+    p.add_argument(
+        "run_dir",
+        metavar="RUN_DIR",
+        nargs="?",
+        help="a run directory made by `mnistlab train` (default: the reader that ships with mnistlab)",
+    )
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, GIF, BMP, TIFF, ...)")
     add_checkpoint_arg(p)
     p.add_argument(
@@ -142,9 +147,33 @@ def save_preprocessed(out_dir: Path, numbers: dict[str, NumberReading]) -> None:
             atomic_write_bytes(out_dir / name, png_bytes(digit.image))
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def resolve_run(run_dir: str | None, images: list[str]) -> tuple[str, list[str], bool]:
+    """(run directory, images, whether it is the shipped reader): `predict IMAGE...` with no run
+    directory reads with the reader in the package. The first argument is a run directory when it
+    is a directory, or does not exist and is not named like an image (so a mistyped run directory
+    still gets its own sentence)."""
+    if run_dir is not None:
+        path = Path(run_dir)
+        if path.is_dir() or not (path.is_file() or path.suffix.lower() in IMAGE_SUFFIXES):
+            return run_dir, images, False
+    from mnistlab.models.pretrained import reader_run
+
+    return str(reader_run()), ([run_dir] if run_dir is not None else []) + images, True
+
+
 def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     set_threads(args.threads)
+    args.run_dir, args.images, shipped = resolve_run(args.run_dir, args.images)
+    if shipped:
+        print(
+            "mnistlab: no run directory given: reading with the reader that ships with mnistlab "
+            "(made by `mnistlab train cnn --recipe reader --seed 0`).",
+            file=sys.stderr,
+        )
     reader = Reader.from_run(args.run_dir, args.checkpoint, device)  # a bad RUN_DIR ends here
     if reader.note:
         print(f"mnistlab: {reader.note}", file=sys.stderr)

@@ -107,6 +107,15 @@ def default_runs(args: argparse.Namespace, device: torch.device) -> list[Path]:
 
     dataset = args.dataset or "mnist"
     found = latest_finished_runs(Path(args.runs_dir), dataset)
+    if "cnn" not in found and dataset == "mnist":
+        from mnistlab.models.pretrained import reader_run
+
+        found["cnn"] = reader_run()  # no CNN trained yet: the reader that ships with mnistlab
+        print(
+            f"mnistlab serve: no finished cnn run on mnist in {args.runs_dir}/; serving the reader that "
+            "ships with mnistlab (made by `mnistlab train cnn --recipe reader --seed 0`).",
+            file=sys.stderr,
+        )
     missing = [task for task in TASKS if task not in found]
     if missing:
         print(
