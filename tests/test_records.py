@@ -116,3 +116,24 @@ def test_sprint_recipes_resolve_and_train_a_few_steps(mnist: Dataset) -> None:
     assert result.step == 6 and result.test is None and result.val_accuracy is not None
     assert all(torch.isfinite(p).all() for p in result.model.parameters())
     assert records.TARGETS[1].recipe == "sprint"
+
+
+@pytest.mark.parametrize(
+    ("space", "budget"), [("sprint", 0.31e12), ("sprint2", 0.31e12), ("sprint_long", 0.93e12)]
+)
+def test_every_model_and_schedule_a_committed_sprint_space_can_pick_is_within_its_flop_budget(
+    space: str, budget: float
+) -> None:
+    import itertools
+    from pathlib import Path
+
+    from mnistlab.tune.space import read_space
+
+    parsed = read_space(Path(__file__).parent.parent / "examples" / "tune" / f"{space}.toml")
+    free = {p.name: p.corners()[0] for p in parsed.params}
+    costly = [p for p in parsed.params if p.name == "steps" or p.name.startswith("model_options.")]
+    for values in itertools.product(*(p.corners() for p in costly)):
+        config = parsed.config({**free, **{p.name: v for p, v in zip(costly, values, strict=True)}})
+        # As `mnistlab tune`'s train_flops objective counts them, on a small batch (the count is linear in it).
+        per_image = training_flops_per_image(create_model(config.model, **config.model_options), batch_size=4)
+        assert per_image * config.batch_size * config.steps <= budget, config
