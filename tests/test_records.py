@@ -1,4 +1,4 @@
-"""Training FLOPs to accuracy (`mnistlab.bench.records`) and the sprint recipes: counts against closed forms."""
+"""Training FLOPs to accuracy (`mnistlab.bench.records`) and the sprint recipes, against closed forms."""
 
 from __future__ import annotations
 
@@ -134,6 +134,6 @@ def test_every_model_and_schedule_a_committed_sprint_space_can_pick_is_within_it
     costly = [p for p in parsed.params if p.name == "steps" or p.name.startswith("model_options.")]
     for values in itertools.product(*(p.corners() for p in costly)):
         config = parsed.config({**free, **{p.name: v for p, v in zip(costly, values, strict=True)}})
-        # As `mnistlab tune`'s train_flops objective counts them, on a small batch (the count is linear in it).
+        # Counted as `mnistlab tune`'s train_flops objective does, on a small batch (linear in it).
         per_image = training_flops_per_image(create_model(config.model, **config.model_options), batch_size=4)
         assert per_image * config.batch_size * config.steps <= budget, config

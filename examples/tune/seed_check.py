@@ -1,4 +1,4 @@
-"""A study's leading configs over more seeds, on the validation split only (the test split is never evaluated).
+"""A study's leading configs over more seeds, on the validation split only (never the test split).
 
 A single study trial is one seed; the best few of a study often lie within one seed's noise
 (one image of the 5,000 is 0.02 points). This trains each config file given for each seed
