@@ -49,6 +49,7 @@ from mnistlab.serve import (
     load_served_models,
 )
 from mnistlab.serve.app import STATIC_DIR
+from mnistlab.serve.bodies import Upload
 from mnistlab.serve.errors import BodyLimit
 
 
@@ -241,12 +242,18 @@ def test_concurrent_requests_get_exact_answers(
 
 def test_predictor_from_many_threads(served: list[ServedModel], digits: np.ndarray) -> None:
     predictor = Predictor(served)
-    seen = [preprocess_intensities(d) for d in digits]
-    sequential = [predictor.predict(d) for d in seen]
+    seen = [Upload(values=d.astype(np.float32)) for d in digits]
+
+    def probabilities(answers: list) -> list:
+        return [[d.reading.prediction.probabilities for d in a.reading.digits] for a in answers]
+
+    sequential = [probabilities(predictor.read(u, single=True)) for u in seen]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        parallel = list(pool.map(lambda i: predictor.predict(seen[i % 8]), range(64)))
+        parallel = list(
+            pool.map(lambda i: probabilities(predictor.read(seen[i % 8], single=True)), range(64))
+        )
     for i, answers in enumerate(parallel):
-        assert [a.probabilities for a in answers] == [a.probabilities for a in sequential[i % 8]]
+        assert answers == sequential[i % 8]
 
 
 def test_one_forward_pass_per_model_per_request(
@@ -680,7 +687,9 @@ def test_serve_trains_what_it_needs_on_first_start(
     with TestClient(captured["app"]) as test_client:
         models = test_client.get("/api/models").json()["models"]
     assert [m["name"] for m in models] == ["softmax", "cnn"]
-    assert models[1]["recipe"] == "reader" and models[1]["run"] == reader_run().name and models[1]["calibrated"]
+    assert (
+        models[1]["recipe"] == "reader" and models[1]["run"] == reader_run().name and models[1]["calibrated"]
+    )
 
 
 def test_serve_trains_a_cnn_where_no_reader_ships(

@@ -18,7 +18,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "errors": ["ApiError"],
         "models": [
             "TASKS",
-            "ModelAnswer",
             "Predictor",
             "ServedModel",
             "latest_finished_runs",

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -32,7 +31,6 @@ from mnistlab.data.splits import DatasetRecord, registered_record
 from mnistlab.errors import CheckpointError, UsageError
 from mnistlab.inference import Preprocessing, Reader, for_kind
 from mnistlab.inference.number import NumberReading, read_drawing, read_number
-from mnistlab.inference.prediction import image_logits
 from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runs.dataset import common_dataset_record
 from mnistlab.serve.answers import NumberAnswer, finite
@@ -74,37 +72,6 @@ class ServedModel:
             "fitted_on": rule.fitted_on,
             "calibrated": self.reader.note is None,
             "refusal": self.reader.refusal,  # what the page shows when this model abstains
-        }
-
-
-@dataclass(frozen=True)
-class ModelAnswer:
-    """One model's reading of one digit: calibrated probabilities, and whether it answers."""
-
-    name: str
-    probabilities: tuple[float, ...]  # softmax(logits / temperature)
-    top: int  # the most probable class, also when the model abstains
-    milliseconds: float  # wall time of this model's forward pass, lock wait excluded
-    abstain: bool  # True: the run's abstention rule refuses this input
-    score: float  # the rule's score; the model answers when score >= threshold
-    threshold: float
-    reason: str | None  # why it abstains ("not a digit: msp 0.412 is below ..."), else None
-
-    @property
-    def label(self) -> int | None:
-        return None if self.abstain else self.top
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "probabilities": list(self.probabilities),
-            "top": self.top,
-            "ms": round(self.milliseconds, 3),
-            "abstain": self.abstain,
-            "label": self.label,
-            "score": self.score,
-            "threshold": finite(self.threshold),
-            "reason": self.reason,
         }
 
 
@@ -229,28 +196,3 @@ class Predictor:
         if upload.image is not None:
             return read_number(reader, upload.image, name="The drawing", single=single)
         return read_drawing(reader, upload.values, name="The drawing", single=single)
-
-    def predict(self, digit: np.ndarray) -> list[ModelAnswer]:
-        """Every model's reading of one pre-processed (28, 28) uint8 digit: one forward pass per
-        model, then its reader's decision on those logits."""
-        digits = np.ascontiguousarray(digit, dtype=np.uint8)[None]  # (1, 28, 28)
-        answers = []
-        for served in self.models:
-            with self._lock, torch.inference_mode():
-                start = time.perf_counter()
-                logits = image_logits(served.model, digits)
-                elapsed = time.perf_counter() - start
-            (reading,) = served.reader.readings(logits)
-            answers.append(
-                ModelAnswer(
-                    name=served.name,
-                    probabilities=tuple(float(p) for p in reading.prediction.probabilities),
-                    top=int(reading.prediction.label),
-                    milliseconds=elapsed * 1000.0,
-                    abstain=bool(reading.abstain),
-                    score=float(reading.score),
-                    threshold=float(reading.threshold),
-                    reason=served.reader.reason(reading),
-                )
-            )
-        return answers
