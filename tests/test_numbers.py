@@ -154,7 +154,7 @@ GOLDEN_TRUTHS = {"numbers": "481", "four_digit": "1040", "touching": "06", "deta
 
 def test_one_digit_reads_exactly_as_before(robust_run: Path, mnist: Dataset) -> None:
     reader = Reader.from_run(robust_run)
-    images = np.asarray(mnist.test.images[:300])
+    images = np.asarray(mnist.test.images[:100])
     single = 0
     for digit in images:
         image = Image.fromarray(255 - digit)  # dark on light, as a photo of paper
@@ -168,7 +168,7 @@ def test_one_digit_reads_exactly_as_before(robust_run: Path, mnist: Dataset) -> 
             read_number(reader, image, single=True).digits[0].reading
             == reader.read(preprocess(image)[None])[0]
         )
-    assert single >= 297, single
+    assert single >= 99, single  # 3 of the first 2,000 are MNIST digits in two pieces
 
 
 def test_predict_reads_a_number_with_boxes_in_the_images_pixels(
