@@ -39,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "classes: for digits as MNIST (grey, light ink on black, longer side 20 px, centre of mass "
         "at the centre of 28x28), for objects as Fashion-MNIST (trimmed, longest edge 28 px, "
         "sharpened, centred, negated, grey). Probabilities are calibrated with the run's temperature, "
-        "and an image the run's rule refuses is 'not a digit'. The run to read your handwriting with: "
-        "`mnistlab train cnn --recipe reader` (what `mnistlab serve` trains on its first start).",
+        "and an image the run's rule refuses is 'not a digit'. A written number is read digit by digit, "
+        "left to right. With no RUN_DIR it reads with the reader that ships with mnistlab, made by "
+        "`mnistlab train cnn --recipe reader --seed 0` (train your own with that command).",
     )
     p.add_argument(
         "run_dir",

@@ -1,7 +1,8 @@
 """`mnistlab serve [RUN_DIR ...]`: the drawing page and JSON API, served by uvicorn.
 
-With no run directory it serves the newest finished softmax and CNN runs under `runs/`,
-training whichever is missing first, so the first start works out of the box.
+With no run directory it serves the newest finished softmax and CNN runs under `runs/`; the CNN
+of an MNIST server with none is the reader that ships in the package (`models.pretrained`), and
+whatever is still missing is trained first, so the first start works out of the box.
 """
 
 from __future__ import annotations
