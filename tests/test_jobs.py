@@ -12,6 +12,7 @@ from mnistlab.commands.reproduce import reproduce
 from mnistlab.data import Dataset, Split
 from mnistlab.errors import UsageError
 from mnistlab.report import figures
+from mnistlab.report import results as report_results
 from mnistlab.reproduce.experiments import Experiment
 from mnistlab.reproduce.parallel import threads_per_job
 from mnistlab.reproduce.runner import Progress
@@ -62,6 +63,7 @@ def test_parallel_jobs_stop_resume_and_equal_one_after_another(
     small: Dataset, tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.setattr(figures, "figure_specs", lambda *args: [])  # drawn in test_reproduce
+    monkeypatch.setattr(report_results, "add_reader", lambda *args: None)  # tested in test_reproduce
     par, seq = tmp_path / "par", tmp_path / "seq"
     seen: list[Progress] = []
 

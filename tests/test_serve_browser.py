@@ -29,10 +29,8 @@ pytestmark = pytest.mark.skipif(
 uvicorn = pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from mnistlab.config import resolve_config  # noqa: E402
-from mnistlab.data import Dataset  # noqa: E402
+from mnistlab.models.pretrained import reader_run  # noqa: E402
 from mnistlab.serve import create_app, load_served_models  # noqa: E402
-from mnistlab.training.loop import train  # noqa: E402
 
 REFUSAL = "not a digit"
 
@@ -260,13 +258,10 @@ LETTER_X = [[(0.1, 0.0), (0.9, 1.0)], [(0.9, 0.0), (0.1, 1.0)]]
 
 
 @pytest.fixture(scope="module")
-def outlier_exposed_server(mnist: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fast CNN trained with outlier exposure (Fashion-MNIST's train split and made images
-    pushed to the uniform prediction; ~20 s on 2 cores): a reader that refuses non-digits."""
-    run_dir = tmp_path_factory.mktemp("runs") / "cnn-oe"
-    overrides = {"outlier_exposure": 0.5, "steps": 215, "eval_every": 215, "seed": 0}
-    train(resolve_config("cnn", "fast", overrides=overrides), mnist, run_dir=run_dir)
-    yield from _serve([run_dir])
+def outlier_exposed_server() -> Iterator[str]:
+    """The reader that ships in the package (the `reader` recipe, seed 0, trained with outlier
+    exposure), as `mnistlab serve` serves it on a fresh machine: it refuses non-digits."""
+    yield from _serve([reader_run()])
 
 
 def test_the_page_says_not_a_digit_for_a_scribble_and_a_letter(outlier_exposed_server: str) -> None:

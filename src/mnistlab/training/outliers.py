@@ -26,7 +26,6 @@ from mnistlab.config import TrainConfig
 from mnistlab.data.batches import SEED_STRIDE
 from mnistlab.data.splits import Dataset, load_dataset, normalize
 from mnistlab.evaluation import outliers
-from mnistlab.evaluation.numbers import digit_pairs
 
 MADE_PER_SET = 10_000  # images of each made outlier set in the pool
 
@@ -41,6 +40,8 @@ def outlier_pool(
             other = load_dataset(outliers.other_dataset_name(data), data_dir, download=download)
             parts.append(other.train.images)
         elif name == "pairs":  # two training digits read as one (evaluation.numbers.digit_pairs)
+            from mnistlab.evaluation.numbers import digit_pairs  # lazily: it loads PIL and inference
+
             made = digit_pairs(data.train.images.numpy(), MADE_PER_SET, outliers.TRAIN_SEED)
             parts.append(torch.from_numpy(made))
         else:
