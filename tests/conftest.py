@@ -80,13 +80,3 @@ def cnn_run(mnist: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = resolve_config("cnn", "paper", overrides={"steps": 300, "eval_every": 100, "seed": 0})
     train(config, mnist, run_dir=run_dir)
     return run_dir
-
-
-@pytest.fixture(scope="session")
-def robust_run(mnist: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The `robust` recipe shortened to 3 of its 6 epochs (seed 0; ~45 s on 2 cores, the full
-    recipe ~95 s): the browser test's reader of thin, thick, small and off-centre drawn digits."""
-    run_dir = tmp_path_factory.mktemp("runs") / "robust"
-    config = resolve_config("cnn", "robust", overrides={"seed": 0, "steps": 645, "eval_every": 645})
-    train(config, mnist, run_dir=run_dir)
-    return run_dir

@@ -428,6 +428,7 @@ def test_fashion_report_has_no_paper_column_but_the_publishers_reference(
 ) -> None:
     monkeypatch.setattr(experiments, "PAPER_EXPERIMENTS", TINY)
     monkeypatch.setattr(report_results, "add_reader", lambda *args: None)  # measured in the test below
+    monkeypatch.setattr(report_results, "add_robustness", lambda *args: None)  # measured on MNIST above
     monkeypatch.delitem(RECIPES, ("cnn", "fast"), raising=False)
     monkeypatch.delitem(RECIPES, ("cnn", "robust"), raising=False)
     out = tmp_path / "fashion"
