@@ -81,7 +81,13 @@ def run_ood(args: argparse.Namespace, model: nn.Module, data: Dataset) -> int:
 
 def _save_ood(run_dir: str, report: dict) -> Path | None:
     """RUN_DIR/ood.json for the model card; a folder that cannot be written to (an installed,
-    read-only run such as the shipped reader) keeps the report on the screen only."""
+    read-only run such as the shipped reader) keeps the report on the screen only, and so does
+    the shipped reader's folder itself (its files are hashed: `models.pretrained`)."""
+    from mnistlab.models.pretrained import READER_DIR
+
+    if Path(run_dir).resolve() == READER_DIR:
+        print(f"mnistlab: note: {OOD_FILE} not written into the shipped reader's folder.", file=sys.stderr)
+        return None
     try:
         return write_ood(run_dir, report)
     except OSError as exc:
