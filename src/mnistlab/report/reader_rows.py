@@ -29,7 +29,7 @@ from mnistlab.data.splits import Dataset
 from mnistlab.evaluation import outliers
 from mnistlab.evaluation.reader import OUTLIERS_PER_SET, outlier_images, reader_summary
 from mnistlab.fileio import atomic_write_json
-from mnistlab.report.rows import ANALYSIS_DIR, results_digest
+from mnistlab.report.rows import ANALYSIS_DIR, cached, results_digest
 from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runs.calibration import CALIBRATION_FILE, calibration_or_default
 
@@ -55,20 +55,12 @@ def _source(run_dir: Path, count: int, sets: OutlierSets | None) -> str:
     return f"{results_digest(run_dir)}:{fitted}:{count}:{where}"
 
 
-def _cached(cache: Path, source: str) -> dict[str, Any] | None:
-    try:
-        cached = json.loads(cache.read_text(encoding="utf-8"))
-        return cached["result"] if cached["source"] == source else None
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 def run_reader(out_dir: Path, run: dict[str, Any], data: Dataset, sets: OutlierSets | None) -> dict[str, Any]:
     """One finished run's reader summary, from the cache or measured (and cached)."""
     run_dir = out_dir / run["run_dir"]
     source = _source(run_dir, len(data.test), sets)
     cache = out_dir / ANALYSIS_DIR / f"reader-{run_dir.name}.json"
-    result = _cached(cache, source)
+    result = cached(cache, source)
     if result is None:
         record, note = calibration_or_default(run_dir)
         model, _ = ckpt.load_model(run_dir)

@@ -9,7 +9,6 @@ the corrupted test split is built once per report update, and only when a run ne
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,20 +18,12 @@ from mnistlab.data.splits import Split
 from mnistlab.evaluation.corruptions import DEFAULT_SEED, DEFAULT_SEVERITY
 from mnistlab.evaluation.robustness import corrupted_splits, robustness_on
 from mnistlab.fileio import atomic_write_json
-from mnistlab.report.rows import ANALYSIS_DIR, results_digest
+from mnistlab.report.rows import ANALYSIS_DIR, cached, results_digest
 from mnistlab.runs import checkpoint as ckpt
 
 
 def _source(run_dir: Path, count: int) -> str:
     return f"{results_digest(run_dir)}:{count}:s{DEFAULT_SEVERITY}:seed{DEFAULT_SEED}"
-
-
-def _cached(cache: Path, source: str) -> dict[str, Any] | None:
-    try:
-        cached = json.loads(cache.read_text(encoding="utf-8"))
-        return cached["result"] if cached["source"] == source else None
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 class CorruptedTest:
@@ -58,7 +49,7 @@ def add_robustness(rows: Sequence[dict[str, Any]], out_dir: Path, test: Corrupte
             run_dir = out_dir / run["run_dir"]
             source = _source(run_dir, len(test.clean))
             cache = out_dir / ANALYSIS_DIR / f"robustness-{run_dir.name}.json"
-            result = _cached(cache, source)
+            result = cached(cache, source)
             if result is None:
                 model, _ = ckpt.load_model(run_dir)
                 result = robustness_on(

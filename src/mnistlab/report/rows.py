@@ -147,17 +147,24 @@ def results_digest(run_dir: Path) -> str:
     return hashlib.sha256((run_dir / ckpt.RESULTS_FILE).read_bytes()).hexdigest()[:16]
 
 
+def cached(cache: Path, source: str, key: str = "result") -> Any | None:
+    """The value under `key` of a cache file written as {"source": ..., key: ...} for `source`,
+    or None when the file is absent, unreadable or was written for another source."""
+    try:
+        stored = json.loads(cache.read_text(encoding="utf-8"))
+        return stored[key] if stored["source"] == source else None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def _never_firing_of_run(out_dir: Path, run: dict[str, Any], images: torch.Tensor) -> dict[str, Any]:
     """The run's never-firing counts on uint8 `images` from its final weights, cached under ANALYSIS_DIR."""
     run_dir = out_dir / run["run_dir"]
     source = f"{results_digest(run_dir)}:{len(images)}"
     cache = out_dir / ANALYSIS_DIR / f"never-firing-{run_dir.name}.json"
-    try:
-        cached = json.loads(cache.read_text(encoding="utf-8"))
-        if cached["source"] == source:
-            return cached["counts"]
-    except (OSError, ValueError, KeyError):
-        pass
+    counts = cached(cache, source, "counts")
+    if counts is not None:
+        return counts
     model, _ = ckpt.load_model(run_dir)
     counts = never_firing(model, normalize(images), PAPER_CNN_RELU_INPUTS)
     atomic_write_json(cache, {"source": source, "counts": counts})
