@@ -284,3 +284,20 @@ def test_predict_with_no_run_directory_reads_with_the_shipped_reader(
     assert rows[0]["number"] == read_number(shipped, item.image).number(shipped.classes)
     assert rows[1]["label"] == shipped.read(preprocess(Image.open(second))[None])[0].label
     assert rows[1]["label"] == int(mnist.test.labels[0])
+
+
+def test_evaluate_numbers_of_a_clothing_run_is_one_sentence(shipped: Path) -> None:
+    import argparse
+    import dataclasses
+
+    from mnistlab.commands.evaluate_numbers import run_numbers
+    from mnistlab.errors import UsageError
+
+    clothing = dataclasses.replace(Reader.from_run(shipped), image_kind="objects", title="Fashion-MNIST")
+    args = argparse.Namespace(run_dir="runs/fashion", split="test", json=False)
+    with pytest.raises(UsageError) as error:
+        run_numbers(args, clothing, None)  # refused before any data is read
+    assert str(error.value) == (
+        "--numbers reads numbers written in digits, and runs/fashion was trained on Fashion-MNIST; "
+        "pass a run trained on digits."
+    )
