@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from mnistlab.config import RECIPES, TrainConfig, read_config_file, resolve_config
+from mnistlab.config import TrainConfig, read_config_file, resolve_config
 from mnistlab.errors import UsageError
+from mnistlab.recipes import RECIPES
 
 
 def test_paper_recipes_hold_the_papers_hyperparameters() -> None:

@@ -20,7 +20,7 @@ import torch
 
 from mnistlab.cli import build_parser, main
 from mnistlab.commands.train import _resolve
-from mnistlab.config import RECIPES, TrainConfig, resolve_config
+from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split, get_dataset_spec
 from mnistlab.errors import ExportError, UsageError
 from mnistlab.evaluation.abstention import AbstentionRule
@@ -36,6 +36,7 @@ from mnistlab.export.onnx import (
 )
 from mnistlab.inference import Reader
 from mnistlab.models import list_models
+from mnistlab.recipes import RECIPES
 from mnistlab.runs.calibration import read_calibration, write_calibration
 from mnistlab.runs.checkpoint import load_model, read_dataset_record, read_results, write_run_config
 from mnistlab.runs.record import exported_record, train_command

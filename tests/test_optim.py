@@ -138,7 +138,8 @@ def test_training_never_imports_torch_dynamo() -> None:
     # torch.optim.Optimizer imports torch._dynamo (~1.1 s) on construction and each step.
     code = (
         "import sys, numpy as np\n"
-        "from mnistlab.config import TrainConfig, RECIPES\n"
+        "from mnistlab.config import TrainConfig\n"
+        "from mnistlab.recipes import RECIPES\n"
         "from mnistlab.data.splits import dataset_from_arrays\n"
         "from mnistlab.training.loop import train\n"
         "rng = np.random.default_rng(0)\n"

@@ -13,7 +13,7 @@ from PIL import Image
 from mnistlab.cli import main
 from mnistlab.commands.progress import MAX_LINES, format_eta
 from mnistlab.commands.reproduce import reproduce
-from mnistlab.config import RECIPES, resolve_config
+from mnistlab.config import resolve_config
 from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
 from mnistlab.evaluation import outliers, reader
@@ -22,6 +22,7 @@ from mnistlab.evaluation.calibration import calibration_metrics
 from mnistlab.evaluation.metrics import predict_logits
 from mnistlab.evaluation.reader import ood_report
 from mnistlab.evaluation.robustness import evaluate_robustness
+from mnistlab.recipes import RECIPES
 from mnistlab.report import figures, reader_rows, reader_tables, robust_rows, tables
 from mnistlab.report import results as report_results
 from mnistlab.reproduce import claimed, experiments, runner

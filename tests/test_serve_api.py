@@ -34,11 +34,12 @@ from PIL import Image
 
 from mnistlab import cli
 from mnistlab.commands import serve as serve_command
-from mnistlab.config import RECIPES, TrainConfig, resolve_config
+from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split, normalize
 from mnistlab.inference import load_image, preprocess, preprocess_intensities
 from mnistlab.inference.number import number_fields, read_number
 from mnistlab.models.pretrained import reader_run
+from mnistlab.recipes import RECIPES
 from mnistlab.runs.checkpoint import read_results
 from mnistlab.serve import (
     MAX_BODY_BYTES,

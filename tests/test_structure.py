@@ -77,7 +77,7 @@ def test_the_training_loop_does_not_mention_ranks() -> None:
 # Issue 21's bounds: modules readable top to bottom, functions that fit on a screen.
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 85
-TOP_LEVEL_MODULES = 8
+TOP_LEVEL_MODULES = 9  # 8 at issue 21, + recipes.py (the recipe table outgrew config.py)
 
 
 def test_no_module_is_over_300_lines_and_no_function_over_85() -> None:

@@ -19,8 +19,9 @@ import torch
 from mnistlab.commands.common import add_data_args, add_runtime_args, load_data, stop_on_signals
 from mnistlab.commands.progress import StepProgress, format_eta, report_facts, run_seconds_left
 from mnistlab.commands.train import default_run_dir
-from mnistlab.config import RECIPES, TrainConfig, resolve_config
+from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.errors import UsageError
+from mnistlab.recipes import RECIPES
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 from mnistlab.training.loop import train
 from mnistlab.training.outliers import outlier_pool

@@ -22,8 +22,9 @@ from mnistlab.commands.common import (
 from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.commands.progress import StepProgress, format_eta, run_seconds_left
 from mnistlab.commands.tensorboard_flag import add_tensorboard_arg, end_events, run_events
-from mnistlab.config import RECIPES, TrainConfig, read_config_file, resolve_config
+from mnistlab.config import TrainConfig, read_config_file, resolve_config
 from mnistlab.errors import UsageError
+from mnistlab.recipes import RECIPES
 from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 from mnistlab.training.loop import train

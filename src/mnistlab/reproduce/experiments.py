@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mnistlab.config import RECIPES, TrainConfig, resolve_config
+from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.errors import UsageError
+from mnistlab.recipes import RECIPES
 
 PAPER_SEEDS = (0, 1, 2)
 QUICK_SEEDS = (0,)

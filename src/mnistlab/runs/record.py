@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnistlab.config import TrainConfig, resolve_config, task_of
+from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data.registry import get_dataset_spec
 from mnistlab.data.splits import DatasetRecord
+from mnistlab.recipes import task_of
 from mnistlab.runs.checkpoint import DATASET_FILE
 
 # The `mnistlab train` flags that set a config key directly (commands/train.py); any other

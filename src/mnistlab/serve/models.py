@@ -26,11 +26,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from mnistlab.config import task_of
 from mnistlab.data.splits import DatasetRecord, registered_record
 from mnistlab.errors import CheckpointError, UsageError
 from mnistlab.inference import Preprocessing, Reader, for_kind
 from mnistlab.inference.number import NumberReading, read_drawing, read_number
+from mnistlab.recipes import task_of
 from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runs.dataset import common_dataset_record
 from mnistlab.serve.answers import NumberAnswer, finite

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnistlab.config import TrainConfig, read_config_file, recipe_defaults
+from mnistlab.config import TrainConfig, read_config_file
 from mnistlab.errors import UsageError
+from mnistlab.recipes import recipe_defaults
 
 OBJECTIVES = ("val_accuracy",)  # the first objective, maximised
 SECOND_OBJECTIVES = ("train_seconds", "train_flops")  # minimised
