@@ -71,3 +71,26 @@ def test_temperature_changes_no_prediction() -> None:
     assert (
         calibration_metrics(logits, labels, 3.0).accuracy == calibration_metrics(logits, labels, 1.0).accuracy
     )
+
+
+@pytest.mark.parametrize("true_t", [0.05, 0.5, 1.7, 20.0])
+def test_the_newton_fit_equals_scipys_bounded_minimiser(true_t: float) -> None:
+    # The reference the fit replaced: scipy's bounded Brent search on 1/T.
+    from scipy.optimize import minimize_scalar
+
+    logits, labels = _sampled(true_t, n=3000, seed=2)
+    z = logits.to(torch.float64)
+    ref = minimize_scalar(
+        lambda b: float(torch.nn.functional.cross_entropy(z * b, labels)),
+        bounds=(0.01, 100.0),
+        method="bounded",
+        options={"xatol": 1e-9},
+    )
+    assert fit_temperature(logits, labels) == pytest.approx(1 / ref.x, rel=1e-5)
+
+
+def test_the_fit_stops_at_its_bounds_when_the_minimum_lies_beyond_them() -> None:
+    labels = torch.tensor([0, 1, 2, 3])
+    right = 5.0 * torch.eye(4)  # always right: sharpening forever lowers the NLL
+    assert fit_temperature(right, labels) == pytest.approx(0.01)
+    assert fit_temperature(-right, labels) == pytest.approx(100.0)  # always wrong: flatten

@@ -111,18 +111,40 @@ def calibration_metrics(
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """The T > 0 that minimises the NLL of `softmax(logits / T)` on (`logits`, `labels`)."""
-    from scipy.optimize import (
-        minimize_scalar,
-    )  # here: scipy costs ~0.2 s of start-up a training run need not pay
+    """The T > 0 that minimises the NLL of `softmax(logits / T)` on (`logits`, `labels`).
 
+    The NLL is convex in b = 1/T (a log-sum-exp of lines in b, minus a line), with
+    derivative mean(E_p[z] - z_y) and second derivative mean(Var_p[z]) >= 0 under
+    p = softmax(b z); so its one minimum in the bounds is found by Newton's method on the
+    derivative, kept inside a shrinking bracket (bisection when a step would leave it).
+    Written out rather than scipy.optimize.minimize_scalar: importing scipy.optimize costs
+    ~0.45 s of every training run's start-up (2-core Xeon, measured with -X importtime),
+    a tenth of the `sprint` recipe's time budget; tests compare the two.
+    """
     z = logits.detach().cpu().to(torch.float64)
-    y = labels.cpu().long()
+    z_true = z.gather(1, labels.cpu().long()[:, None]).squeeze(1)
 
-    def nll(inverse_t: float) -> float:
-        return float(F.cross_entropy(z * inverse_t, y))
+    def slope_and_curvature(b: float) -> tuple[float, float]:
+        p = (z * b).softmax(dim=1)
+        mean_z = (p * z).sum(dim=1)
+        var_z = (p * z * z).sum(dim=1) - mean_z**2
+        return float((mean_z - z_true).mean()), float(var_z.clamp_min(0).mean())
 
-    best = minimize_scalar(nll, bounds=_INVERSE_T_BOUNDS, method="bounded", options={"xatol": 1e-6})
-    if not best.success or not math.isfinite(best.x):
-        raise RuntimeError(f"temperature fit did not converge: {best.message}")
-    return 1.0 / float(best.x)
+    lo, hi = _INVERSE_T_BOUNDS
+    if slope_and_curvature(lo)[0] >= 0:
+        return 1.0 / lo
+    if slope_and_curvature(hi)[0] <= 0:
+        return 1.0 / hi
+    b = 1.0
+    for _ in range(100):
+        slope, curvature = slope_and_curvature(b)
+        if slope > 0:
+            hi = b
+        else:
+            lo = b
+        step = b - slope / curvature if curvature > 0 else math.nan
+        b_next = step if lo < step < hi else (lo + hi) / 2
+        if abs(b_next - b) < 1e-10 * max(1.0, b):
+            return 1.0 / b_next
+        b = b_next
+    raise RuntimeError(f"temperature fit did not converge: 1/T in [{lo}, {hi}] after 100 steps")
