@@ -13,7 +13,7 @@ import torch
 from mnistlab.cli import main
 from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
-from mnistlab.evaluation.ensemble import evaluate_ensemble, mean_probabilities
+from mnistlab.evaluation.ensemble import agreement, evaluate_ensemble, mean_probabilities, select_members
 from mnistlab.evaluation.metrics import predict_logits
 from mnistlab.runs.calibration import read_calibration
 from mnistlab.runs.checkpoint import load_model, read_results
@@ -93,10 +93,50 @@ def test_cli_says_which_members_were_calibrated(
     old = shutil.copytree(softmax_run, tmp_path / "old")
     (old / "calibration.json").unlink()  # trained before calibration existed
     assert main(["ensemble", str(softmax_run), str(old), "--data-dir", str(data_dir)]) == 0
-    new_line, old_line, summary = capsys.readouterr().out.strip().splitlines()
+    new_line, old_line, summary, agree = capsys.readouterr().out.strip().splitlines()
+    assert agree.startswith("members disagree on 0 of 10,000 images (0.00%)")  # one run, twice
     temperature = read_calibration(softmax_run)["temperature"]
     assert new_line.endswith(f"{softmax_run}  (temperature {temperature:.3g})")
     assert old_line.endswith(f"{old}  (not calibrated, temperature 1)")
     assert "mean of their probabilities (1 not calibrated)" in summary
     result = evaluate_ensemble([softmax_run, old], mnist.val)
     assert (result.temperatures, result.calibrated) == ((temperature, 1.0), (True, False))
+
+
+def test_agreement_counts_split_answers_by_hand() -> None:
+    labels = torch.tensor([0, 1, 2, 0])
+    a = torch.eye(3)[[0, 1, 2, 1]]  # answers 0 1 2 1
+    b = torch.eye(3)[[0, 1, 1, 0]]  # answers 0 1 1 0
+    c = torch.eye(3)[[0, 1, 2, 0]]  # answers 0 1 2 0
+    committee = torch.eye(3)[[0, 1, 2, 0]]  # right everywhere
+    result = agreement([a, b, c], committee, labels)
+    assert (result.disagree, result.committee_right_there, result.count) == (2, 2, 4)  # images 2 and 3
+    assert result.pairwise == ((0.0, 0.5, 0.25), (0.5, 0.0, 0.25), (0.25, 0.25, 0.0))
+
+
+def test_selection_keeps_complementary_members_and_drops_a_wrong_one() -> None:
+    labels = torch.tensor([0, 1, 0, 1])
+    sure = 8.0
+    first_half = torch.tensor([[sure, 0.0], [0.0, sure], [0.0, 0.0], [0.0, 0.0]])  # unsure on 2, 3
+    second_half = first_half.flip(0).flip(1)  # sure and right on 2, 3 only
+    wrong = -sure * torch.eye(2)[labels]
+    assert select_members([wrong, first_half, second_half], labels, [1.0, 1.0, 1.0]) == [1, 2]
+    assert select_members([first_half], labels, [1.0]) == [0]
+    perfect = sure * torch.eye(2)[labels]
+    assert select_members([first_half, perfect, second_half], labels, [1.0] * 3) == [1]
+
+
+def test_cli_select_chooses_on_validation_and_refuses_to_test_there(
+    cnn_run: Path, softmax_run: Path, mnist: Dataset, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = [str(softmax_run), str(cnn_run)]
+    assert main(["ensemble", *runs, "--select", "--json", "--data-dir", str(data_dir)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    val_logits = [predict_logits(load_model(r)[0], mnist.val.images) for r in runs]
+    temperatures = [read_calibration(r)["temperature"] for r in runs]
+    chosen = select_members(val_logits, mnist.val.labels, temperatures)
+    assert [m["run_dir"] for m in out["members"]] == [runs[i] for i in chosen]
+    assert [c["run_dir"] for c in out["candidates"]] == runs and out["split"] == "test"
+    assert main(["ensemble", *runs, "--select", "--split", "val", "--data-dir", str(data_dir)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--split test" in err[0]

@@ -12,6 +12,7 @@ from mnistlab.commands.common import (
     download_bar,
     print_json,
 )
+from mnistlab.errors import UsageError
 from mnistlab.evaluation.ensemble import evaluate_ensemble
 from mnistlab.runs.dataset import load_run_data
 from mnistlab.runtime import resolve_device, set_threads
@@ -27,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories made by `mnistlab train`")
     p.add_argument("--split", default="test", choices=("train", "val", "test"), help="default: test")
+    p.add_argument(
+        "--select",
+        action="store_true",
+        help="choose the members on the validation split (greedy, by the committee's NLL), then "
+        "evaluate only those on --split",
+    )
     add_checkpoint_arg(p)
     add_data_args(p)
     add_runtime_args(p)
@@ -39,7 +46,14 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     run_data = load_run_data(args.run_dirs, args.dataset, args.data_dir, progress=download_bar("download"))
     data = run_data.dataset
-    result = evaluate_ensemble(args.run_dirs, data.split(args.split), which=args.checkpoint, device=device)
+    if args.select and args.split == "val":
+        raise UsageError(
+            "--select chooses the members on the validation split; evaluate them on --split test."
+        )
+    choose_on = data.split("val") if args.select else None
+    result = evaluate_ensemble(
+        args.run_dirs, data.split(args.split), which=args.checkpoint, device=device, choose_on=choose_on
+    )
     if args.json:
         print_json(
             {
@@ -54,6 +68,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if run_data.domain_shift:
         print(f"Domain shift: runs trained on {run_data.trained_on['title']}, evaluated on {data.name}.")
+    if result.candidates:
+        print(f"chosen on the validation split from {len(result.candidates)} runs (validation accuracy):")
+        chosen = {run for run, _ in result.members}
+        for run_dir, accuracy in result.candidates:
+            print(f"  {accuracy:.2%}  {run_dir}{'  chosen' if run_dir in chosen else ''}")
+        print(f"{args.split} accuracy of the chosen members:")
     for (run_dir, accuracy), t, calibrated in zip(
         result.members, result.temperatures, result.calibrated, strict=True
     ):
@@ -66,5 +86,10 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"ensemble of {len(result.members)} runs, mean of their {averaged}: {args.split} accuracy "
         f"{result.accuracy:.2%} ({result.evaluation.errors} errors in {result.evaluation.count:,})"
+    )
+    agree = result.agreement
+    print(
+        f"members disagree on {agree.disagree:,} of {agree.count:,} images "
+        f"({agree.disagree / max(agree.count, 1):.2%}); the ensemble is right on {agree.committee_right_there:,} of them"
     )
     return 0

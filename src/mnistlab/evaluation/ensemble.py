@@ -34,6 +34,9 @@ class EnsembleResult:
     members: tuple[tuple[str, float], ...]  # (run directory, accuracy)
     temperatures: tuple[float, ...]  # per member, as averaged; 1.0 where not calibrated
     calibrated: tuple[bool, ...]  # per member: whether its run has a calibration.json
+    agreement: Agreement
+    # With selection: every candidate run and its accuracy on the split it was chosen on.
+    candidates: tuple[tuple[str, float], ...] = ()
 
     @property
     def accuracy(self) -> float:
@@ -46,8 +49,74 @@ class EnsembleResult:
                 {"run_dir": run, "accuracy": acc, "temperature": t, "calibrated": c}
                 for (run, acc), t, c in zip(self.members, self.temperatures, self.calibrated, strict=True)
             ],
+            "agreement": self.agreement.to_dict(),
+            "candidates": [{"run_dir": run, "accuracy": acc} for run, acc in self.candidates],
             "evaluation": self.evaluation.to_dict(),
         }
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How often the members' answers (argmax) differ, on the images evaluated."""
+
+    disagree: int  # images where not every member gives the same answer
+    committee_right_there: int  # of those, the committee's answer is right
+    count: int  # images
+    pairwise: tuple[tuple[float, ...], ...]  # share of images members i and j answer differently
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "disagree": self.disagree,
+            "disagree_share": self.disagree / self.count if self.count else 0.0,
+            "committee_right_where_members_disagree": self.committee_right_there,
+            "count": self.count,
+            "pairwise_disagreement": [list(row) for row in self.pairwise],
+        }
+
+
+def agreement(
+    member_logits: Sequence[torch.Tensor], committee: torch.Tensor, labels: torch.Tensor
+) -> Agreement:
+    """Disagreement of (N, C) member logits and where the (N, C) committee output is right then."""
+    answers = torch.stack([logits.argmax(dim=1) for logits in member_logits])  # (M, N)
+    split = (answers != answers[0]).any(dim=0)  # (N,) not unanimous
+    right = committee.argmax(dim=1) == labels.to(committee.device)
+    pairwise = (answers[:, None, :] != answers[None, :, :]).double().mean(dim=2)  # (M, M)
+    return Agreement(
+        disagree=int(split.sum()),
+        committee_right_there=int((split & right).sum()),
+        count=int(labels.numel()),
+        pairwise=tuple(tuple(round(float(v), 6) for v in row) for row in pairwise),
+    )
+
+
+def select_members(
+    member_logits: Sequence[torch.Tensor], labels: torch.Tensor, temperatures: Sequence[float]
+) -> list[int]:
+    """Indices of a committee chosen greedily on (validation) logits: start from the member of
+    lowest NLL, then add the one that lowers the committee's NLL most, while one does.
+
+    The NLL of the mean calibrated probability, not accuracy: on 5,000 images accuracy moves
+    in steps of 0.02 points and ties everywhere, while the NLL sees every image's confidence.
+    Without replacement, so every chosen member weighs the same.
+    """
+    probabilities = [
+        (z.double() / t).softmax(dim=1) for z, t in zip(member_logits, temperatures, strict=True)
+    ]
+    labels = labels.long()
+
+    def nll(chosen: list[int]) -> float:
+        mean = torch.stack([probabilities[i] for i in chosen]).mean(dim=0)
+        return float(-mean.gather(1, labels[:, None]).clamp_min(1e-300).log().mean())
+
+    chosen: list[int] = []
+    best = float("inf")
+    while len(chosen) < len(probabilities):
+        score, pick = min((nll([*chosen, i]), i) for i in range(len(probabilities)) if i not in chosen)
+        if score >= best:
+            break
+        chosen, best = [*chosen, pick], score
+    return sorted(chosen)
 
 
 def mean_probabilities(
@@ -79,29 +148,55 @@ def member_temperature(run_dir: str | Path) -> tuple[float, bool]:
 
 
 def evaluate_ensemble(
-    run_dirs: Sequence[str | Path], split: Split, *, which: str = "final", device: str | torch.device = "cpu"
+    run_dirs: Sequence[str | Path],
+    split: Split,
+    *,
+    which: str = "final",
+    device: str | torch.device = "cpu",
+    choose_on: Split | None = None,
 ) -> EnsembleResult:
     """Load each run's `which` weights and evaluate the mean of their calibrated probabilities
-    on `split`.
+    on `split`; with `choose_on` (the validation split), only the members `select_members`
+    picks there.
 
     Raises UsageError when the runs were trained on different datasets.
     """
     if not run_dirs:
         raise UsageError("An ensemble needs at least one run directory.")
     common_dataset_record(run_dirs)
-    member_logits, members, calibration = [], [], []
+    splits = [split] if choose_on is None else [split, choose_on]
+    logits: list[list[torch.Tensor]] = [[] for _ in splits]  # [split][member] (N, C)
     for run_dir in run_dirs:
         model, _ = load_model(run_dir, which, device)
-        logits = predict_logits(model, split.images).cpu()
-        if member_logits and logits.shape != member_logits[0].shape:
-            raise UsageError(
-                f"{run_dir} predicts {logits.shape[1]} classes but {run_dirs[0]} predicts "
-                f"{member_logits[0].shape[1]}; ensemble runs trained on the same dataset."
-            )
-        member_logits.append(logits)
-        members.append((str(run_dir), evaluation_from_logits(logits, split.labels).accuracy))
-        calibration.append(member_temperature(run_dir))
-    temperatures = tuple(t for t, _ in calibration)
+        for per_split, images in zip(logits, (s.images for s in splits), strict=True):
+            z = predict_logits(model, images).cpu()
+            if per_split and z.shape != per_split[0].shape:
+                raise UsageError(
+                    f"{run_dir} predicts {z.shape[1]} classes but {run_dirs[0]} predicts "
+                    f"{per_split[0].shape[1]}; ensemble runs trained on the same dataset."
+                )
+            per_split.append(z)
+    calibration = [member_temperature(run_dir) for run_dir in run_dirs]
+    temperatures = [t for t, _ in calibration]
+    candidates: tuple[tuple[str, float], ...] = ()
+    chosen = list(range(len(run_dirs)))
+    if choose_on is not None:
+        candidates = tuple(
+            (str(r), evaluation_from_logits(z, choose_on.labels).accuracy)
+            for r, z in zip(run_dirs, logits[1], strict=True)
+        )
+        chosen = select_members(logits[1], choose_on.labels, temperatures)
+    member_logits = [logits[0][i] for i in chosen]
+    committee = mean_probabilities(member_logits, [temperatures[i] for i in chosen])
     # log() of the mean probability is a valid logit vector: argmax and confusion work as usual.
-    evaluation = evaluation_from_logits(mean_probabilities(member_logits, temperatures).log(), split.labels)
-    return EnsembleResult(evaluation, tuple(members), temperatures, tuple(c for _, c in calibration))
+    evaluation = evaluation_from_logits(committee.log(), split.labels)
+    return EnsembleResult(
+        evaluation,
+        tuple(
+            (str(run_dirs[i]), evaluation_from_logits(logits[0][i], split.labels).accuracy) for i in chosen
+        ),
+        tuple(temperatures[i] for i in chosen),
+        tuple(calibration[i][1] for i in chosen),
+        agreement(member_logits, committee, split.labels),
+        candidates,
+    )
