@@ -23,10 +23,12 @@ from mnistlab.bench import (
     seconds_since_process_start,
 )
 from mnistlab.bench.accuracy import timed_train
+from mnistlab.bench.records import Target
 from mnistlab.bench.timing import peak_rss_mib, reset_peak_rss
+from mnistlab.cli import main
 from mnistlab.commands.bench import format_table
 from mnistlab.config import resolve_config
-from mnistlab.data import Dataset, Split, normalize
+from mnistlab.data import Dataset, Split, load_dataset, normalize
 from mnistlab.models import create_model
 
 
@@ -141,3 +143,20 @@ def test_bench_plan_quick_skips_time_to_accuracy() -> None:
     quick = BenchPlan.quick()
     assert quick.accuracy_seeds == () and quick.rounds == 1
     assert dataclasses.replace(quick, rounds=3).rounds == 3
+
+
+def test_records_only_runs_the_accuracy_rows_and_nothing_else(data_dir: Path) -> None:
+    target = Target(0.5, "paper", steps=20, task="softmax")  # 20 SGD steps reach ~85 %
+    plan = dataclasses.replace(BenchPlan.records_only(), accuracy_seeds=(0,), targets=(target,))
+    mnist = load_dataset("mnist", data_dir)
+    record = run_bench(mnist, plan, data_dir=data_dir, threads=1)
+    assert record["training"] == {} and record["inference"] == {} and "hardware" not in record
+    assert record["parity"] is None
+    (timed,) = record["time_to_accuracy"]
+    (row,) = record["flops_to_accuracy"]
+    assert timed["reached"] == 1 and row["images_seen"] == 20 * 100
+    table = format_table(record)
+    assert "Time to accuracy" in table and "Training FLOPs to accuracy" in table
+    assert "DataLoader" not in table and "Matmul" not in table and "Peak RSS, MiB" not in table
+    assert "import " in table and "evaluate/rest" in table  # the phases of the child's wall time
+    assert main(["bench", "--quick", "--records"]) == 2

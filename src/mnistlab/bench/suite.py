@@ -16,7 +16,8 @@ What is measured (medians with min-max over repeats, warm-up excluded):
   FLOPs per image and the share of the matmul rate it achieves, and accuracy parity of the
   fast recipe over seeds with its import/data/train/rest breakdown from process start.
 
-`BenchPlan.precision` sets the precision of the first three; the fp32/bf16 section always
+`BenchPlan.sections` names the parts to run (`BenchPlan.records_only()`: the two
+accuracy rows alone, a few minutes); `BenchPlan.precision` sets the precision of the first three; the fp32/bf16 section always
 measures both. Everything runs on the device given to `run_bench` (the child processes get
 it as `--device`), and the record names it, with the GPU's name on CUDA.
 """
@@ -40,6 +41,9 @@ from mnistlab.data.splits import Dataset, Split
 from mnistlab.models import create_model
 from mnistlab.runtime import describe_precision, describe_runtime, load_average
 
+# The bench's parts, in the order they run and print.
+SECTIONS = ("throughput", "inference", "records", "hardware", "parity")
+
 
 @dataclass(frozen=True)
 class BenchPlan:
@@ -60,6 +64,12 @@ class BenchPlan:
     parity_seeds: tuple[int, ...] = (0, 1, 2)  # fast recipe, fp32 and bf16; empty: skip
     # Time to accuracy and training FLOPs to accuracy: the fast recipe and the sprint recipes.
     targets: tuple[Target, ...] = TARGETS
+    sections: tuple[str, ...] = SECTIONS  # "records": time and training FLOPs to accuracy
+
+    @classmethod
+    def records_only(cls) -> BenchPlan:
+        """Time to accuracy and FLOPs to accuracy, old and new recipes side by side, nothing else."""
+        return cls(sections=("records",))
 
     @classmethod
     def quick(cls) -> BenchPlan:
@@ -101,7 +111,7 @@ def run_bench(
         "inference": {},
     }
     intervals = {"softmax": plan.softmax_interval, "cnn": plan.cnn_interval}
-    for task in ("softmax", "cnn"):
+    for task in ("softmax", "cnn") if "throughput" in plan.sections else ():
         say(f"training throughput: {task} (paper recipe) vs. DataLoader reference")
         config = dataclasses.replace(resolve_config(task, "paper"), precision=plan.precision)
         record["training"][task] = compare_training(
@@ -109,7 +119,7 @@ def run_bench(
         )
 
     test = Split(data.test.images[: plan.inference_images], data.test.labels[: plan.inference_images])
-    for name in ("softmax", "cnn", "cnn_fast"):
+    for name in ("softmax", "cnn", "cnn_fast") if "inference" in plan.sections else ():
         say(f"inference: {name}")
         torch.manual_seed(0)
         config = resolve_config("cnn", "fast") if name == "cnn_fast" else None
@@ -125,7 +135,7 @@ def run_bench(
         )
 
     record["time_to_accuracy"] = []
-    if plan.accuracy_seeds:
+    if plan.accuracy_seeds and "records" in plan.sections:
         names = ", ".join(dict.fromkeys(t.recipe for t in plan.targets))
         say(f"time to accuracy: {names}, seeds {list(plan.accuracy_seeds)}, one process per run")
         record["time_to_accuracy"] = time_to_accuracy(
@@ -136,9 +146,24 @@ def run_bench(
             precision=plan.precision,
             device=child_device,
         )
-    flops = flops_to_accuracy(plan.targets, val_images=len(data.val), test_images=len(data.test))
-    record["flops_to_accuracy"] = attach_reached(flops, record["time_to_accuracy"])
+    if "records" in plan.sections:
+        flops = flops_to_accuracy(plan.targets, val_images=len(data.val), test_images=len(data.test))
+        record["flops_to_accuracy"] = attach_reached(flops, record["time_to_accuracy"])
+    if "hardware" in plan.sections:
+        _hardware(record, data, plan, device, say)
+    record["parity"] = None
+    if plan.parity_seeds and "parity" in plan.sections:
+        say(f"fp32 vs bf16 parity: fast recipe, seeds {list(plan.parity_seeds)}, one process per run")
+        record["parity"] = parity(
+            list(plan.parity_seeds), threads=threads, data_dir=data_dir, device=child_device
+        )
+    record["load_average_after"] = load_average()
+    return record
 
+
+def _hardware(
+    record: dict[str, Any], data: Dataset, plan: BenchPlan, device: torch.device, say: Callable[[str], None]
+) -> None:
     say("fp32 vs bf16: matmul rate, FLOPs per image, training images/s (alternating)")
     record["hardware"] = compare_precisions(
         data,
@@ -153,11 +178,3 @@ def run_bench(
         device=device,
     )
     record["hardware"]["bf16"] = describe_precision("bf16", device)
-    record["parity"] = None
-    if plan.parity_seeds:
-        say(f"fp32 vs bf16 parity: fast recipe, seeds {list(plan.parity_seeds)}, one process per run")
-        record["parity"] = parity(
-            list(plan.parity_seeds), threads=threads, data_dir=data_dir, device=child_device
-        )
-    record["load_average_after"] = load_average()
-    return record

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import statistics
 import sys
 from typing import Any
 
@@ -24,6 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="one round, few repeats, no time to accuracy, fp32/bf16 parity with seed 0 only "
         "(about a minute on an idle 2-core machine)",
+    )
+    p.add_argument(
+        "--records",
+        action="store_true",
+        help="only the time-to-accuracy and training-FLOPs-to-accuracy rows: the fast recipe and "
+        "the sprint recipes side by side, seed by seed (a few minutes)",
     )
     p.add_argument("--json", metavar="FILE", help="also write every measurement to FILE as JSON")
     p.add_argument("--rounds", type=int, metavar="N", help="alternating rounds per model (default: 5)")
@@ -57,27 +64,35 @@ def format_table(record: dict[str, Any]) -> str:
     device = rt["device"] + (f" ({rt['gpu']})" if rt.get("gpu") else "")
     lines = [
         f"mnistlab bench on {device}: torch {rt['torch']}, {rt['threads']} threads, {rt['cpu']}"
-        + (f", load {load[0]:.1f}" if load else ""),
-        "",
-        f"Training throughput ({record['precision']['precision']}), images/s: median (min-max)",
-        f"  {'model':<9}{'batch':>6}  {'mnistlab':>22}  {'DataLoader reference':>22}  {'ratio':>18}",
+        + (f", load {load[0]:.1f}" if load else "")
+        + f", {record['precision']['precision']}",
     ]
+    if record["training"]:
+        lines += [
+            "",
+            f"Training throughput ({record['precision']['precision']}), images/s: median (min-max)",
+            f"  {'model':<9}{'batch':>6}  {'mnistlab':>22}  {'DataLoader reference':>22}  {'ratio':>18}",
+        ]
     for task, r in record["training"].items():
         lines.append(
             f"  {task:<9}{r['batch_size']:>6}  {_range(r['mnistlab']['images_per_second'], ',.0f'):>22}  "
             f"{_range(r['reference']['images_per_second'], ',.0f'):>22}  {_range(r['ratio'], '.2f'):>18}"
         )
-    lines += ["", "Inference: images/s at batch 1,000; single-image latency ms p50 / p99"]
+    if record["inference"]:
+        lines += ["", "Inference: images/s at batch 1,000; single-image latency ms p50 / p99"]
     for name, r in record["inference"].items():
         lat = r["latency_ms"]
         lines.append(
             f"  {name:<9}{_range(r['images_per_second'], ',.0f'):>26}   {lat['p50']:.2f} / {lat['p99']:.2f}"
         )
-    lines += _hardware_lines(record["hardware"])
+    if record.get("hardware"):
+        lines += _hardware_lines(record["hardware"])
     if record.get("parity"):
         lines += _parity_lines(record["parity"])
     lines += _accuracy_lines(record["time_to_accuracy"])
     lines += _flops_lines(record.get("flops_to_accuracy") or [])
+    if not record["training"]:
+        return "\n".join(lines)
     lines += [
         "",
         "Peak RSS, MiB: "
@@ -93,7 +108,9 @@ def format_table(record: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)  # first: a missing GPU is reported before any work
     threads = set_threads(args.threads)
-    plan = BenchPlan.quick() if args.quick else BenchPlan()
+    if args.quick and args.records:
+        raise UsageError("--quick and --records exclude each other (--quick runs no time to accuracy).")
+    plan = BenchPlan.quick() if args.quick else BenchPlan.records_only() if args.records else BenchPlan()
     if args.rounds is not None:
         if args.rounds <= 0:
             raise UsageError(f"--rounds must be a positive integer, got {args.rounds}.")
@@ -192,6 +209,13 @@ def _accuracy_lines(timed: list[dict[str, Any]]) -> list[str]:
             f"{_range(r['test_accuracy'], '.2%')}, {r['reached']}/{len(runs)} seeds reached it, "
             f"peak RSS {max(x['peak_rss_mib'] for x in runs):.0f} MiB"
         )
+        phases = [x["breakdown"] for x in runs if x.get("breakdown")]
+        if phases:
+            median = {k: statistics.median(b[k] for b in phases) for k in phases[0]}
+            lines.append(
+                f"  {'':<10}{'':<18} import {median['import']:.1f} + data {median['data']:.2f} + train "
+                f"{median['train']:.1f} + evaluate/rest {median['evaluate_and_rest']:.1f} s (medians)"
+            )
     return lines
 
 
