@@ -167,3 +167,28 @@ def test_train_json_then_evaluate_agree(capsys, tmp_path: Path, data_dir: Path) 
     # A second train into the same folder must not clobber it.
     line = _one_line_error(capsys, argv, 2)
     assert f"{run} already holds a run; pass --resume {run}" in line
+
+
+def test_the_script_entry_keeps_exit_status_output_and_atexit_callbacks(tmp_path: Path) -> None:
+    # `entry` ends the process with os._exit after main(): the status, everything printed
+    # (through a pipe, so buffered) and the atexit callbacks must survive that.
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('atexit ran'))\n"
+        "from mnistlab.cli import entry\n"
+        "sys.argv = ['mnistlab', *sys.argv[1:]]\n"
+        "entry()\n"
+    )
+    ok = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.splitlines()[-1] == "atexit ran"
+    assert ok.stdout.startswith("mnistlab ")
+    bad = subprocess.run(
+        [sys.executable, "-c", code, "show", str(tmp_path / "nope")], capture_output=True, text=True
+    )
+    assert bad.returncode != 0 and bad.stdout == "atexit ran\n"
+    assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("mnistlab: error:")
+    module = subprocess.run([sys.executable, "-m", "mnistlab", "--version"], capture_output=True, text=True)
+    assert module.returncode == 0 and module.stdout == ok.stdout.splitlines()[0] + "\n"

@@ -1,5 +1,3 @@
-import sys
+from mnistlab.cli import entry
 
-from mnistlab.cli import main
-
-sys.exit(main())
+entry()
