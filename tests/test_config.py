@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +62,14 @@ def test_config_round_trips_through_a_dict() -> None:
     for task, recipe in RECIPES:
         config = resolve_config(task, recipe)
         assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_every_committed_record_config_resolves_with_the_recipe_its_command_names() -> None:
+    # examples/records/*.toml: each names its command in a comment; what it changes must be keys.
+    files = sorted((Path(__file__).parents[1] / "examples" / "records").glob("*.toml"))
+    assert files
+    for path in files:
+        command = next(line for line in path.read_text().splitlines() if "mnistlab train" in line)
+        task, recipe = re.search(r"mnistlab train (\w+) --recipe (\w+)", command).groups()
+        config = resolve_config(task, recipe, read_config_file(path))
+        assert config != resolve_config(task, recipe), path  # it changes something
