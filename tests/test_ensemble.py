@@ -11,10 +11,19 @@ import pytest
 import torch
 
 from mnistlab.cli import main
-from mnistlab.data import Dataset
+from mnistlab.data import Dataset, load_dataset
 from mnistlab.errors import UsageError
-from mnistlab.evaluation.ensemble import agreement, evaluate_ensemble, mean_probabilities, select_members
+from mnistlab.evaluation.ensemble import (
+    TTA_SHIFTS,
+    agreement,
+    evaluate_ensemble,
+    mean_probabilities,
+    select_members,
+    shifted,
+    tta_logits,
+)
 from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.models import create_model
 from mnistlab.runs.calibration import read_calibration
 from mnistlab.runs.checkpoint import load_model, read_results
 
@@ -82,6 +91,13 @@ def test_cli_prints_json_and_rejects_a_missing_run(
     assert len(out["members"]) == 2 and out["split"] == "test"
     temperature = read_calibration(softmax_run)["temperature"]
     assert [(m["temperature"], m["calibrated"]) for m in out["members"]] == [(temperature, True)] * 2
+    assert main([*args, "--tta"]) == 0
+    shifted_out = json.loads(capsys.readouterr().out)
+    assert shifted_out["tta"] is True and out["tta"] is False
+    assert (
+        shifted_out["accuracy"]
+        == evaluate_ensemble([softmax_run], load_dataset("mnist", data_dir).test, tta=True).accuracy
+    )
     assert main(["ensemble", str(tmp_path / "nope"), "--data-dir", str(data_dir)]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "does not exist" in err[0]
@@ -140,3 +156,27 @@ def test_cli_select_chooses_on_validation_and_refuses_to_test_there(
     assert main(["ensemble", *runs, "--select", "--split", "val", "--data-dir", str(data_dir)]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--split test" in err[0]
+
+
+def test_shifted_moves_a_pixel_and_lets_zeros_in() -> None:
+    image = torch.zeros(1, 4, 4, dtype=torch.uint8)
+    image[0, 0, 0], image[0, 2, 1] = 7, 9
+    down_right = shifted(image, 1, 1)
+    assert down_right[0, 1, 1] == 7 and down_right[0, 3, 2] == 9 and int(down_right.sum()) == 16
+    up = shifted(image, -1, 0)
+    assert up[0, 1, 1] == 9 and int(up.sum()) == 9  # the 7 in row 0 left the image
+    assert torch.equal(shifted(image, 0, 0), image) and down_right.dtype == torch.uint8
+
+
+def test_tta_logits_are_the_mean_calibrated_probability_over_the_shifts(mnist: Dataset) -> None:
+    torch.manual_seed(0)
+    model = create_model("softmax")
+    torch.nn.init.normal_(model.linear.weight, std=0.05)  # zero init would make every view equal
+    images, t = mnist.val.images[:64], 1.7
+    views = [
+        torch.softmax(predict_logits(model, shifted(images, dy, dx)).double() / t, 1) for dy, dx in TTA_SHIFTS
+    ]
+    expected = torch.stack(views).mean(dim=0)
+    got = torch.softmax(tta_logits(model, images, t).double() / t, dim=1)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert not torch.allclose(views[0], expected, atol=1e-3)  # the shifts did change something

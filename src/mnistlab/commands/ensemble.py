@@ -34,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="choose the members on the validation split (greedy, by the committee's NLL), then "
         "evaluate only those on --split",
     )
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="test-time translation: each member averages the image and its copies moved one "
+        "pixel up, down, left and right (5x the inference)",
+    )
     add_checkpoint_arg(p)
     add_data_args(p)
     add_runtime_args(p)
@@ -52,7 +58,12 @@ def run(args: argparse.Namespace) -> int:
         )
     choose_on = data.split("val") if args.select else None
     result = evaluate_ensemble(
-        args.run_dirs, data.split(args.split), which=args.checkpoint, device=device, choose_on=choose_on
+        args.run_dirs,
+        data.split(args.split),
+        which=args.checkpoint,
+        device=device,
+        choose_on=choose_on,
+        tta=args.tta,
     )
     if args.json:
         print_json(
@@ -62,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
                 "dataset": data.name,
                 "trained_on": run_data.trained_on["name"],
                 "domain_shift": run_data.domain_shift,
+                "tta": args.tta,
                 **result.to_dict(),
             }
         )
@@ -84,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         "calibrated probabilities" if not uncalibrated else f"probabilities ({uncalibrated} not calibrated)"
     )
     print(
-        f"ensemble of {len(result.members)} runs, mean of their {averaged}: {args.split} accuracy "
+        f"ensemble of {len(result.members)} runs, mean of their {averaged}"
+        f"{' over 5 shifts of each image' if args.tta else ''}: {args.split} accuracy "
         f"{result.accuracy:.2%} ({result.evaluation.errors} errors in {result.evaluation.count:,})"
     )
     agree = result.agreement

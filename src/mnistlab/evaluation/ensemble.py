@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mnistlab.data.splits import Split
@@ -119,6 +120,31 @@ def select_members(
     return sorted(chosen)
 
 
+# Test-time translation (airbench's, without its mirror images, which digits do not allow):
+# each image and its copies moved one pixel up, down, left and right, background shifted in.
+TTA_SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
+
+
+def shifted(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Images (N, H, W) moved `dy` rows down and `dx` columns right (|dy|, |dx| <= 1), zeros in."""
+    h, w = images.shape[-2:]
+    padded = F.pad(images, (1, 1, 1, 1))  # (N, H + 2, W + 2)
+    return padded[..., 1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w]
+
+
+def tta_logits(model: nn.Module, images: torch.Tensor, temperature: float) -> torch.Tensor:
+    """(N, C) logits whose softmax at `temperature` is the mean over `TTA_SHIFTS` of the model's
+    calibrated probabilities: T * log(mean_s softmax(z_s / T)), so averaging them with other
+    members' logits (and arg-maxing them) works as for plain logits."""
+    probabilities = torch.stack(
+        [
+            (predict_logits(model, shifted(images, dy, dx)).double() / temperature).softmax(dim=1)
+            for dy, dx in TTA_SHIFTS
+        ]
+    ).mean(dim=0)
+    return (temperature * probabilities.log()).float()
+
+
 def mean_probabilities(
     member_logits: Sequence[torch.Tensor], temperatures: Sequence[float] | None = None
 ) -> torch.Tensor:
@@ -154,10 +180,11 @@ def evaluate_ensemble(
     which: str = "final",
     device: str | torch.device = "cpu",
     choose_on: Split | None = None,
+    tta: bool = False,
 ) -> EnsembleResult:
     """Load each run's `which` weights and evaluate the mean of their calibrated probabilities
     on `split`; with `choose_on` (the validation split), only the members `select_members`
-    picks there.
+    picks there. `tta`: each member's prediction is its mean over `TTA_SHIFTS` (`tta_logits`).
 
     Raises UsageError when the runs were trained on different datasets.
     """
@@ -165,19 +192,19 @@ def evaluate_ensemble(
         raise UsageError("An ensemble needs at least one run directory.")
     common_dataset_record(run_dirs)
     splits = [split] if choose_on is None else [split, choose_on]
+    calibration = [member_temperature(run_dir) for run_dir in run_dirs]
+    temperatures = [t for t, _ in calibration]
     logits: list[list[torch.Tensor]] = [[] for _ in splits]  # [split][member] (N, C)
-    for run_dir in run_dirs:
+    for run_dir, t in zip(run_dirs, temperatures, strict=True):
         model, _ = load_model(run_dir, which, device)
         for per_split, images in zip(logits, (s.images for s in splits), strict=True):
-            z = predict_logits(model, images).cpu()
+            z = (tta_logits(model, images, t) if tta else predict_logits(model, images)).cpu()
             if per_split and z.shape != per_split[0].shape:
                 raise UsageError(
                     f"{run_dir} predicts {z.shape[1]} classes but {run_dirs[0]} predicts "
                     f"{per_split[0].shape[1]}; ensemble runs trained on the same dataset."
                 )
             per_split.append(z)
-    calibration = [member_temperature(run_dir) for run_dir in run_dirs]
-    temperatures = [t for t, _ in calibration]
     candidates: tuple[tuple[str, float], ...] = ()
     chosen = list(range(len(run_dirs)))
     if choose_on is not None:
