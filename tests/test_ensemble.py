@@ -180,3 +180,27 @@ def test_tta_logits_are_the_mean_calibrated_probability_over_the_shifts(mnist: D
     got = torch.softmax(tta_logits(model, images, t).double() / t, dim=1)
     assert torch.allclose(got, expected, atol=1e-6)
     assert not torch.allclose(views[0], expected, atol=1e-3)  # the shifts did change something
+
+
+def test_the_committee_script_chooses_on_validation_and_tests_once(
+    softmax_run: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    script = Path(__file__).parents[1] / "examples" / "records" / "committee.py"
+    out = tmp_path / "committee.json"
+    argv = [sys.executable, str(script), str(softmax_run), str(softmax_run), "--threads", "1"]
+    done = subprocess.run(
+        [*argv, "--data-dir", str(data_dir), "--json", str(out)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    record = json.loads(out.read_text())
+    assert set(record["validation"]) == {"plain", "tta"}
+    plain, tta = (record["validation"][k]["accuracy"] for k in ("plain", "tta"))
+    assert record["tta"] == (tta > plain)  # the better validation reading; a tie keeps plain
+    assert (
+        record["test"]["accuracy"]
+        == evaluate_ensemble([softmax_run], load_dataset("mnist", data_dir).test, tta=record["tta"]).accuracy
+    )  # one run twice: the committee is that run
+    assert done.stdout.count("committee test accuracy") == 1
