@@ -325,7 +325,7 @@ def test_cli_quick_writes_the_report(tmp_path: Path, data_dir: Path, monkeypatch
 def test_full_report_reads_each_model_on_the_corrupted_test_split(
     small: Dataset, tmp_path: Path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(reader, "OUTLIERS_PER_SET", 200)  # of 2,000: the paper CNN's forward passes cost
+    monkeypatch.setattr(reader, "OUTLIERS_PER_SET", 100)  # of 2,000: the paper CNN's forward passes cost
     results = reproduce(small, tmp_path, experiments=TINY, seeds=(0,))
     markdown = (tmp_path / "results.md").read_text()
     cells = {row["experiment"]: row for row in tables.robustness_rows(results)}
@@ -354,7 +354,7 @@ def test_full_report_reads_each_model_on_the_corrupted_test_split(
         assert [o["outliers"] for o in expected["outliers"]] == list(outliers.MAKERS)
         for o in expected["outliers"]:
             line = (
-                f"| {row['title']} | {o['outliers'].replace('_', ' ')} | 200 | {o['auroc']:.4f} | "
+                f"| {row['title']} | {o['outliers'].replace('_', ' ')} | 100 | {o['auroc']:.4f} | "
                 f"{100 * o['fpr_at_95_tpr']:.2f} % | {100 * o['abstained']:.2f} % |"
             )
             assert line in markdown

@@ -64,7 +64,7 @@ def test_importing_the_package_loads_none_of_its_parts() -> None:
         "print(before, after, heavy)\n"
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert found.stdout.strip() == "[] ['mnistlab.config', 'mnistlab.errors'] []"
+    assert found.stdout.strip() == "[] ['mnistlab.config', 'mnistlab.errors', 'mnistlab.recipes'] []"
 
 
 def test_a_typo_is_still_a_one_line_usage_error(capsys) -> None:
