@@ -16,9 +16,9 @@ What is measured (medians with min-max over repeats, warm-up excluded):
   FLOPs per image and the share of the matmul rate it achieves, and accuracy parity of the
   fast recipe over seeds with its import/data/train/rest breakdown from process start.
 
-`BenchPlan.sections` names the parts to run (`BenchPlan.records_only()`: the two
-accuracy rows alone, a few minutes); `BenchPlan.precision` sets the precision of the first three; the fp32/bf16 section always
-measures both. Everything runs on the device given to `run_bench` (the child processes get
+`BenchPlan.sections` names the parts to run (`BenchPlan.records_only()`: the two accuracy
+rows alone, a few minutes); `BenchPlan.precision` sets the precision of the first three; the
+fp32/bf16 section always measures both. Everything runs on the device given to `run_bench` (the child processes get
 it as `--device`), and the record names it, with the GPU's name on CUDA.
 """
 
@@ -135,18 +135,18 @@ def run_bench(
         )
 
     record["time_to_accuracy"] = []
-    if plan.accuracy_seeds and "records" in plan.sections:
-        names = ", ".join(dict.fromkeys(t.recipe for t in plan.targets))
-        say(f"time to accuracy: {names}, seeds {list(plan.accuracy_seeds)}, one process per run")
-        record["time_to_accuracy"] = time_to_accuracy(
-            plan.targets,
-            list(plan.accuracy_seeds),
-            threads=threads,
-            data_dir=data_dir,
-            precision=plan.precision,
-            device=child_device,
-        )
     if "records" in plan.sections:
+        if plan.accuracy_seeds:
+            names = ", ".join(dict.fromkeys(t.recipe for t in plan.targets))
+            say(f"time to accuracy: {names}, seeds {list(plan.accuracy_seeds)}, one process per run")
+            record["time_to_accuracy"] = time_to_accuracy(
+                plan.targets,
+                list(plan.accuracy_seeds),
+                threads=threads,
+                data_dir=data_dir,
+                precision=plan.precision,
+                device=child_device,
+            )
         flops = flops_to_accuracy(plan.targets, val_images=len(data.val), test_images=len(data.test))
         record["flops_to_accuracy"] = attach_reached(flops, record["time_to_accuracy"])
     if "hardware" in plan.sections:

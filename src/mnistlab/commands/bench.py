@@ -91,17 +91,16 @@ def format_table(record: dict[str, Any]) -> str:
         lines += _parity_lines(record["parity"])
     lines += _accuracy_lines(record["time_to_accuracy"])
     lines += _flops_lines(record.get("flops_to_accuracy") or [])
-    if not record["training"]:
-        return "\n".join(lines)
-    lines += [
-        "",
-        "Peak RSS, MiB: "
-        + ", ".join(
-            f"{task} mnistlab {r['mnistlab']['peak_rss_mib'] or float('nan'):.0f} / reference "
-            f"{r['reference']['peak_rss_mib'] or float('nan'):.0f}"
-            for task, r in record["training"].items()
-        ),
-    ]
+    if record["training"]:
+        lines += [
+            "",
+            "Peak RSS, MiB: "
+            + ", ".join(
+                f"{task} mnistlab {r['mnistlab']['peak_rss_mib'] or float('nan'):.0f} / reference "
+                f"{r['reference']['peak_rss_mib'] or float('nan'):.0f}"
+                for task, r in record["training"].items()
+            ),
+        ]
     return "\n".join(lines)
 
 

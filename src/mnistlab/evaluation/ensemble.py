@@ -191,7 +191,9 @@ def evaluate_ensemble(
     if not run_dirs:
         raise UsageError("An ensemble needs at least one run directory.")
     common_dataset_record(run_dirs)
-    splits = [split] if choose_on is None else [split, choose_on]
+    # Choosing on the split evaluated (examples/records/committee.py compares on validation)
+    # reads each member's logits once.
+    splits = [split] if choose_on is None or choose_on is split else [split, choose_on]
     calibration = [member_temperature(run_dir) for run_dir in run_dirs]
     temperatures = [t for t, _ in calibration]
     logits: list[list[torch.Tensor]] = [[] for _ in splits]  # [split][member] (N, C)
@@ -210,9 +212,9 @@ def evaluate_ensemble(
     if choose_on is not None:
         candidates = tuple(
             (str(r), evaluation_from_logits(z, choose_on.labels).accuracy)
-            for r, z in zip(run_dirs, logits[1], strict=True)
+            for r, z in zip(run_dirs, logits[-1], strict=True)
         )
-        chosen = select_members(logits[1], choose_on.labels, temperatures)
+        chosen = select_members(logits[-1], choose_on.labels, temperatures)
     member_logits = [logits[0][i] for i in chosen]
     committee = mean_probabilities(member_logits, [temperatures[i] for i in chosen])
     # log() of the mean probability is a valid logit vector: argmax and confusion work as usual.
