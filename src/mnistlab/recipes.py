@@ -52,30 +52,9 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
         eval_every=645,
         log_every=50,
     ),
-    # Reads people's handwriting: the fast CNN reading ink relative to its strongest pixel
-    # (cnn_robust), trained 6 epochs on batches of which half get random pen widths and half
-    # sensor noise, all a random affine map. Chosen on the corrupted validation split
-    # (`mnistlab evaluate RUN --robustness --split val`): elastic, slant and cutout cost
-    # clean accuracy and added nothing to the mean over corruptions there; 6 epochs beat 4 on
-    # validation, clean 99.27 vs 99.22 % and corrupted 96.63 vs 96.58 % (means of seeds 0-2,
-    # 1 thread, 2-core AMD EPYC, torch 2.13.0; issue 13).
-    ("cnn", "robust"): dict(
-        model="cnn_robust",
-        model_options={"widths": [16, 32, 64]},
-        steps=1290,  # 6 epochs at batch 256
-        batch_size=256,
-        optimizer="nesterov",
-        lr=0.4,
-        momentum=0.9,
-        weight_decay=5e-4,
-        schedule="onecycle",
-        warmup_fraction=0.25,
-        augmentations=("thickness", "affine", "noise"),
-        eval_every=1290,
-        log_every=50,
-    ),
     # The best single model: two convolutions per block, random affine augmentation and a
-    # longer one-cycle schedule (~20 minutes on 2 cores); `mnistlab ensemble` averages several.
+    # longer one-cycle schedule (~14 min fp32 on a 2-core EPYC, 4 min 48 s bf16 on the 2-core
+    # Xeon with AMX: docs/records.md); `mnistlab ensemble` averages several.
     ("cnn", "best"): dict(
         model="cnn_best",
         model_options={"widths": [32, 64, 128], "dropout": 0.2},
@@ -92,6 +71,21 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
         eval_every=430,
         log_every=100,
     ),
+}
+
+# Reads people's handwriting: the fast CNN reading ink relative to its strongest pixel
+# (cnn_robust), trained 6 epochs on batches of which half get random pen widths and half
+# sensor noise, all a random affine map. Chosen on the corrupted validation split
+# (`mnistlab evaluate RUN --robustness --split val`): elastic, slant and cutout cost
+# clean accuracy and added nothing to the mean over corruptions there; 6 epochs beat 4 on
+# validation, clean 99.27 vs 99.22 % and corrupted 96.63 vs 96.58 % (means of seeds 0-2,
+# 1 thread, 2-core AMD EPYC, torch 2.13.0; issue 13).
+RECIPES[("cnn", "robust")] = {
+    **RECIPES[("cnn", "fast")],
+    "model": "cnn_robust",
+    "steps": 1290,  # 6 epochs at batch 256
+    "eval_every": 1290,
+    "augmentations": ("thickness", "affine", "noise"),
 }
 
 # The reader (issue 22): the fast CNN at twice its widths, 6 epochs with pen-width and affine
