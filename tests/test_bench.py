@@ -155,7 +155,9 @@ def test_bench_plan_quick_skips_time_to_accuracy() -> None:
     assert dataclasses.replace(quick, rounds=3).rounds == 3
 
 
-def test_records_only_runs_the_accuracy_rows_and_nothing_else(data_dir: Path) -> None:
+def test_records_only_runs_the_accuracy_rows_and_nothing_else(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = Target(0.5, "paper", steps=20, task="softmax")  # 20 SGD steps reach ~85 %
     plan = dataclasses.replace(BenchPlan.records_only(), accuracy_seeds=(0,), targets=(target,))
     mnist = load_dataset("mnist", data_dir)
@@ -169,4 +171,8 @@ def test_records_only_runs_the_accuracy_rows_and_nothing_else(data_dir: Path) ->
     assert "Time to accuracy" in table and "Training FLOPs to accuracy" in table
     assert "DataLoader" not in table and "Matmul" not in table and "Peak RSS, MiB" not in table
     assert "import " in table and "evaluate/rest" in table  # the phases of the child's wall time
+    capsys.readouterr()
     assert main(["bench", "--quick", "--records"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1  # refused before any measuring
+    assert "--quick and --records exclude each other" in captured.err
