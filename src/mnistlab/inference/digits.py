@@ -23,7 +23,7 @@ from PIL import Image, ImageOps
 
 from mnistlab.data.splits import SIDE
 from mnistlab.errors import ImageError
-from mnistlab.inference.image import SIXTEEN_BIT_MODES, WORK_SIDE, has_alpha
+from mnistlab.inference.image import SIXTEEN_BIT_MODES, WORK_SIDE, check_finite, has_alpha
 
 BOX = 20  # the longer side of the digit inside the field
 CENTRE = 14.0  # centre of mass, in pixel-index coordinates (row, column)
@@ -41,7 +41,7 @@ def preprocess(image: Image.Image, *, name: str = "The image") -> np.ndarray:
     """An image of one digit, in any mode, to MNIST's (28, 28) uint8 light-on-dark format.
 
     Honours EXIF orientation; transparent pixels count as white paper (or, when that leaves
-    nothing, as a black canvas). Raises ImageError for a blank image.
+    nothing, as a black canvas). Raises ImageError for a blank image, or NaN or infinite pixels.
     """
     return centre_digit(image_ink(image, name=name)[0], name)
 
@@ -51,8 +51,9 @@ def image_ink(image: Image.Image, *, name: str = "The image") -> tuple[np.ndarra
     noise set to zero, and the factor its sides were reduced by (1, or more for large photos).
 
     Honours EXIF orientation; transparent pixels count as white paper (or, when that leaves
-    nothing, as a black canvas). Raises ImageError for a blank image.
+    nothing, as a black canvas). Raises ImageError for a blank image, or NaN or infinite pixels.
     """
+    check_finite(image, name)
     image = ImageOps.exif_transpose(image)
     factor = max(1, max(image.size) // WORK_SIDE)
     try:

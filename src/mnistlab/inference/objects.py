@@ -27,7 +27,7 @@ from PIL import Image, ImageFilter, ImageOps
 
 from mnistlab.data.splits import SIDE
 from mnistlab.errors import ImageError
-from mnistlab.inference.image import SIXTEEN_BIT_MODES, WORK_SIDE, has_alpha
+from mnistlab.inference.image import SIXTEEN_BIT_MODES, WORK_SIDE, check_finite, has_alpha
 
 TRIM_FUZZ = 0.05  # of full scale: the paper's "within 5 % of the maximum possible intensity"
 SHARPEN_RADIUS = 1.0  # the paper's Gaussian radius and standard deviation
@@ -36,6 +36,7 @@ _OBJECT_FIX = "pass a picture of one item on a plain background"
 
 def _rgb_on_white(image: Image.Image, name: str) -> Image.Image:
     """Any Pillow mode to RGB; transparent pixels become white, as behind the product photos."""
+    check_finite(image, name)
     image = ImageOps.exif_transpose(image)
     if has_alpha(image):
         rgba = image.convert("RGBA")
