@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from mnistlab.commands.common import add_checkpoint_arg, add_json_arg, add_runtime_args, print_json
-from mnistlab.errors import ImageError
+from mnistlab.errors import ImageError, UsageError
 from mnistlab.fileio import atomic_write_bytes
 from mnistlab.inference import Prediction, Reader, Reading, load_image
 from mnistlab.inference.number import NumberReading, number_fields, read_number
@@ -49,7 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="?",
         help="a run directory made by `mnistlab train` (default: the reader that ships with mnistlab)",
     )
-    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, GIF, BMP, TIFF, ...)")
+    p.add_argument(
+        "images",
+        metavar="IMAGE",
+        nargs="+",
+        help="image files: PNG, JPEG, WebP, BMP, GIF (first frame) or TIFF",
+    )
     add_checkpoint_arg(p)
     p.add_argument(
         "--always-answer",
@@ -139,13 +145,34 @@ def number_text(image: str, number: NumberReading, reader: Reader, args: argpars
     return lines
 
 
+def output_folder(value: str) -> Path:
+    """The --save-preprocessed folder, checked before anything is read or written: it, or the
+    nearest of its parents that exists, must be a folder that can be written to."""
+    path = Path(value)
+    existing = next(p for p in (path, *path.absolute().parents) if p.exists() or p.is_symlink())
+    if not existing.is_dir():
+        if existing == path:
+            raise UsageError(
+                f"--save-preprocessed {value} is a file, not a folder; pass a folder (it is made if missing)."
+            )
+        raise UsageError(f"--save-preprocessed {value} cannot be made: {existing} is a file, not a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--save-preprocessed {value} cannot be written: {existing} is not writable.")
+    return path
+
+
 def save_preprocessed(out_dir: Path, numbers: dict[str, NumberReading]) -> None:
     taken: set[str] = set()
     for image, number in numbers.items():
         several = len(number.digits) > 1
         for k, digit in enumerate(number.digits, start=1):
             name = preprocessed_name(image, taken, f"-digit{k}" if several else "")
-            atomic_write_bytes(out_dir / name, png_bytes(digit.image))
+            try:
+                atomic_write_bytes(out_dir / name, png_bytes(digit.image))
+            except OSError as exc:  # a full disk, or the folder changed after the check
+                raise UsageError(
+                    f"--save-preprocessed {out_dir}: {name} cannot be written ({exc.strerror or exc})."
+                ) from None
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
@@ -166,6 +193,7 @@ def resolve_run(run_dir: str | None, images: list[str]) -> tuple[str, list[str],
 
 
 def run(args: argparse.Namespace) -> int:
+    out_dir = output_folder(args.save_preprocessed) if args.save_preprocessed else None
     device = resolve_device(args.device)
     set_threads(args.threads)
     args.run_dir, args.images, shipped = resolve_run(args.run_dir, args.images)
@@ -189,8 +217,8 @@ def run(args: argparse.Namespace) -> int:
             errors[image] = str(exc)
             print(f"mnistlab: error: {exc}", file=sys.stderr)
 
-    if args.save_preprocessed and numbers:
-        save_preprocessed(Path(args.save_preprocessed), numbers)
+    if out_dir is not None and numbers:
+        save_preprocessed(out_dir, numbers)
 
     if args.json:
         rows = [

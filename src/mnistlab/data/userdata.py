@@ -1,11 +1,13 @@
 """A person's own dataset in the MNIST layout: validate it completely, then record it.
 
 `add_dataset` reads all four IDX files before it writes anything: each must parse, images
-must be uint8 (N, 28, 28), labels uint8 (N,) with one label per image, every label must name
-a class (2 to 256 of them), and the validation split must leave training images. Only then
-is the record (folder, classes, validation size, each file's content SHA-256) written, in
-one atomic step, to the user config folder (see `mnistlab.data.registry`). The files stay
-where they are; later loads verify them against the recorded digests.
+must be uint8 (N, 28, 28), labels uint8 (N,) with one label per image (all four headers are
+checked before any payload is read), every label must name a class (2 to 256 of them; with no
+names given, every class up to the largest label must have training images), and the
+validation split must leave training images. Only then is the record (folder, classes,
+validation size, each file's content SHA-256) written, in one atomic step, to the user config
+folder (see `mnistlab.data.registry`). The files stay where they are; later loads verify them
+against the recorded digests.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistlab.data.idx import read_idx
+from mnistlab.data.idx import read_idx, read_idx_header
 from mnistlab.data.registry import DATASETS, get_dataset_spec, identify_content, user_dataset_path
 from mnistlab.data.spec import FILE_ROLES, IMAGE_KINDS, NAME_PATTERN, DatasetFile, DatasetSpec, spec_record
 from mnistlab.data.splits import SIDE
@@ -76,60 +78,85 @@ def _find(directory: Path) -> dict[str, Path]:
     return found
 
 
-def _check_images(array: np.ndarray, path: Path) -> None:
-    if array.dtype != np.uint8 or array.ndim != 3:
+def _check_images(dtype: np.dtype, shape: tuple[int, ...], path: Path) -> None:
+    if dtype != np.uint8 or len(shape) != 3:
         raise DataError(
-            f"{path} holds {array.dtype} of shape {array.shape}, not images; an images file holds "
+            f"{path} holds {dtype} of shape {shape}, not images; an images file holds "
             f"uint8 of shape (N, {SIDE}, {SIDE})."
         )
-    if array.shape[1:] != (SIDE, SIDE):
+    if shape[1:] != (SIDE, SIDE):
         raise DataError(
-            f"{path} holds {array.shape[1]}x{array.shape[2]} images; mnistlab's models take "
+            f"{path} holds {shape[1]}x{shape[2]} images; mnistlab's models take "
             f"{SIDE}x{SIDE}, so resize them to {SIDE}x{SIDE} first."
         )
-    if array.shape[0] == 0:
+    if shape[0] == 0:
         raise DataError(f"{path} holds no images.")
 
 
-def _check_labels(labels: np.ndarray, path: Path, image_count: int, images_path: Path) -> None:
-    if labels.dtype != np.uint8 or labels.ndim != 1:
+def _check_labels(
+    dtype: np.dtype, shape: tuple[int, ...], path: Path, image_count: int, images_path: Path
+) -> None:
+    if dtype != np.uint8 or len(shape) != 1:
         raise DataError(
-            f"{path} holds {labels.dtype} of shape {labels.shape}, not labels; a labels file holds "
-            f"uint8 of shape (N,)."
+            f"{path} holds {dtype} of shape {shape}, not labels; a labels file holds uint8 of shape (N,)."
         )
-    if labels.shape[0] != image_count:
+    if shape[0] != image_count:
         raise DataError(
-            f"{path} holds {labels.shape[0]} labels but {images_path} holds {image_count} images; "
+            f"{path} holds {shape[0]} labels but {images_path} holds {image_count} images; "
             f"each image needs exactly one label."
         )
 
 
 def _read_folder(paths: dict[str, Path]) -> dict[str, np.ndarray]:
-    arrays = {role: read_idx(paths[role]) for role in FILE_ROLES}
+    """Every file's header is checked before any payload is read (or inflated), then the files."""
+    headers = {role: read_idx_header(paths[role]) for role in FILE_ROLES}
     for split in ("train", "test"):
         images_path, labels_path = paths[f"{split}_images"], paths[f"{split}_labels"]
-        _check_images(arrays[f"{split}_images"], images_path)
-        _check_labels(arrays[f"{split}_labels"], labels_path, arrays[f"{split}_images"].shape[0], images_path)
-    return arrays
+        _check_images(*headers[f"{split}_images"], images_path)
+        _check_labels(*headers[f"{split}_labels"], labels_path, headers[f"{split}_images"][1][0], images_path)
+    return {role: read_idx(paths[role]) for role in FILE_ROLES}
+
+
+def _first_label_from(labels: np.ndarray, lowest: int) -> tuple[int, int] | None:
+    """(index, value) of the first label >= `lowest`, or None."""
+    bad = np.flatnonzero(labels >= lowest)
+    return (int(bad[0]), int(labels[bad[0]])) if bad.size else None
 
 
 def _resolve_classes(
     classes: tuple[str, ...] | None, arrays: dict[str, np.ndarray], paths: dict[str, Path]
 ) -> tuple[str, ...]:
-    top = {role: int(arrays[role].max()) for role in ("train_labels", "test_labels")}
+    roles = ("train_labels", "test_labels")
     if classes is None:
-        count = max(top.values()) + 1
+        # No names given: the labels declare the classes 0..K-1, so each must have training images
+        # (a stray 11 among digits would otherwise add a class 10 with none, and an 11 with one).
+        count = max(int(arrays[role].max()) for role in roles) + 1
         if count < 2:
             raise DataError(
                 f"{paths['train_labels']} and {paths['test_labels']} hold only label 0; a dataset needs "
                 f"at least 2 classes."
             )
+        trained = np.bincount(arrays["train_labels"], minlength=count)
+        missing = int(np.flatnonzero(trained == 0)[0]) if (trained == 0).any() else None
+        if missing is not None:
+            for role in roles:
+                found = _first_label_from(arrays[role], missing)
+                if found is not None:
+                    index, value = found
+                    raise DataError(
+                        f"{paths[role]} holds label {value} at index {index}, but no training image has "
+                        f"label {missing}; labels number the classes 0, 1, 2, ... with images of each, "
+                        f"or name every class with --classes or --classes-file."
+                    )
         return tuple(str(c) for c in range(count))
-    for role, label in top.items():
-        if label >= len(classes):
+    for role in roles:
+        found = _first_label_from(arrays[role], len(classes))
+        if found is not None:
+            index, value = found
             raise DataError(
-                f"{paths[role]} holds label {label}, but only {len(classes)} classes were given "
-                f"(labels 0-{len(classes) - 1}); name every class with --classes or --classes-file."
+                f"{paths[role]} holds label {value}, but only {len(classes)} classes were given "
+                f"(labels 0-{len(classes) - 1}): the first label outside them is at index {index}; name "
+                f"every class with --classes or --classes-file."
             )
     return classes
 
