@@ -312,7 +312,7 @@ def test_serve_shows_class_names_and_converts_the_fashion_way(
 
     with pytest.raises(UsageError, match="runs read together must share one dataset"):
         load_served_models([fashion_run, softmax_run])
-    client = TestClient(create_app(load_served_models([fashion_run])))
+    client = TestClient(create_app(load_served_models([fashion_run])), base_url="http://127.0.0.1")
     listed = client.get("/api/models").json()
     assert listed["dataset"]["classes"] == list(FASHION_MNIST.classes)
     assert listed["dataset"]["prompt"] == "Draw one of: " + ", ".join(FASHION_MNIST.classes) + "."

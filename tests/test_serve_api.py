@@ -53,6 +53,8 @@ from mnistlab.serve.app import STATIC_DIR
 from mnistlab.serve.bodies import Upload
 from mnistlab.serve.errors import BodyLimit
 
+LOCAL = "http://127.0.0.1"  # the test client's Host: the server answers loopback names only
+
 
 @pytest.fixture(scope="module")
 def served(softmax_run: Path, cnn_run: Path) -> list[ServedModel]:
@@ -61,7 +63,7 @@ def served(softmax_run: Path, cnn_run: Path) -> list[ServedModel]:
 
 @pytest.fixture(scope="module")
 def client(served: list[ServedModel]) -> Iterator[TestClient]:
-    with TestClient(create_app(served), raise_server_exceptions=False) as test_client:
+    with TestClient(create_app(served), base_url=LOCAL, raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -286,7 +288,9 @@ def test_an_abstaining_model_says_why_and_keeps_its_probabilities(
     refusing = with_rule(served[0], threshold=1.5)
     answering = with_rule(served[1], score="energy", threshold=-float("inf"))
     seen = preprocess_intensities(digits[3])
-    with TestClient(create_app([refusing, answering]), raise_server_exceptions=False) as test_client:
+    with TestClient(
+        create_app([refusing, answering]), base_url=LOCAL, raise_server_exceptions=False
+    ) as test_client:
         listed = test_client.get("/api/models").json()["models"]
         body = test_client.post("/api/predict", json={"pixels": digits[3].tolist()}).json()
     assert [(m["score"], m["threshold"]) for m in listed] == [("msp", 1.5), ("energy", None)]
@@ -313,7 +317,7 @@ def test_an_uncalibrated_run_answers_everything_with_the_raw_softmax(
     (model,) = load_served_models([old])
     rng = np.random.default_rng(0)
     noise = [rng.integers(0, 256, (28, 28)).tolist() for _ in range(4)]
-    with TestClient(create_app([model])) as test_client:
+    with TestClient(create_app([model]), base_url=LOCAL) as test_client:
         (listed,) = test_client.get("/api/models").json()["models"]
         bodies = [test_client.post("/api/predict", json={"pixels": p}).json() for p in noise]
     assert (listed["calibrated"], listed["temperature"], listed["threshold"], listed["fitted_on"]) == (
@@ -546,7 +550,7 @@ def test_validation_error_is_json(served: list[ServedModel]) -> None:
     def probe(n: int) -> int:
         return n
 
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with TestClient(app, base_url=LOCAL, raise_server_exceptions=False) as test_client:
         assert "n" in assert_one_sentence_error(test_client.get("/probe?n=seven"), 422)
 
 
@@ -557,7 +561,7 @@ def test_a_bug_is_a_json_500(served: list[ServedModel], monkeypatch: pytest.Monk
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(app.state.predictor, "read", broken)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with TestClient(app, base_url=LOCAL, raise_server_exceptions=False) as test_client:
         response = test_client.post("/api/predict", json={"pixels": [[0] * 27 + [255]] * 28})
         assert_one_sentence_error(response, 500)
 
@@ -650,7 +654,7 @@ def test_serve_picks_the_newest_finished_runs(
     port = free_port()
     assert cli.main(["serve", "--runs-dir", str(runs), "--port", str(port)]) == 0
     assert (captured["host"], captured["port"]) == ("127.0.0.1", port)
-    with TestClient(captured["app"]) as test_client:
+    with TestClient(captured["app"], base_url=LOCAL) as test_client:
         models = test_client.get("/api/models").json()["models"]
     assert [m["run"] for m in models] == ["softmax-new", "cnn"]
 
@@ -685,7 +689,7 @@ def test_serve_trains_what_it_needs_on_first_start(
     trained = latest_finished_runs(runs)
     assert set(trained) == {"softmax"}
     assert read_results(trained["softmax"])["recipe"] == "paper"
-    with TestClient(captured["app"]) as test_client:
+    with TestClient(captured["app"], base_url=LOCAL) as test_client:
         models = test_client.get("/api/models").json()["models"]
     assert [m["name"] for m in models] == ["softmax", "cnn"]
     assert (

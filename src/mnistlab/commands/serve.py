@@ -46,6 +46,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host beyond loopback (such as 0.0.0.0): the API has no authentication",
+    )
+    p.add_argument(
+        "--trusted-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name or address clients may use besides localhost, 127.0.0.1, ::1 and --host "
+        "(repeatable; '*.example.com' or '*' allowed)",
+    )
     p.add_argument("--runs-dir", default="runs", metavar="DIR", help="where to look for runs (default: runs)")
     add_data_args(p)
     add_runtime_args(p)
@@ -129,6 +142,27 @@ def default_runs(args: argparse.Namespace, device: torch.device) -> list[Path]:
     return [found[task] for task in TASKS]
 
 
+def check_host(host: str, allow_remote: bool) -> None:
+    """Refuse, in one sentence, to serve the unauthenticated API beyond loopback unless asked to."""
+    from mnistlab.serve import is_loopback
+
+    if not is_loopback(host) and not allow_remote:
+        raise UsageError(
+            f"--host {host} reaches beyond this machine and the API has no authentication; "
+            "pass --allow-remote to serve it to the network anyway, or leave out --host."
+        )
+
+
+def trusted_hosts(host: str, extra: list[str]) -> list[str]:
+    """Loopback by name and address, the address listened on (unless a wildcard), and `extra`."""
+    from mnistlab.serve import LOOPBACK_HOSTS
+    from mnistlab.serve.guards import check_host_patterns
+    from mnistlab.serve.server import WILDCARD_HOSTS
+
+    bound = [] if host.strip("[]") in WILDCARD_HOSTS else [host.strip("[]")]
+    return check_host_patterns([*LOOPBACK_HOSTS, *bound, *extra])
+
+
 def check_port(host: str, port: int) -> None:
     """Fail with one line, before loading anything, if the address cannot be bound."""
     if not 1 <= port <= 65535:
@@ -148,11 +182,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from mnistlab.serve import create_app, load_served_models
+        from mnistlab.serve import create_app, is_loopback, load_served_models, uvicorn_options
     except ModuleNotFoundError as exc:
         raise UsageError(
             f"`mnistlab serve` needs {exc.name}; install it with: pip install 'mnistlab[serve]'."
         ) from None
+    check_host(args.host, args.allow_remote)
+    hosts = trusted_hosts(args.host, args.trusted_host)
     check_port(args.host, args.port)
     device = resolve_device(args.device)
     set_threads(args.threads)
@@ -174,6 +210,14 @@ def run(args: argparse.Namespace) -> int:
         if served.reader.note:
             print(f"mnistlab serve: {served.reader.note}", file=sys.stderr)
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    if args.allow_remote and not is_loopback(args.host):
+        print(
+            f"mnistlab serve: warning: listening on {shown_host}:{args.port}, beyond this machine; the API "
+            "has no authentication, so anyone who can reach this address can use it.",
+            file=sys.stderr,
+        )
+    print(f"mnistlab serve: answering requests for the hosts {', '.join(hosts)}.", file=sys.stderr)
     print(f"mnistlab serve: open http://{shown_host}:{args.port}/ (API docs at /docs).", file=sys.stderr)
-    uvicorn.run(create_app(models), host=args.host, port=args.port, log_level="info")
+    app = create_app(models, trusted_hosts=hosts)
+    uvicorn.run(app, host=args.host, port=args.port, **uvicorn_options())
     return 0

@@ -1,7 +1,8 @@
 """The FastAPI app: the drawing page, `POST /api/predict`, `GET /api/models`, `/healthz`, `/docs`.
 
 Request bodies are read by `serve.bodies`, errors answered by `serve.errors`; the models are
-loaded once (`serve.models`) and shared by every request.
+loaded once (`serve.models`) and shared by every request. What the app sheds before reading
+(an untrusted Host, a slow or oversized body, predictions beyond its queue) is `serve.guards`.
 """
 
 from __future__ import annotations
@@ -20,17 +21,40 @@ from swagger_ui_bundle import swagger_ui_path
 
 from mnistlab import __version__
 from mnistlab.errors import ImageError
-from mnistlab.serve.bodies import PREDICT_BODY, read_upload
+from mnistlab.serve.answers import NumberAnswer
+from mnistlab.serve.bodies import PREDICT_BODY, Received, decode_upload, receive_upload
 from mnistlab.serve.errors import ApiError, BodyLimit, register_error_handlers, sentence
+from mnistlab.serve.guards import (
+    BODY_TIMEOUT,
+    LOOPBACK_HOSTS,
+    Admission,
+    BodyTimeout,
+    TrustedHosts,
+    check_host_patterns,
+)
 from mnistlab.serve.models import Predictor, ServedModel
 
 MAX_BODY_BYTES = 1_000_000  # 1 MB; a 280x280 canvas PNG is ~5-20 kB
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def create_app(models: Sequence[ServedModel], *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """The web app serving `models`, loaded once and shared by every request."""
+def create_app(
+    models: Sequence[ServedModel],
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    body_timeout: float = BODY_TIMEOUT,
+    trusted_hosts: Sequence[str] = LOOPBACK_HOSTS,
+    admission: Admission | None = None,
+) -> FastAPI:
+    """The web app serving `models`, loaded once and shared by every request.
+
+    It answers requests whose Host header is one of `trusted_hosts` (names or addresses,
+    '*.example.com' or '*'), reads a body of at most `max_body_bytes` arriving within
+    `body_timeout` seconds, and predicts within `admission`'s queue (default: `Admission()`).
+    """
     predictor = Predictor(models)
+    admission = admission or Admission()
+    check_host_patterns(trusted_hosts)  # now, not at the first request
     app = FastAPI(
         title="mnistlab",
         version=__version__,
@@ -39,24 +63,13 @@ def create_app(models: Sequence[ServedModel], *, max_body_bytes: int = MAX_BODY_
         redoc_url=None,
     )
     app.state.predictor = predictor
+    app.state.admission = admission
+    # The last added runs first: the Host is checked before anything is read.
+    app.add_middleware(BodyTimeout, seconds=body_timeout)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(TrustedHosts, allowed_hosts=trusted_hosts)
     register_error_handlers(app)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title="mnistlab API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="data:,",
-        )
-
-    @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html")
+    add_pages(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -92,11 +105,9 @@ def create_app(models: Sequence[ServedModel], *, max_body_bytes: int = MAX_BODY_
         body) or JSON `{"pixels": 28x28}`; `?single=true` reads the whole of it as one digit.
         """
         start = time.perf_counter()
-        upload = await read_upload(request)
-        try:
-            answers = await run_in_threadpool(predictor.read, upload, single=single)
-        except ImageError as exc:  # a blank canvas, or more digit candidates than a number has
-            raise ApiError(422, sentence(str(exc))) from None
+        received = await receive_upload(request)  # read before queueing: a slow body holds no slot
+        async with admission.slot():
+            answers = await run_in_threadpool(read_received, predictor, received, single)
         models = [answer.to_dict() for answer in answers]
         # Plain JSON types already: a JSONResponse skips FastAPI's encoder, which walks every
         # pixel of every digit's input (~20 ms for a 6-digit number on a busy 2-core machine).
@@ -109,3 +120,32 @@ def create_app(models: Sequence[ServedModel], *, max_body_bytes: int = MAX_BODY_
         )
 
     return app
+
+
+def read_received(predictor: Predictor, received: Received, single: bool) -> list[NumberAnswer]:
+    """Decode a body and read it with every model (blocking: the app runs it in a thread)."""
+    upload = decode_upload(received)
+    try:
+        return predictor.read(upload, single=single)
+    except ImageError as exc:  # a blank canvas, or more digit candidates than a number has
+        raise ApiError(422, sentence(str(exc))) from None
+
+
+def add_pages(app: FastAPI) -> None:
+    """The drawing page, its assets and the API docs, all served from the package (no CDN)."""
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="mnistlab API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="data:,",
+        )
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")

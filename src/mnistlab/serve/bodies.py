@@ -1,6 +1,7 @@
 """Request bodies to what the models read: a PNG upload, a data URL, or 28x28 pixels.
 
-`read_upload` decodes the body (an `Upload`: an image, or light-on-dark intensities); the
+`receive_upload` reads the body as sent (a `Received`), `decode_upload` decodes it (an
+`Upload`: an image, or light-on-dark intensities) off the event loop; the
 `Predictor` then reads it as `mnistlab predict` reads a file (`inference.number`): every digit
 found, each given MNIST's pre-processing on its own, or the whole of it as one digit.
 """
@@ -16,7 +17,6 @@ from typing import Any
 
 import numpy as np
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 from starlette.datastructures import UploadFile
 
@@ -120,16 +120,30 @@ def json_upload(payload: Any) -> Upload:
     raise ApiError(422, "The JSON body needs an 'image' data URL or a 'pixels' 28x28 array.")
 
 
-async def read_upload(request: Request) -> Upload:
-    """Dispatch on Content-Type; decoding runs off the event loop."""
+@dataclass(frozen=True)
+class Received:
+    """A request body as sent, not yet decoded: JSON text, or the bytes of an image file."""
+
+    kind: str  # "json" or "image"
+    data: bytes
+
+
+def decode_upload(received: Received) -> Upload:
+    """Decode what was received (blocking: run it off the event loop)."""
+    if received.kind == "image":
+        return image_upload(received.data)
+    try:
+        payload = json.loads(received.data)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ApiError(400, "The request body is not valid JSON.") from None
+    return json_upload(payload)
+
+
+async def receive_upload(request: Request) -> Received:
+    """Read the body by its Content-Type, without decoding it (`decode_upload` does)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "application/json":
-        body = await request.body()
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise ApiError(400, "The request body is not valid JSON.") from None
-        return await run_in_threadpool(json_upload, payload)
+        return Received("json", await request.body())
     if media_type == "multipart/form-data":
         # Any field name is accepted (`curl -F file=@digit.png` as well as the page's 'image');
         # a few extra files are parsed only to name them in the error.
@@ -140,9 +154,9 @@ async def read_upload(request: Request) -> Upload:
             raise ApiError(
                 422, f"The multipart upload needs exactly one file part; got {len(uploads)} ({got})."
             )
-        return await run_in_threadpool(image_upload, await uploads[0][1].read())
+        return Received("image", await uploads[0][1].read())
     if media_type.startswith("image/"):
-        return await run_in_threadpool(image_upload, await request.body())
+        return Received("image", await request.body())
     given = (
         f"Content-Type {media_type!r} is not supported" if media_type else "The request has no Content-Type"
     )
