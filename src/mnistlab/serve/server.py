@@ -88,7 +88,7 @@ class GuardedH11Protocol(H11Protocol):
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "A client"
         if phase == "headers" and self.conn.trailing_data[0]:
             message = f"The request headers did not arrive within {seconds:g} s."
-            body = json.dumps({"error": message}).encode()
+            body = json.dumps({"error": message}, separators=(",", ":")).encode()  # as the app writes it
             self.transport.write(
                 b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
                 + f"content-length: {len(body)}\r\n\r\n".encode()
