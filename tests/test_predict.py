@@ -1,8 +1,9 @@
 """`mnistlab predict`: pre-processing a person's own image as MNIST was made, and the CLI.
 
-References: the model's own classes on the original 28x28 test tensors (the issue's
-acceptance check), exact equalities between modes that hold the same pixels, centres of
-mass and bounding boxes computed here independently, and exact error sentences.
+References: the shipped reader's own classes on the original 28x28 test tensors (the
+acceptance check), the library's reading of the same file in the same mode (the command
+line), exact equalities between modes that hold the same pixels, centres of mass and
+bounding boxes computed here independently, and exact error sentences.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ import mnistlab.inference.image as image_module
 from mnistlab.cli import main
 from mnistlab.errors import ImageError
 from mnistlab.evaluation.metrics import predict_logits
-from mnistlab.inference import Prediction, classify, load_image, preprocess, preprocess_intensities
+from mnistlab.inference import Prediction, Reader, classify, load_image, preprocess, preprocess_intensities
+from mnistlab.inference.number import number_fields, read_number
+from mnistlab.models import pretrained
 from mnistlab.runs.checkpoint import load_model
 
 ACCEPTANCE_N = 200
 ACCEPTANCE_MIN = 0.97
+CLI_N = 50  # files a version through the command line: the check there is exact equality
 VERSIONS = ("light_on_dark", "dark_on_light", "enlarged")
 BLANK = "holds no digit: nothing stands out from its background"
 
@@ -69,11 +73,23 @@ def seven(width: int = 120, height: int = 160) -> Image.Image:
 
 
 # -- the acceptance check: 200 test digits, three versions -------------------------------
+# With the shipped reader (99.4 % test accuracy): its margins are wide, so the agreement below
+# does not hang on a few near-ties that a CPU's floating-point order may flip.
 
 
 @pytest.fixture(scope="module")
-def model(cnn_run: Path) -> torch.nn.Module:
-    return load_model(cnn_run)[0]
+def shipped_run() -> Path:
+    return pretrained.reader_run()
+
+
+@pytest.fixture(scope="module")
+def model(shipped_run: Path) -> torch.nn.Module:
+    return load_model(shipped_run)[0]
+
+
+@pytest.fixture(scope="module")
+def reader(shipped_run: Path) -> Reader:
+    return Reader.from_run(shipped_run)
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +125,8 @@ def test_acceptance_library(version, model, reference_labels, acceptance_files) 
     labels = np.array([p.label for p in classify(model, digits)])
     agreement = float((labels == reference_labels).mean())
     print(f"{version}: {agreement:.1%} agree with the model on the original tensors")
+    # Measured 99.5, 99.5 and 100 % (AMD EPYC Zen 4, torch 2.13.0, 2 threads): the bound is
+    # five images under the lowest, where a 300-step model's 97.5 % sat one image above it.
     assert agreement >= ACCEPTANCE_MIN, f"{version}: agreement {agreement:.3f}"
 
 
@@ -117,23 +135,27 @@ def test_inverted_copy_is_preprocessed_identically(acceptance_files) -> None:
         assert np.array_equal(preprocess(load_image(light)), preprocess(load_image(dark)))
 
 
-def test_acceptance_cli_json(model, reference_labels, acceptance_files, cnn_run, capsys) -> None:
-    paths = [str(p) for version in VERSIONS for p in acceptance_files[version]]
-    # --always-answer: this checks the pre-processing, so every image gets the model's top class.
-    assert main(["predict", str(cnn_run), *paths, "--json", "--device", "cpu", "--always-answer"]) == 0
+@pytest.mark.parametrize("single", [False, True], ids=["number", "single"])
+def test_acceptance_cli_json_equals_the_library(
+    single, reader, acceptance_files, shipped_run, capsys
+) -> None:
+    """`predict --json` gives, for every file, exactly the fields the library's reading of that
+    file gives in the same mode: the command adds no pre-processing of its own."""
+    paths = [str(p) for version in VERSIONS for p in acceptance_files[version][:CLI_N]]
+    argv = ["predict", str(shipped_run), *paths, "--json", "--device", "cpu", "--always-answer"]
+    assert main(argv + ["--single"] * single) == 0
     out = json.loads(capsys.readouterr().out)
-    rows = {row["image"]: row for row in out["predictions"]}
-    assert [row["image"] for row in out["predictions"]] == paths and out["run_dir"] == str(cnn_run)
-    for version in VERSIONS:
-        labels = np.array([rows[str(p)]["label"] for p in acceptance_files[version]])
-        assert (labels == reference_labels).mean() >= ACCEPTANCE_MIN, version
-    row = rows[paths[0]]
+    assert [row["image"] for row in out["predictions"]] == paths and out["run_dir"] == str(shipped_run)
+    for row, path in zip(out["predictions"], paths, strict=True):
+        expected = read_number(reader, load_image(path), name=f"Image {path}", single=single)
+        assert row == {"image": path, **number_fields(expected, reader, always_answer=True)}, path
+        if single:  # one digit, pre-processed as `preprocess` does, read as `Reader.read` reads it
+            assert expected.digits[0].reading == reader.read(preprocess(load_image(path))[None])[0]
+    row = out["predictions"][0]
     assert len(row["probabilities"]) == 10 and abs(sum(row["probabilities"]) - 1) < 1e-9
     assert row["top"][0] == [row["label"], max(row["probabilities"])]
     # Calibrated with the run's temperature (fitted on validation when it finished).
-    assert out["calibrated"] and out["temperature"] != 1.0
-    library = classify(model, preprocess(load_image(paths[0]))[None], temperature=out["temperature"])[0]
-    assert row["probabilities"] == pytest.approx(library.probabilities, abs=1e-6)  # batch of 600 vs 1
+    assert out["calibrated"] and out["temperature"] == reader.temperature != 1.0
 
 
 # -- pre-processing: modes, orientation, geometry ----------------------------------------
