@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -50,7 +51,21 @@ def add_json_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    """`obj` as JSON on stdout. JSON has no NaN or infinity: a number that is not finite (the
+    selective accuracy when nothing was answered, the threshold -inf of a rule that never
+    abstains) is printed as null, and dumps refuses any left over."""
+    sys.stdout.write(json.dumps(finite_or_null(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def finite_or_null(obj: Any) -> Any:
+    """`obj` with every float that is not finite replaced by None, in dicts, lists and tuples."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_null(v) for v in obj]
+    return obj
 
 
 def download_bar(desc: str) -> Callable[[int, int | None], None]:

@@ -1,25 +1,25 @@
 """A run's `calibration.json`: its temperature and when it abstains, fitted on its validation split.
 
-Written when a run finishes (or by `mnistlab calibrate RUN` for a run trained before there
-was one) and read by everything that shows or thresholds a probability: `predict`, the API
-and page, `ensemble` and the ONNX metadata. The rule is stored as plain data; deciding with
-it is `mnistlab.evaluation.abstention.AbstentionRule`.
+Written when a run finishes (or by `mnistlab calibrate RUN` for a run trained before there was
+one, or killed before it was written) and read by everything that shows or thresholds a
+probability: `predict`, the API and page, `ensemble` and the ONNX metadata. The rule is stored
+as plain data; deciding with it is `mnistlab.evaluation.abstention.AbstentionRule`.
 
     {"format": "mnistlab-calibration/1",
      "temperature": 1.31,                      # softmax(logits / temperature)
      "rule": {"score": "msp", "temperature": 1.31, "threshold": 0.62, "quantile": 0.005,
-              "fitted_on": "mnist validation split (5,000 images)"},
+              "fitted_on": "mnist validation split (5,000 images)"},   # threshold null: never abstains
      "validation": {"before": {"nll": ..., "ece": ...}, "after": {...}}}
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
-from mnistlab.errors import CheckpointError
 from mnistlab.fileio import atomic_write_json
-from mnistlab.runs.checkpoint import read_json
+from mnistlab.runs.checkpoint import present, read_json, unfinished
 
 CALIBRATION_FILE = "calibration.json"
 FORMAT = "mnistlab-calibration/1"
@@ -34,29 +34,34 @@ UNCALIBRATED: dict[str, Any] = {
 
 
 def write_calibration(run_dir: str | Path, record: dict[str, Any]) -> Path:
+    """Store `record`; a threshold of -inf (quantile 0: never abstain) is written as null, JSON having no infinity."""
     path = Path(run_dir) / CALIBRATION_FILE
-    atomic_write_json(path, {"format": FORMAT, **record})
+    rule = dict(record["rule"])
+    if rule["threshold"] == -math.inf:
+        rule["threshold"] = None
+    atomic_write_json(path, {"format": FORMAT, **record, "rule": rule})
     return path
 
 
 def read_calibration(run_dir: str | Path) -> dict[str, Any] | None:
-    """The run's calibration record, or None for a run trained before calibration existed."""
+    """The run's calibration record (checked: `mnistlab.runs.schema`), or None when it has none."""
     path = Path(run_dir) / CALIBRATION_FILE
-    if not path.is_file():
+    if not present(path):
         return None
-    record = read_json(path, "calibration file")
-    if not isinstance(record, dict) or record.get("format") != FORMAT or "rule" not in record:
-        raise CheckpointError(
-            f"{path} is not a calibration file mnistlab wrote; remove it and run `mnistlab calibrate {run_dir}`."
-        )
-    return record
+    return read_json(path, "calibration file")
 
 
 def calibration_or_default(run_dir: str | Path) -> tuple[dict[str, Any], str | None]:
-    """The run's calibration record and None, or `UNCALIBRATED` and a one-line note saying so."""
+    """The run's calibration record and None, or `UNCALIBRATED` and a one-line note saying why."""
     record = read_calibration(run_dir)
     if record is not None:
         return record, None
+    stopped = unfinished(run_dir)
+    if stopped is not None:
+        return UNCALIBRATED, (
+            f"{run_dir} is unfinished ({stopped.where}, before its test and calibration): reading with "
+            f"temperature 1 and no abstention; {stopped.fix} finishes it."
+        )
     return UNCALIBRATED, (
         f"{run_dir} has no calibration.json (trained before calibration): reading with temperature 1 "
         f"and no abstention; `mnistlab calibrate {run_dir}` adds them."

@@ -16,13 +16,15 @@ Layout of a run directory::
 `state.json` is the commit point: it is replaced atomically only after the files it names
 are complete, and older files are deleted only after that, so a kill at any moment leaves
 either the previous or the new checkpoint. Nothing is ever unpickled: tensors come from
-safetensors (`mnistlab.runs.tensors`), everything else from JSON. `mnistlab.runs.writer`
-is what writes a training run's folder.
+safetensors (`mnistlab.runs.tensors`), everything else from JSON, each file checked against its
+schema (`mnistlab.runs.schema`) and read only as a regular file inside the folder
+(`mnistlab.runs.files`). `mnistlab.runs.writer` is what writes a training run's folder.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -32,8 +34,9 @@ from torch import nn
 
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import DatasetRecord, registered_record
-from mnistlab.errors import CheckpointError
+from mnistlab.errors import CheckpointError, MnistlabError
 from mnistlab.fileio import atomic_write_json
+from mnistlab.runs.files import MAX_JSON_BYTES, read_run_file, run_file
 from mnistlab.runs.tensors import (
     flatten_optimizer,
     load_weights,
@@ -63,12 +66,19 @@ class Optimizer(Protocol):
 
 
 def read_json(path: Path, what: str) -> Any:
+    """A JSON file of a run folder: a regular file inside it, of bounded size, checked against its
+    schema (`mnistlab.runs.schema`) when it is one of the files a run writes."""
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        text = read_run_file(path, what, MAX_JSON_BYTES).decode("utf-8")
+        content = json.loads(text)
     except FileNotFoundError:
         raise CheckpointError(f"{path} does not exist; is {path.parent} a mnistlab run directory?") from None
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"The {what} {path} is unreadable or corrupt ({exc}).") from None
+    from mnistlab.runs import schema  # pydantic: loaded by the first read, not by a fresh training run
+
+    return schema.validate(path, text) if path.name in schema.SCHEMAS else content
 
 
 # -- the "last" checkpoint -----------------------------------------------------------------
@@ -140,7 +150,7 @@ def load_checkpoint(
             f"The checkpoint in {run_dir} is of model {state.get('model')!r}, not {model_name!r}."
         )
     load_weights(run_dir / state["model_file"], model, model_name=model_name)
-    tensors, metadata = read_safetensors(run_dir / state["trainer_file"])
+    tensors, metadata = read_safetensors(run_dir / state["trainer_file"])  # each checks its path
     try:
         optimizer.load_state_dict(unflatten_optimizer(tensors, json.loads(metadata["optimizer"])))
     except (KeyError, ValueError) as exc:
@@ -155,8 +165,14 @@ def load_checkpoint(
     return training_state, rng
 
 
+def present(path: Path) -> bool:
+    """Whether a run folder has `path` in any form: one that is a folder, a pipe or a broken link
+    is then refused when read, not taken for absent."""
+    return path.exists() or path.is_symlink()
+
+
 def has_checkpoint(run_dir: Path) -> bool:
-    return (Path(run_dir) / STATE_FILE).is_file()
+    return present(Path(run_dir) / STATE_FILE)
 
 
 def require_run_dir(run_dir: Path | str) -> Path:
@@ -176,11 +192,8 @@ def require_run_dir(run_dir: Path | str) -> Path:
 def read_run_config(run_dir: Path | str) -> tuple[TrainConfig, dict[str, Any]]:
     """The run's TrainConfig and its runtime record (device, threads, versions)."""
     run_dir = require_run_dir(run_dir)
-    saved = read_json(run_dir / CONFIG_FILE, "run config")
-    try:
-        return TrainConfig.from_dict(saved["config"]), saved.get("runtime", {})
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"The run config in {run_dir} is invalid ({exc}).") from None
+    saved = read_json(run_dir / CONFIG_FILE, "run config")  # its schema holds: from_dict cannot fail
+    return TrainConfig.from_dict(saved["config"]), saved.get("runtime", {})
 
 
 def write_run_config(run_dir: Path, config: TrainConfig, runtime: dict[str, Any]) -> None:
@@ -189,7 +202,39 @@ def write_run_config(run_dir: Path, config: TrainConfig, runtime: dict[str, Any]
 
 def read_results(run_dir: Path | str) -> dict[str, Any] | None:
     path = Path(run_dir) / RESULTS_FILE
-    return read_json(path, "results file") if path.is_file() else None
+    return read_json(path, "results file") if present(path) else None
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """Where a run without results stopped, and the command that finishes it."""
+
+    step: int  # of its last checkpoint
+    steps: int
+    fix: str  # a command, in backquotes
+
+    @property
+    def where(self) -> str:
+        if self.step >= self.steps:
+            return f"it stopped after its last step, {self.steps}"
+        return f"it stopped at step {self.step} of {self.steps}"
+
+
+def unfinished(run_dir: Path | str) -> Unfinished | None:
+    """How far an unfinished run got: one with a checkpoint but no results.json (killed, or stopped
+    by a signal). None for a finished run, and for one without a checkpoint yet."""
+    from mnistlab.recipes import task_of
+
+    run_dir = Path(run_dir)
+    results = read_results(run_dir)
+    if (results is not None and not results.get("interrupted")) or not has_checkpoint(run_dir):
+        return None
+    config, _ = read_run_config(run_dir)
+    step = read_json(run_dir / STATE_FILE, "checkpoint state")["step"]
+    if step >= config.steps:  # trained to the end: only the test, calibration and results are left
+        return Unfinished(step, config.steps, f"`mnistlab calibrate {shlex.quote(str(run_dir))}`")
+    task = task_of(config.model, config.recipe) or "TASK"
+    return Unfinished(step, config.steps, f"`mnistlab train {task} --resume {shlex.quote(str(run_dir))}`")
 
 
 def read_dataset_record(run_dir: Path | str) -> DatasetRecord:
@@ -201,18 +246,10 @@ def read_dataset_record(run_dir: Path | str) -> DatasetRecord:
     """
     run_dir = require_run_dir(run_dir)
     path = run_dir / DATASET_FILE
-    if not path.is_file():
+    if not present(path):
         config, _ = read_run_config(run_dir)
         return registered_record(config.dataset)
-    record = read_json(path, "dataset record")
-    classes = record.get("classes") if isinstance(record, dict) else None
-    if not (
-        isinstance(classes, list)
-        and isinstance(record.get("name"), str)
-        and len(classes) >= 2
-        and all(isinstance(c, str) for c in classes)
-    ):
-        raise CheckpointError(f"The dataset record {path} lacks a name or a list of at least 2 class names.")
+    record = read_json(path, "dataset record")  # a name and at least 2 class names (its schema)
     defaults = {"title": record["name"], "image_kind": "digits", "source": None, "sha256": None}
     return cast(DatasetRecord, {**defaults, "validation_size": None, "sizes": None, **record})
 
@@ -225,8 +262,6 @@ def load_model(
     "final" is the checkpoint that the run's own test evaluation used. The model has one
     output per class of the run's dataset (`read_dataset_record`).
     """
-    from mnistlab.models import create_model
-
     run_dir = require_run_dir(run_dir)
     config, _ = read_run_config(run_dir)
     num_classes = len(read_dataset_record(run_dir)["classes"])
@@ -236,9 +271,46 @@ def load_model(
     if which == "best":
         path = run_dir / BEST_FILE
     elif which == "last":
+        if not has_checkpoint(run_dir):
+            raise CheckpointError(
+                f"{run_dir} holds no checkpoint yet: its training stopped before the first one; "
+                f"start it again with the command that began it."
+            )
         path = run_dir / read_json(run_dir / STATE_FILE, "checkpoint state")["model_file"]
     else:
         raise ValueError(f"which must be 'best', 'last' or 'final', got {which!r}")
-    model = create_model(config.model, num_classes=num_classes, **config.model_options)
+    model = _build_model(run_dir, config, num_classes, path)
     load_weights(path, model, model_name=config.model)
     return model.to(device).eval(), config
+
+
+def _build_model(run_dir: Path, config: TrainConfig, num_classes: int, weights: Path) -> nn.Module:
+    """The run's model, freshly initialised; its size is first checked against the weights file on
+    a meta device (no memory), so a config cannot make it allocate more than the file holds."""
+    from mnistlab.models import create_model
+
+    try:
+        size = run_file(weights, "checkpoint file").stat().st_size
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"Checkpoint file {weights} is missing; the run directory is incomplete."
+        ) from None
+    try:
+        with torch.device("meta"):
+            shape = create_model(config.model, num_classes=num_classes, **config.model_options)
+        needed = sum(t.numel() * t.element_size() for t in shape.state_dict().values())
+    except Exception:  # a model of the user's own that cannot be built on "meta": no size to check
+        needed = 0
+    if needed > size:
+        read_safetensors(weights)  # a truncated or corrupt file is named as such first
+        raise CheckpointError(
+            f"{run_dir / CONFIG_FILE} describes a model of {needed:,} bytes of weights but {weights} holds "
+            f"{size:,} bytes; the config and the weights are not of one run."
+        )
+    try:
+        return create_model(config.model, num_classes=num_classes, **config.model_options)
+    except (MnistlabError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"{run_dir / CONFIG_FILE} is not a valid run config: model {config.model!r} cannot be built "
+            f"with model_options {dict(config.model_options)} ({exc})."
+        ) from None

@@ -19,12 +19,13 @@ from torch import nn
 
 from mnistlab.errors import CheckpointError
 from mnistlab.fileio import atomic_write_bytes
+from mnistlab.runs.files import read_run_file
 
 
 def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """A file's tensors and its metadata header; CheckpointError when missing or corrupt."""
     try:
-        data = Path(path).read_bytes()
+        data = read_run_file(Path(path), "checkpoint file")
     except FileNotFoundError:
         raise CheckpointError(
             f"Checkpoint file {path} is missing; the run directory is incomplete."
@@ -51,11 +52,18 @@ def save_weights(path: Path, model: nn.Module, metadata: dict[str, str] | None =
 
 
 def load_weights(path: Path, model: nn.Module, *, model_name: str = "?") -> dict[str, str]:
-    """Load weights into `model` (strict); returns the file's metadata."""
+    """Load weights into `model` (strict) once all are finite; returns the file's metadata."""
     tensors, metadata = read_safetensors(path)
     saved_name = metadata.get("model")
     if saved_name is not None and saved_name != model_name:
         raise CheckpointError(f"{path} holds weights of model {saved_name!r}, not {model_name!r}.")
+    for name in sorted(tensors):
+        tensor = tensors[name]
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(
+                f"{path} holds weights that are not finite (NaN or infinity in {name}); the run diverged "
+                f"or the file is damaged, so it cannot be read."
+            )
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError:
