@@ -333,7 +333,7 @@ def test_load_errors(tmp_path, monkeypatch) -> None:
         load_image(png(Image.new("L", (80, 80))))
 
 
-def test_cli_reports_each_bad_image_and_predicts_the_rest(cnn_run, tmp_path, capsys, monkeypatch) -> None:
+def test_cli_reports_each_bad_image_and_predicts_the_rest(shipped_run, tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     seven().save("good.png")
     Path("empty.png").write_bytes(b"")
@@ -343,7 +343,7 @@ def test_cli_reports_each_bad_image_and_predicts_the_rest(cnn_run, tmp_path, cap
     Image.new("L", (3000, 3000)).save("huge.png")  # over the lowered MAX_PIXELS below
     monkeypatch.setattr(image_module, "MAX_PIXELS", 4_000_000)
     names = ["empty.png", "good.png", "notes.png", "blank.png", "missing.png", "bomb.png", "huge.png"]
-    assert main(["predict", str(cnn_run), *names, "--device", "cpu"]) == 1
+    assert main(["predict", str(shipped_run), *names, "--device", "cpu"]) == 1
     captured = capsys.readouterr()
     expected_errors = [
         "mnistlab: error: Image empty.png is empty (0 bytes); pass a PNG or JPEG of a digit.",
@@ -358,9 +358,9 @@ def test_cli_reports_each_bad_image_and_predicts_the_rest(cnn_run, tmp_path, cap
     assert captured.err.splitlines() == expected_errors
     said, line = captured.out.splitlines()
     assert said.startswith("Pre-processing for MNIST: MNIST's digit pre-processing: grey, light ink on black")
-    assert line.startswith("good.png: 7  (top 3: 7 ")  # the 300-step CNN reads the drawn 7
+    assert line.startswith("good.png: 7  (top 3: 7 ")  # the shipped reader: 7 at 99.999 %
 
-    assert main(["predict", str(cnn_run), "good.png", "blank.png", "--json", "--device", "cpu"]) == 1
+    assert main(["predict", str(shipped_run), "good.png", "blank.png", "--json", "--device", "cpu"]) == 1
     rows = json.loads(capsys.readouterr().out)["predictions"]
     assert rows[0]["image"] == "good.png" and rows[0]["label"] == 7 and rows[0]["class"] == "7"
     assert rows[1] == {"image": "blank.png", "error": expected_errors[2].removeprefix("mnistlab: error: ")}
