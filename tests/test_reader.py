@@ -18,6 +18,7 @@ from mnistlab.evaluation.abstention import AbstentionRule
 from mnistlab.evaluation.calibration import fit_temperature
 from mnistlab.evaluation.metrics import predict_logits
 from mnistlab.inference import Reader
+from mnistlab.models import pretrained
 from mnistlab.runs.calibration import CALIBRATION_FILE, read_calibration
 from mnistlab.runs.checkpoint import load_model
 from mnistlab.training.loop import train
@@ -80,20 +81,23 @@ def _png(path: Path, image: torch.Tensor) -> Path:
     return path
 
 
-def test_predict_says_not_a_digit_and_always_answer_still_answers(oe_run, small, tmp_path, capsys) -> None:
+def test_predict_says_not_a_digit_and_always_answer_still_answers(small, tmp_path, capsys) -> None:
+    # The shipped reader (99.4 % test, noise refused 99.95 %): a 40-step model's answer on one
+    # digit and one noise image would hang on its seed and the CPU's floating-point order.
+    shipped = pretrained.reader_run()
     digit = _png(tmp_path / "digit.png", small.test.images[0])
     noise = _png(tmp_path / "noise.png", outliers.make("uniform_noise", 1, outliers.TEST_SEED)[0])
-    assert main(["predict", str(oe_run), str(digit), str(noise), "--json"]) == 0
+    assert main(["predict", str(shipped), str(digit), str(noise), "--json"]) == 0
     rows = {Path(r["image"]).stem: r for r in json.loads(capsys.readouterr().out)["predictions"]}
     assert rows["digit"]["abstain"] is False and rows["digit"]["label"] == int(small.test.labels[0])
     refused = rows["noise"]
     assert refused["abstain"] is True and refused["label"] is None and refused["class"] is None
     assert refused["score"] < refused["threshold"] and refused["reason"].startswith("not a digit")
     assert sum(refused["probabilities"]) == pytest.approx(1.0)
-    assert main(["predict", str(oe_run), str(noise), "--always-answer", "--json"]) == 0
+    assert main(["predict", str(shipped), str(noise), "--always-answer", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)["predictions"]
     assert row["abstain"] is True and row["label"] == int(np.argmax(row["probabilities"]))
-    assert main(["predict", str(oe_run), str(noise)]) == 0
+    assert main(["predict", str(shipped), str(noise)]) == 0
     assert "not a digit" in capsys.readouterr().out
 
 
