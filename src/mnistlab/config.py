@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,9 @@ class TrainConfig:
     outlier_exposure: float = 0.0
     outlier_fraction: float = 0.5
     outlier_sets: tuple[str, ...] = ("other", "uniform_noise", "blurred_noise", "random_strokes")
+    # Seconds of training between "last" checkpoints, besides the one after each validation:
+    # what a crash (SIGKILL, power loss) can lose at most. Saving changes no number.
+    checkpoint_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "log_every"):
@@ -58,6 +62,8 @@ class TrainConfig:
                 raise UsageError(f"{name} must be a positive integer, got {getattr(self, name)}.")
         if self.lr <= 0:
             raise UsageError(f"lr must be positive, got {self.lr}.")
+        if not 0 < self.checkpoint_seconds < math.inf:
+            raise UsageError(f"checkpoint_seconds must be a positive number, got {self.checkpoint_seconds}.")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
         if self.precision not in PRECISIONS:

@@ -1,12 +1,17 @@
 """`mnistlab calibrate RUN_DIR`: fit the run's temperature and abstention rule on its validation split.
 
 Runs trained now get `calibration.json` when they finish; this adds it to a run trained before,
-or refits it with another score or quantile. It reads the validation split only.
+or refits it with another score or quantile. It reads the validation split only, except for a
+run killed after its last checkpoint but before its test: that run it finishes first (test
+evaluation, calibration.json and results.json, as its training would have).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+import torch
 
 from mnistlab.commands.common import (
     add_checkpoint_arg,
@@ -14,13 +19,17 @@ from mnistlab.commands.common import (
     add_runtime_args,
     print_json,
 )
-from mnistlab.errors import UsageError
+from mnistlab.errors import CheckpointError, UsageError
 from mnistlab.evaluation.abstention import SCORES
 from mnistlab.evaluation.reader import DEFAULT_QUANTILE, DEFAULT_SCORE, fit_calibration
-from mnistlab.runs.calibration import write_calibration
-from mnistlab.runs.checkpoint import load_model
+from mnistlab.runs.calibration import CALIBRATION_FILE, read_calibration, write_calibration
+from mnistlab.runs.checkpoint import load_model, require_run_dir, unfinished
 from mnistlab.runs.dataset import load_run_data
-from mnistlab.runtime import resolve_device, set_threads
+from mnistlab.runtime import describe_runtime, resolve_device, set_threads
+from mnistlab.training.result import TrainResult
+
+# What `finish_run` calibrates with: the defaults of the flags below.
+DEFAULTS = (DEFAULT_SCORE, DEFAULT_QUANTILE, "final")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,13 +63,21 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--quantile must be in [0, 0.5), got {args.quantile}.")
     device = resolve_device(args.device)
     set_threads(args.threads)
-    model, _ = load_model(args.run_dir, args.checkpoint, device)
-    data = load_run_data([args.run_dir], None, args.data_dir).dataset
-    record = fit_calibration(model, data.val, data.name, score=args.score, quantile=args.quantile)
-    path = write_calibration(args.run_dir, record)
+    finished = _finish(args, device)
+    if finished is not None and (args.score, args.quantile, args.checkpoint) == DEFAULTS:
+        record = read_calibration(args.run_dir)  # just fitted by the finish, as training would have
+        path = Path(args.run_dir) / CALIBRATION_FILE
+    else:
+        model, _ = load_model(args.run_dir, args.checkpoint, device)
+        data = load_run_data([args.run_dir], None, args.data_dir).dataset
+        record = fit_calibration(model, data.val, data.name, score=args.score, quantile=args.quantile)
+        path = write_calibration(args.run_dir, record)
+    test = None if finished is None else finished.test_accuracy
     if args.json:
-        print_json({"run_dir": args.run_dir, "file": str(path), **record})
+        print_json({"run_dir": args.run_dir, "file": str(path), "finished_test_accuracy": test, **record})
         return 0
+    if test is not None:
+        print(f"{args.run_dir}: finished: its last weights tested ({test:.2%}), results.json written.")
     before, after = record["validation"]["before"], record["validation"]["after"]
     rule = record["rule"]
     print(
@@ -69,3 +86,20 @@ def run(args: argparse.Namespace) -> int:
         f"{rule['threshold']:.4g} ({rule['quantile']:.2%} of validation). Written to {path}."
     )
     return 0
+
+
+def _finish(args: argparse.Namespace, device: torch.device) -> TrainResult | None:
+    """A run killed after its last checkpoint but before its test and calibration is finished
+    (`finish_run`); one stopped earlier is refused with the command that continues it."""
+    stopped = unfinished(require_run_dir(args.run_dir))
+    if stopped is None:
+        return None
+    if stopped.step < stopped.steps:
+        raise CheckpointError(
+            f"{args.run_dir} is unfinished ({stopped.where}); {stopped.fix} continues it and calibrates "
+            f"it when it ends."
+        )
+    from mnistlab.training.loop import finish_run
+
+    data = load_run_data([args.run_dir], None, args.data_dir).dataset
+    return finish_run(args.run_dir, data, device=device, runtime=describe_runtime(device))

@@ -1,9 +1,11 @@
 """One training engine for every model: the paper's loop, made resumable and observable.
 
 `train` draws batches from uint8 tensors, normalises them on the fly, validates every
-`eval_every` steps, keeps a "best by validation" and a "last" checkpoint, and ends with a
+`eval_every` steps, keeps a "best by validation" and a "last" checkpoint (after each validation
+and every `checkpoint_seconds` of training, so a crash loses at most that much), and ends with a
 test evaluation. It never prints: it reports through `on_report`, and stops early (saving
 a checkpoint) when `should_stop()` turns true, which the CLI wires to SIGINT/SIGTERM.
+`finish_run` does what a run killed after its last checkpoint had left to do.
 
 Whether this process trains alone or as one of torchrun's data-parallel group is the
 `Strategy`'s business (`mnistlab.training.strategy`), and what lands in the run folder the
@@ -26,10 +28,11 @@ from torch import nn
 from mnistlab.config import TrainConfig
 from mnistlab.data.batches import BatchSampler
 from mnistlab.data.splits import Dataset, Split, normalize
+from mnistlab.errors import CheckpointError
 from mnistlab.evaluation.metrics import Evaluation
 from mnistlab.evaluation.reader import fit_calibration
 from mnistlab.models import create_model
-from mnistlab.runs.checkpoint import TrainingState, has_checkpoint, load_checkpoint
+from mnistlab.runs.checkpoint import TrainingState, has_checkpoint, load_checkpoint, read_run_config
 from mnistlab.runs.writer import Writer
 from mnistlab.runtime import autocast, check_precision, describe_precision, load_average, prepare_model
 from mnistlab.training.augment import augment_batch
@@ -61,6 +64,7 @@ class _Run:
     step: int = 0
     best_val: float = -1.0
     best_step: int = 0
+    trained_seconds: float = 0.0  # in the loop, by the processes before this one (from the checkpoint)
     val_accuracy: float | None = None
     test_milestones: dict[int, float] = field(default_factory=dict)  # step -> test accuracy
 
@@ -118,6 +122,7 @@ def _restore(run: _Run, run_dir: Path) -> None:
     match_layouts(run.optimizer)
     run.step, run.best_val, run.best_step = state.step, state.best_val_accuracy, state.best_step
     run.val_accuracy = state.extra.get("val_accuracy")
+    run.trained_seconds = state.extra.get("train_seconds", 0.0)
     run.test_milestones = {int(k): v for k, v in state.extra.get("test_milestones", {}).items()}
     if "grad_scaler" in state.extra:
         run.scaler.load_state_dict(state.extra["grad_scaler"])
@@ -162,14 +167,16 @@ def _validate(run: _Run) -> None:
         run.writer.save_best(run.model, run.config.model, run.step)
 
 
-def _save(run: _Run) -> None:
-    """The "last" checkpoint: weights, optimizer, the RNG streams and the loop's counters."""
+def _save(run: _Run, seconds: float) -> None:
+    """The "last" checkpoint: weights, optimizer, the RNG streams and the loop's counters;
+    `seconds`: of training in this process so far."""
     if run.run_dir is None:
         return
     rng = run.strategy.save_rng(run.augment_generator)  # a collective under torchrun
     extra: dict[str, Any] = {
         "val_accuracy": run.val_accuracy,
         "test_milestones": {str(k): v for k, v in run.test_milestones.items()},
+        "train_seconds": run.trained_seconds + seconds,
     }
     if run.scaler.is_enabled():
         extra["grad_scaler"] = run.scaler.state_dict()
@@ -207,6 +214,7 @@ def train(
     report = strategy.main_only(on_report)  # one progress stream for the whole group
     run.model.train()
     clock = _Clock(run.step, time.perf_counter())
+    saved_at = clock.t0
     interrupted = False
     while run.step < config.steps:
         if strategy.stop_requested(should_stop, run.step):
@@ -221,12 +229,30 @@ def train(
             run.test_milestones[run.step] = _evaluate(run, run.test_split).accuracy
         if evaluated or run.step % config.log_every == 0:
             _log(run, clock, loss, logits, y, lr, evaluated, report)
-        if evaluated:
-            _save(run)
-    train_seconds = time.perf_counter() - clock.t0
+        now = time.perf_counter()
+        if evaluated or strategy.agree(now - saved_at >= config.checkpoint_seconds, run.step):
+            _save(run, now - clock.t0)
+            saved_at = time.perf_counter()  # the interval counts training, not the save
+    train_seconds = run.trained_seconds + time.perf_counter() - clock.t0
     if interrupted:
-        _save(run)
+        _save(run, train_seconds - run.trained_seconds)
     return _finish(run, interrupted, train_seconds, runtime or {}, evaluate_test)
+
+
+def finish_run(
+    run_dir: Path | str,
+    data: Dataset,
+    *,
+    device: torch.device | str = "cpu",
+    runtime: dict[str, Any] | None = None,
+) -> TrainResult:
+    """What a run killed after its last step's checkpoint had left to do: its test evaluation,
+    calibration.json and results.json, as `train` would have written them."""
+    config, _ = read_run_config(run_dir)
+    run = _set_up(config, data, Path(run_dir), True, torch.device(device), runtime or {}, SINGLE, None)
+    if run.step < config.steps:
+        raise CheckpointError(f"{run_dir} stopped at step {run.step} of {config.steps}; resume its training.")
+    return _finish(run, False, run.trained_seconds, runtime or {})
 
 
 @dataclass(frozen=True)
