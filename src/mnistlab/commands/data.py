@@ -15,6 +15,7 @@ from mnistlab.data.spec import IMAGE_KINDS, DatasetSpec
 from mnistlab.data.store import default_cache_dir
 from mnistlab.data.userdata import add_dataset, parse_classes, remove_dataset
 from mnistlab.errors import DataError
+from mnistlab.readfile import NotRegularFile, open_regular
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -161,17 +162,40 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# 256 class names of a few hundred characters each fit many times over.
+MAX_CLASSES_FILE_BYTES = 1_000_000
+
+
+def read_classes_file(path: str) -> str:
+    """The text of a --classes-file: a regular file (never a FIFO or a device) of at most 1 MB."""
+    try:
+        file, size = open_regular(path)
+        with file:
+            data = file.read(MAX_CLASSES_FILE_BYTES + 1) if size <= MAX_CLASSES_FILE_BYTES else b""
+    except NotRegularFile as exc:
+        raise DataError(
+            f"Classes file {path} is a {exc.kind}, not a regular file; pass a text file."
+        ) from None
+    except OSError as exc:
+        raise DataError(f"Classes file {path} cannot be read ({exc.strerror or exc}).") from None
+    if size > MAX_CLASSES_FILE_BYTES or len(data) > MAX_CLASSES_FILE_BYTES:
+        raise DataError(
+            f"Classes file {path} is over {MAX_CLASSES_FILE_BYTES:,} bytes; it should hold one class name a line."
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"Classes file {path} cannot be read ({exc}).") from None
+
+
 def run_add(args: argparse.Namespace) -> int:
     classes = None
     if args.classes is not None:
         classes = parse_classes(args.classes, separator=",", what="--classes")
     elif args.classes_file is not None:
-        try:
-            text = Path(args.classes_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise DataError(f"Classes file {args.classes_file} cannot be read ({reason}).") from None
-        classes = parse_classes(text, separator="\n", what=f"Classes file {args.classes_file}")
+        classes = parse_classes(
+            read_classes_file(args.classes_file), separator="\n", what=f"Classes file {args.classes_file}"
+        )
     spec = add_dataset(
         args.name, args.dir, classes=classes, validation_size=args.val_size, image_kind=args.kind
     )

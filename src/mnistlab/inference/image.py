@@ -82,7 +82,9 @@ def load_image(source: str | os.PathLike | bytes, *, name: str | None = None) ->
             ) from None
         except UnidentifiedImageError:
             raise _unread_format(what, data) from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        except Exception as exc:
+            # Pillow's decoders answer damaged bytes with OSError, SyntaxError, ValueError,
+            # EOFError, and from deeper in a malformed header TypeError, IndexError or struct.error.
             raise ImageError(f"{what} is truncated or corrupt ({exc}); export it again.") from None
     check_finite(image, what)
     return image
@@ -120,25 +122,27 @@ def _too_large(what: str, size: int) -> ImageError:
 
 def _unread_format(what: str, data: bytes) -> ImageError:
     """The sentence for bytes none of FORMATS reads, naming what they are where that is known."""
-    kind = next((kind for magic, kind in _DOCUMENTS if data.startswith(magic)), None)
-    if kind is None:
-        # Other raster formats, by Pillow's pure prefix checks (no plugin is opened).
-        Image.init()
-        prefix = data[:16]
-        kind = next(
-            (
-                f"{fmt} image"
-                for fmt, (_, accept) in Image.OPEN.items()
-                if fmt not in FORMATS and fmt != "EPS" and _accepts(accept, prefix)
-            ),
-            None,
-        )
-    if kind is None:
+    document = next((kind for magic, kind in _DOCUMENTS if data.startswith(magic)), None)
+    if document is not None:
         return ImageError(
-            f"{what} is not an image Pillow can read; pass a PNG, JPEG, GIF, BMP, TIFF or WebP file."
+            f"{what} is a {document} file, not an image format mnistlab reads; export it as {FORMAT_NAMES}."
+        )
+    # Other raster formats, by Pillow's pure prefix checks: no plugin is asked to open the bytes.
+    Image.init()
+    known = next(
+        (
+            fmt
+            for fmt, (_, accept) in Image.OPEN.items()
+            if fmt not in FORMATS and fmt != "EPS" and _accepts(accept, data[:16])
+        ),
+        None,
+    )
+    if known is not None:
+        return ImageError(
+            f"{what} is in {known} format, not one mnistlab reads; export it as {FORMAT_NAMES}."
         )
     return ImageError(
-        f"{what} is a {kind} file, not an image format mnistlab reads; export it as {FORMAT_NAMES}."
+        f"{what} is not an image Pillow can read; pass a PNG, JPEG, GIF, BMP, TIFF or WebP file."
     )
 
 
