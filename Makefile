@@ -19,7 +19,7 @@ run: $(BIN)/mnistlab
 	$(BIN)/mnistlab reproduce $(ARGS)
 
 test: $(BIN)/mnistlab
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest --durations=15 $(ARGS)
 
 lint: $(BIN)/mnistlab
 	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
