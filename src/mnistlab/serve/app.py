@@ -22,7 +22,15 @@ from swagger_ui_bundle import swagger_ui_path
 from mnistlab import __version__
 from mnistlab.errors import ImageError
 from mnistlab.serve.answers import NumberAnswer
-from mnistlab.serve.bodies import PREDICT_BODY, Received, decode_upload, receive_upload
+from mnistlab.serve.bodies import (
+    PREDICT_BODY,
+    Received,
+    Upload,
+    header_pixels,
+    image_upload,
+    receive_upload,
+    unpack,
+)
 from mnistlab.serve.errors import ApiError, BodyLimit, register_error_handlers, sentence
 from mnistlab.serve.guards import (
     BODY_TIMEOUT,
@@ -107,7 +115,7 @@ def create_app(
         start = time.perf_counter()
         received = await receive_upload(request)  # read before queueing: a slow body holds no slot
         async with admission.slot():
-            answers = await run_in_threadpool(read_received, predictor, received, single)
+            answers = await run_in_threadpool(read_received, predictor, admission, received, single)
         models = [answer.to_dict() for answer in answers]
         # Plain JSON types already: a JSONResponse skips FastAPI's encoder, which walks every
         # pixel of every digit's input (~20 ms for a 6-digit number on a busy 2-core machine).
@@ -122,9 +130,19 @@ def create_app(
     return app
 
 
-def read_received(predictor: Predictor, received: Received, single: bool) -> list[NumberAnswer]:
-    """Decode a body and read it with every model (blocking: the app runs it in a thread)."""
-    upload = decode_upload(received)
+def read_received(
+    predictor: Predictor, admission: Admission, received: Received, single: bool
+) -> list[NumberAnswer]:
+    """Decode a body and read it with every model (blocking: the app runs it in a thread); a
+    large image is decoded and read while no other large one is (`Admission.large`)."""
+    unpacked = unpack(received)
+    if not isinstance(unpacked, bytes):
+        return read_upload(predictor, unpacked, single)
+    with admission.large(header_pixels(unpacked)):
+        return read_upload(predictor, image_upload(unpacked), single)  # nothing decoded outlives it
+
+
+def read_upload(predictor: Predictor, upload: Upload, single: bool) -> list[NumberAnswer]:
     try:
         return predictor.read(upload, single=single)
     except ImageError as exc:  # a blank canvas, or more digit candidates than a number has

@@ -1,7 +1,7 @@
 """Request bodies to what the models read: a PNG upload, a data URL, or 28x28 pixels.
 
-`receive_upload` reads the body as sent (a `Received`), `decode_upload` decodes it (an
-`Upload`: an image, or light-on-dark intensities) off the event loop; the
+`receive_upload` reads the body as sent (a `Received`); off the event loop `unpack` parses it
+and `image_upload` decodes an image file (an `Upload`: an image, or light-on-dark intensities); the
 `Predictor` then reads it as `mnistlab predict` reads a file (`inference.number`): every digit
 found, each given MNIST's pre-processing on its own, or the whole of it as one digit.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from starlette.datastructures import UploadFile
 from mnistlab.data.splits import SIDE
 from mnistlab.errors import ImageError
 from mnistlab.inference import load_image
+from mnistlab.inference.image import FORMATS
 from mnistlab.serve.errors import ApiError, sentence
 
 MAX_UPLOAD_FILES = 5  # multipart file parts parsed; one is used, more are an error naming them
@@ -103,7 +105,8 @@ def pixels_upload(pixels: Any) -> Upload:
     return Upload(values=values.astype(np.float32))  # floats of at most 1 are fractions of full ink
 
 
-def json_upload(payload: Any) -> Upload:
+def json_upload(payload: Any) -> Upload | bytes:
+    """JSON pixels as an Upload; a JSON data URL as the image file's bytes (not decoded yet)."""
     if isinstance(payload, list):
         return pixels_upload(payload)
     if isinstance(payload, dict) and "image" in payload:
@@ -114,7 +117,7 @@ def json_upload(payload: Any) -> Upload:
             data = base64.b64decode(match["data"], validate=True)
         except (binascii.Error, ValueError):
             raise ApiError(400, "The 'image' data URL does not hold valid base64.") from None
-        return image_upload(data)
+        return data
     if isinstance(payload, dict) and "pixels" in payload:
         return pixels_upload(payload["pixels"])
     raise ApiError(422, "The JSON body needs an 'image' data URL or a 'pixels' 28x28 array.")
@@ -128,10 +131,11 @@ class Received:
     data: bytes
 
 
-def decode_upload(received: Received) -> Upload:
-    """Decode what was received (blocking: run it off the event loop)."""
+def unpack(received: Received) -> Upload | bytes:
+    """JSON pixels as an Upload, or an image file's bytes (a body, a part or a data URL) to decode
+    with `image_upload` (blocking: run it off the event loop)."""
     if received.kind == "image":
-        return image_upload(received.data)
+        return received.data
     try:
         payload = json.loads(received.data)
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -139,8 +143,18 @@ def decode_upload(received: Received) -> Upload:
     return json_upload(payload)
 
 
+def header_pixels(data: bytes) -> int:
+    """The pixels an image file's header claims (nothing decoded), 0 when it cannot say: then
+    `load_image` says why in one sentence."""
+    try:
+        with Image.open(io.BytesIO(data), formats=FORMATS) as image:
+            return image.width * image.height
+    except Exception:  # any header Pillow cannot make sense of: load_image names the problem
+        return 0
+
+
 async def receive_upload(request: Request) -> Received:
-    """Read the body by its Content-Type, without decoding it (`decode_upload` does)."""
+    """Read the body by its Content-Type, without parsing or decoding it (`unpack` does)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "application/json":
         return Received("json", await request.body())
