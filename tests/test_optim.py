@@ -14,8 +14,10 @@ from collections.abc import Callable
 import pytest
 import torch
 
+from mnistlab.config import resolve_config
 from mnistlab.models import create_model
 from mnistlab.runtime import prepare_model
+from mnistlab.training import optim
 from mnistlab.training.optim import SGD, Adam
 
 SETTINGS = {
@@ -180,3 +182,33 @@ def test_loss_scaling_steps_like_an_unscaled_step() -> None:
     scaler.scale(scaled(x).sum() * float("inf")).backward()
     scaler.step(optimizer)
     assert all(torch.equal(p, q) for p, q in zip(before, scaled.parameters(), strict=True))
+
+
+@pytest.fixture
+def fresh_check():
+    """`fused_kernels_work` is cached per process: clear it around a test that breaks a kernel."""
+    optim.fused_kernels_work.cache_clear()
+    yield
+    optim.fused_kernels_work.cache_clear()
+
+
+@pytest.mark.parametrize("kernel", ["_fused_sgd_", "_fused_adam_"])
+@pytest.mark.parametrize("breakage", ["missing", "wrong"])
+def test_without_a_working_private_kernel_training_falls_back_to_torch_optim(
+    kernel, breakage, fresh_check, monkeypatch
+) -> None:
+    assert optim.fused_kernels_work()  # this torch's kernels pass the closed-form step
+    optim.fused_kernels_work.cache_clear()
+    if breakage == "missing":
+        monkeypatch.delattr(torch, kernel)
+    else:  # present, but it no longer updates the parameters in place
+        monkeypatch.setattr(torch, kernel, lambda *args, **kwargs: None)
+    assert not optim.fused_kernels_work()
+    for name, expected in (("adam", torch.optim.Adam), ("nesterov", torch.optim.SGD)):
+        config = resolve_config("cnn", "fast", overrides={"optimizer": name})
+        net = model()
+        optimizer = optim.build_optimizer(config, net)
+        assert type(optimizer) is expected
+        before = copy.deepcopy(net)
+        run_steps(net, optimizer, range(2))
+        assert not same_parameters(before, net)  # it trains

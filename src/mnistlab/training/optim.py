@@ -6,13 +6,16 @@
 itself) on a 2-core AMD EPYC with torch 2.13, paid by every `mnistlab train` before its
 first step. Same kernel, same arguments: the numbers are bit-identical to torch.optim's and
 the state_dicts interchangeable (tests/test_optim.py), so checkpoints written either way
-resume exactly.
+resume exactly. The kernels are private to torch: `fused_kernels_work` checks once per process
+that both exist and give one step's closed form, and `build_optimizer` falls back to
+torch.optim (and its import) wherever they do not.
 
 `learning_rate` is a pure function of the step, so a resumed run needs no schedule state.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -188,9 +191,30 @@ class Adam(_Fused):
 Optimizer = SGD | Adam | torch.optim.Optimizer
 
 
+@functools.cache
+def fused_kernels_work() -> bool:
+    """Whether torch's private fused SGD and Adam kernels exist and take one step as they should.
+
+    The first step from empty state has a closed form: SGD with momentum moves p by -lr * g;
+    Adam by -lr * g / (|g| + eps), its bias-corrected moments being g and g^2.
+    """
+    try:
+        grad = torch.tensor([0.5, -2.0, 1.0e-3, 3.0])
+        sgd, adam = nn.Parameter(torch.ones(4)), nn.Parameter(torch.ones(4))
+        sgd.grad, adam.grad = grad.clone(), grad.clone()
+        SGD([sgd], lr=0.1, momentum=0.9).step()
+        Adam([adam], lr=0.1, eps=1e-8).step()
+    except (AttributeError, RuntimeError, TypeError):  # a kernel gone, renamed or re-signed
+        return False
+    return bool(
+        torch.allclose(sgd.detach(), 1 - 0.1 * grad, rtol=0, atol=1e-6)
+        and torch.allclose(adam.detach(), 1 - 0.1 * grad / (grad.abs() + 1e-8), rtol=0, atol=1e-6)
+    )
+
+
 def build_optimizer(config: TrainConfig, model: nn.Module) -> Optimizer:
     params = list(model.parameters())
-    if all(p.device.type in ("cpu", "cuda") for p in params):
+    if all(p.device.type in ("cpu", "cuda") for p in params) and fused_kernels_work():
         # One fused kernel for the whole update: 12-15 % more paper-CNN steps per second
         # than `foreach`, measured on a 2-core AMD EPYC.
         if config.optimizer == "adam":
@@ -202,7 +226,8 @@ def build_optimizer(config: TrainConfig, model: nn.Module) -> Optimizer:
             nesterov=config.optimizer == "nesterov",
             weight_decay=config.weight_decay,
         )
-    # Other devices (mps, ...): torch.optim's multi-tensor path, whatever it costs to import.
+    # Other devices (mps, ...), or a torch without these kernels: torch.optim's multi-tensor path,
+    # whatever it costs to import.
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     return torch.optim.SGD(
