@@ -2,6 +2,8 @@
 
 - `checkpoint`: the file layout, the "last" checkpoint, and reading config, results and dataset.json.
 - `tensors`: the safetensors files: weights, and optimizer state without pickle.
+- `schema`: the schema every JSON file of a run folder is checked against when read.
+- `files`: which paths of a run folder may be read (regular files inside it, bounded).
 - `writer`: everything a training run writes into its folder, on the process that owns it.
 - `record`: what a run says about how it was made, for exports: its data and the command that trains it.
 - `dataset`: the data a finished run is read with.
