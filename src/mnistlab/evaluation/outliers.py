@@ -23,7 +23,8 @@ import math
 import numpy as np
 import torch
 
-from mnistlab.data.splits import SIDE, Dataset
+from mnistlab.data.splits import SIDE, Dataset, load_dataset
+from mnistlab.errors import DataError
 from mnistlab.imageops import gaussian_blur, shift_integer, warp_affine
 
 TRAIN_SEED, VALIDATION_SEED, TEST_SEED = 11, 12, 13
@@ -39,6 +40,14 @@ LETTERS = "".join(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in DIGIT_LIKE
 def other_dataset_name(data: Dataset) -> str:
     """The built-in dataset whose images are outliers for a run on `data`."""
     return OTHER_DATASET[data.source.spec.image_kind if data.source else "digits"]
+
+
+def other_dataset(data: Dataset, data_dir: str | None) -> Dataset | None:
+    """The other built-in dataset, an outlier set of `data`'s runs, or None when not on this machine."""
+    try:
+        return load_dataset(other_dataset_name(data), data_dir, download=False)
+    except DataError:
+        return None  # not on this machine: the made outlier sets still run
 
 
 def _generator(seed: int) -> torch.Generator:
