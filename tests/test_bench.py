@@ -26,8 +26,8 @@ from mnistlab.bench import (
 )
 from mnistlab.bench.accuracy import timed_train
 from mnistlab.bench.records import Target
+from mnistlab.bench.table import format_table
 from mnistlab.cli import main
-from mnistlab.commands.bench import format_table
 from mnistlab.config import resolve_config
 from mnistlab.data import Dataset, Split, load_dataset, normalize
 from mnistlab.models import create_model

@@ -18,6 +18,7 @@ import torch
 
 from mnistlab.bench import BenchPlan
 from mnistlab.bench.accuracy import timed_train
+from mnistlab.bench.table import format_table
 from mnistlab.cli import main
 from mnistlab.commands import bench as bench_command
 
@@ -57,7 +58,7 @@ def test_bench_on_the_cpu_records_the_cpu_everywhere(
 
     # The same record made on a GPU names it in the table's first line.
     record["runtime"] |= {"device": "cuda", "gpu": "NVIDIA H100 80GB HBM3"}
-    assert bench_command.format_table(record).startswith("mnistlab bench on cuda (NVIDIA H100 80GB HBM3): ")
+    assert format_table(record).startswith("mnistlab bench on cuda (NVIDIA H100 80GB HBM3): ")
 
 
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")

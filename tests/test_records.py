@@ -20,7 +20,7 @@ from mnistlab.bench.records import (
     validation_passes,
 )
 from mnistlab.bench.roofline import training_flops_per_image
-from mnistlab.commands.bench import _accuracy_lines, _flops_lines
+from mnistlab.bench.table import accuracy_lines, flops_lines
 from mnistlab.config import resolve_config
 from mnistlab.data import Dataset, Split
 from mnistlab.models import create_model
@@ -85,7 +85,7 @@ def test_measured_reach_is_attached_to_its_target_only() -> None:
               "reached": 2, "runs": [{}, {}, {}]}]  # fmt: skip
     fast, sprint = attach_reached(flops, timed)
     assert "reached" not in fast and (sprint["reached"], sprint["seeds"]) == (2, 3)
-    lines = "\n".join(_flops_lines([fast, sprint]))
+    lines = "\n".join(flops_lines([fast, sprint]))
     assert "Training FLOPs to accuracy" in lines and "2/3, test 99.10%" in lines
     assert f"{sprint['training_flops'] / 1e12:.3f}" in lines and "fast --steps 215" in lines
 
@@ -102,7 +102,7 @@ def test_time_to_accuracy_alternates_the_recipes_seed_by_seed(monkeypatch: pytes
     out = accuracy.time_to_accuracy(TARGETS[:2], [0, 1, 2])
     assert calls == [("fast", 0), ("sprint", 0), ("fast", 1), ("sprint", 1), ("fast", 2), ("sprint", 2)]
     assert [(r["recipe"], r["steps"], r["reached"]) for r in out] == [("fast", 215, 2), ("sprint", None, 3)]
-    assert ">= 99.00%  sprint" in "\n".join(_accuracy_lines(out))
+    assert ">= 99.00%  sprint" in "\n".join(accuracy_lines(out))
 
 
 def test_sprint_recipes_resolve_and_train_a_few_steps(mnist: Dataset) -> None:

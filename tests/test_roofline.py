@@ -16,7 +16,7 @@ from mnistlab.bench.roofline import (
     roofline_rows,
     training_flops_per_image,
 )
-from mnistlab.commands.bench import _hardware_lines, _parity_lines
+from mnistlab.bench.table import hardware_lines, parity_lines
 from mnistlab.config import resolve_config
 from mnistlab.models import create_model
 
@@ -125,7 +125,7 @@ def test_parity_alternates_precisions_and_compares_them(monkeypatch: pytest.Monk
     assert record["by_precision"]["bf16"]["reached"] == 0  # 99.25 % < 99.27 %
     assert record["by_precision"]["fp32"]["breakdown"]["evaluate_and_rest"] == pytest.approx(0.75)
 
-    text = "\n".join(_parity_lines(record))
+    text = "\n".join(parity_lines(record))
     assert "1.50x wall, 1.67x training" in text and "-0.05 points" in text
     assert "fp32: 12.0 (12.0-12.0) s, test 99.30% (99.30%-99.30%), 2/2 reached it" in text
     assert "import 1.0 + data 0.25 + train 10.0 + evaluate/rest 0.8 s" in text
@@ -144,7 +144,7 @@ def test_hardware_table_shows_flops_rates_and_percent_of_peak() -> None:
         ),
         "bf16": {"precision": "bf16", "native": False},
     }
-    text = "\n".join(_hardware_lines(record))
+    text = "\n".join(hardware_lines(record))
     assert "fp32 220 (220-220), bf16 930 (930-930)" in text and "EMULATED" in text
     # 82.05 MFLOP x 2,800 img/s = 229.7 GFLOP/s = 104 % of 220; x 5,880 = 482.4 GFLOP/s = 52 % of 930.
     assert "cnn 82.05 2,800 229.7 104 5,880 482.4 52 2.10 (2.10-2.10)" in " ".join(text.split())
@@ -161,7 +161,7 @@ def test_a_gpu_record_names_its_device_and_shows_its_fp16_matmul_rate() -> None:
         "roofline": [],
         "bf16": {"precision": "bf16", "native": True},
     }
-    text = "\n".join(_hardware_lines(record))
+    text = "\n".join(hardware_lines(record))
     assert "Matmul 8192x8192 on cuda, GFLOP/s: fp32 50,000 (50,000-50,000), bf16 600,000" in text
     assert "fp16 610,000 (610,000-610,000) (bf16 native)" in text
 
