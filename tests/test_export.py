@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from mnistlab.cli import build_parser, main
-from mnistlab.commands.train import _resolve
+from mnistlab.commands.train import resolve_run
 from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split, get_dataset_spec
 from mnistlab.errors import ExportError, UsageError
@@ -418,7 +418,7 @@ def test_train_command_rebuilds_the_exact_config(tmp_path: Path) -> None:
     assert str(command).startswith("mnistlab train cnn --recipe fast --steps 215 --lr 0.2 --seed 3")
     (tmp_path / "config-overrides.json").write_text(json.dumps(command.config_file))
     argv = [a if a != "config-overrides.json" else str(tmp_path / a) for a in command.argv[1:]]
-    rebuilt, run_dir, _ = _resolve(build_parser().parse_args(argv))
+    rebuilt, run_dir, _ = resolve_run(build_parser().parse_args(argv))
     assert rebuilt == config and run_dir == tmp_path / "run"
 
 

@@ -46,6 +46,7 @@ from mnistlab.serve import (
     Predictor,
     ServedModel,
     create_app,
+    first_start,
     latest_finished_runs,
     load_served_models,
 )
@@ -653,7 +654,7 @@ def test_serve_picks_the_newest_finished_runs(
     assert latest_finished_runs(runs) == {"softmax": runs / "softmax-new", "cnn": runs / "cnn"}
 
     captured = capture_uvicorn(monkeypatch)
-    monkeypatch.setattr(serve_command, "train", lambda *a, **k: pytest.fail("trained although runs exist"))
+    monkeypatch.setattr(first_start, "train", lambda *a, **k: pytest.fail("trained although runs exist"))
     port = free_port()
     assert cli.main(["serve", "--runs-dir", str(runs), "--port", str(port)]) == 0
     assert (captured["host"], captured["port"]) == ("127.0.0.1", port)
@@ -672,14 +673,14 @@ def test_serve_trains_what_it_needs_on_first_start(
     tiny = Dataset(
         "mnist", mnist.classes, small(mnist.train, 800), small(mnist.val, 100), small(mnist.test, 100)
     )
-    real_first_start = serve_command.first_start_config
+    real_first_start = first_start.first_start_config
 
     def short(task: str) -> tuple[TrainConfig, str | None]:
         config, note = real_first_start(task)
         return dataclasses.replace(config, steps=4, eval_every=2, log_every=2), note
 
     monkeypatch.setattr(serve_command, "load_data", lambda args: tiny)
-    monkeypatch.setattr(serve_command, "first_start_config", short)
+    monkeypatch.setattr(first_start, "first_start_config", short)
     captured = capture_uvicorn(monkeypatch)
     runs = tmp_path / "runs"
     assert cli.main(["serve", "--runs-dir", str(runs), "--port", str(free_port())]) == 0
@@ -711,14 +712,14 @@ def test_serve_trains_a_cnn_where_no_reader_ships(
         Split(mnist.val.images[:100], mnist.val.labels[:100]),
         Split(mnist.test.images[:100], mnist.test.labels[:100]),
     )
-    real_first_start = serve_command.first_start_config
+    real_first_start = first_start.first_start_config
 
     def short(task: str) -> tuple[TrainConfig, str | None]:
         config, note = real_first_start(task)
         return dataclasses.replace(config, steps=4, eval_every=2, log_every=2, outlier_exposure=0.0), note
 
     monkeypatch.setattr(serve_command, "load_data", lambda args: tiny)
-    monkeypatch.setattr(serve_command, "first_start_config", short)
+    monkeypatch.setattr(first_start, "first_start_config", short)
     capture_uvicorn(monkeypatch)
     runs = tmp_path / "runs"
     args = ["serve", "--runs-dir", str(runs), "--dataset", "fashion-mnist", "--port", str(free_port())]
@@ -726,14 +727,14 @@ def test_serve_trains_a_cnn_where_no_reader_ships(
     assert "no finished softmax or cnn run" in capsys.readouterr().err
     trained = latest_finished_runs(runs, "fashion-mnist")
     assert set(trained) == {"softmax", "cnn"}
-    cnn_recipe = next((r for r in serve_command.FIRST_START_CNN_RECIPES if ("cnn", r) in RECIPES), "paper")
+    cnn_recipe = next((r for r in first_start.FIRST_START_CNN_RECIPES if ("cnn", r) in RECIPES), "paper")
     assert read_results(trained["cnn"])["recipe"] == cnn_recipe
 
 
 def test_first_start_recipes() -> None:
-    softmax, note = serve_command.first_start_config("softmax")
+    softmax, note = first_start.first_start_config("softmax")
     assert (softmax.model, softmax.recipe, softmax.steps, note) == ("softmax", "paper", 1000, None)
-    cnn, note = serve_command.first_start_config("cnn")
+    cnn, note = first_start.first_start_config("cnn")
     if ("cnn", "reader") in RECIPES:
         assert cnn == resolve_config("cnn", "reader") and note is None and cnn.outlier_exposure > 0
     elif ("cnn", "robust") in RECIPES:
@@ -741,7 +742,7 @@ def test_first_start_recipes() -> None:
     elif ("cnn", "fast") in RECIPES:
         assert cnn == resolve_config("cnn", "fast") and note is None
     else:
-        assert (cnn.model, cnn.recipe, cnn.steps) == ("cnn", "paper", serve_command.FALLBACK_CNN_STEPS)
+        assert (cnn.model, cnn.recipe, cnn.steps) == ("cnn", "paper", first_start.FALLBACK_CNN_STEPS)
         assert note and "paper CNN" in note
 
 

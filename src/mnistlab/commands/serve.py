@@ -8,31 +8,23 @@ whatever is still missing is trained first, so the first start works out of the 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import signal
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from mnistlab.commands.common import add_data_args, add_runtime_args, load_data, stop_on_signals
 from mnistlab.commands.progress import StepProgress, format_eta, report_facts, run_seconds_left
-from mnistlab.commands.train import default_run_dir
-from mnistlab.config import TrainConfig, resolve_config
+from mnistlab.data.splits import Dataset
 from mnistlab.errors import UsageError
-from mnistlab.recipes import RECIPES
-from mnistlab.runtime import describe_runtime, resolve_device, set_threads
-from mnistlab.training.loop import train
-from mnistlab.training.outliers import outlier_pool
-from mnistlab.training.result import StepReport
+from mnistlab.runtime import resolve_device, set_threads
 
-# Without a robust or fast CNN recipe, the paper CNN for this many steps: ~1-2 min on a laptop CPU,
-# ~97 % test accuracy, instead of the paper's 20,000 steps (~99.2 %, tens of minutes).
-FALLBACK_CNN_STEPS = 1000
-# The CNN recipe a first start trains, the first of these that exists: `reader` knows when it
-# does not know (outlier exposure, calibrated; issue 22), `robust` reads corrupted digits best.
-FIRST_START_CNN_RECIPES = ("reader", "robust", "fast")
+if TYPE_CHECKING:
+    from mnistlab.serve.first_start import FirstStartRun
+    from mnistlab.training.result import StepReport
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,81 +57,66 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def first_start_config(task: str) -> tuple[TrainConfig, str | None]:
-    """The recipe a first start trains for `task`, and a note when it is a stand-in."""
-    if task != "cnn":
-        return resolve_config(task, "paper"), None
-    for recipe in FIRST_START_CNN_RECIPES:
-        if ("cnn", recipe) in RECIPES:
-            return resolve_config("cnn", recipe), None
-    config = resolve_config("cnn", "paper", overrides={"steps": FALLBACK_CNN_STEPS, "eval_every": 500})
-    return config, f"no fast CNN recipe here, so the paper CNN for {FALLBACK_CNN_STEPS:,} steps"
-
-
-def train_missing(args: argparse.Namespace, tasks: list[str], device: torch.device) -> dict[str, Path]:
-    """Train each task's first-start recipe with a progress bar; returns the run directories."""
-    data = load_data(args)
-    trained: dict[str, Path] = {}
-    for task in tasks:
-        config, note = first_start_config(task)
-        config = dataclasses.replace(config, dataset=data.name)
-        run_dir = Path(args.runs_dir) / default_run_dir(task, config).name
-        print(
-            f"mnistlab serve: training {task} ({config.recipe}, {config.steps:,} steps"
-            f"{'; ' + note if note else ''}) into {run_dir}.",
-            file=sys.stderr,
-        )
-        bar = StepProgress(config.steps, f"{task} ({config.recipe})", bar_eta=False)
-
-        def on_report(r: StepReport, bar: StepProgress = bar, batch_size: int = config.batch_size) -> None:
-            bar.update(r.step, report_facts(r), format_eta(run_seconds_left(r, batch_size)))
-
-        with stop_on_signals() as stopped:
-            result = train(
-                config,
-                data,
-                run_dir=run_dir,
-                device=device,
-                runtime=describe_runtime(device),
-                on_report=on_report,
-                should_stop=lambda: stopped() is not None,
-                outliers=outlier_pool(data, config.outlier_sets, args.data_dir)
-                if config.outlier_exposure > 0
-                else None,
-            )
-            signum = stopped()
-        bar.close()
-        if result.interrupted:
-            name = signal.Signals(signum).name if signum else "a signal"
-            raise KeyboardInterrupt(f"stopped by {name} while training {task}")
-        print(f"mnistlab serve: {task} reached {result.test_accuracy:.2%} test accuracy.", file=sys.stderr)
-        trained[task] = run_dir
-    return trained
-
-
 def default_runs(args: argparse.Namespace, device: torch.device) -> list[Path]:
-    from mnistlab.serve import TASKS, latest_finished_runs
+    """The newest finished runs in --runs-dir, the shipped reader, and what is missing trained now."""
+    from mnistlab.serve.first_start import first_start_run, runs_to_serve
 
     dataset = args.dataset or "mnist"
-    found = latest_finished_runs(Path(args.runs_dir), dataset)
-    if "cnn" not in found and dataset == "mnist":
-        from mnistlab.models.pretrained import reader_run
-
-        found["cnn"] = reader_run()  # no CNN trained yet: the reader that ships with mnistlab
+    runs = runs_to_serve(args.runs_dir, dataset)
+    if runs.shipped_reader:
         print(
             f"mnistlab serve: no finished cnn run on mnist in {args.runs_dir}/; serving the reader that "
             "ships with mnistlab (made by `mnistlab train cnn --recipe reader --seed 0`).",
             file=sys.stderr,
         )
-    missing = [task for task in TASKS if task not in found]
-    if missing:
+    trained: dict[str, Path] = {}
+    if runs.missing:
         print(
-            f"mnistlab serve: no finished {' or '.join(missing)} run on {dataset} in {args.runs_dir}/; "
+            f"mnistlab serve: no finished {' or '.join(runs.missing)} run on {dataset} in {args.runs_dir}/; "
             "training it now, once (later starts reuse it).",
             file=sys.stderr,
         )
-        found.update(train_missing(args, missing, device))
-    return [found[task] for task in TASKS]
+        data = load_data(args)
+        for task in runs.missing:
+            trained[task] = train_with_progress(
+                first_start_run(task, data.name, args.runs_dir), data, args, device
+            )
+    return runs.run_dirs(trained)
+
+
+def train_with_progress(
+    run: FirstStartRun, data: Dataset, args: argparse.Namespace, device: torch.device
+) -> Path:
+    """Train one first-start run with a progress log on stderr; KeyboardInterrupt when stopped."""
+    from mnistlab.serve.first_start import train_first_start
+
+    config = run.config
+    print(
+        f"mnistlab serve: training {run.task} ({config.recipe}, {config.steps:,} steps"
+        f"{'; ' + run.note if run.note else ''}) into {run.run_dir}.",
+        file=sys.stderr,
+    )
+    bar = StepProgress(config.steps, f"{run.task} ({config.recipe})", bar_eta=False)
+
+    def on_report(r: StepReport) -> None:
+        bar.update(r.step, report_facts(r), format_eta(run_seconds_left(r, config.batch_size)))
+
+    with stop_on_signals() as stopped:
+        result = train_first_start(
+            run,
+            data,
+            device=device,
+            data_dir=args.data_dir,
+            on_report=on_report,
+            should_stop=lambda: stopped() is not None,
+        )
+        signum = stopped()
+    bar.close()
+    if result.interrupted:
+        name = signal.Signals(signum).name if signum else "a signal"
+        raise KeyboardInterrupt(f"stopped by {name} while training {run.task}")
+    print(f"mnistlab serve: {run.task} reached {result.test_accuracy:.2%} test accuracy.", file=sys.stderr)
+    return run.run_dir
 
 
 def check_host(host: str, allow_remote: bool) -> None:

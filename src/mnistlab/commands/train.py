@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -22,10 +21,10 @@ from mnistlab.commands.common import (
 from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.commands.progress import StepProgress, format_eta, run_seconds_left
 from mnistlab.commands.tensorboard_flag import add_tensorboard_arg, end_events, run_events
-from mnistlab.config import TrainConfig, read_config_file, resolve_config
+from mnistlab.config import TrainConfig, read_config_file
 from mnistlab.errors import UsageError
 from mnistlab.recipes import RECIPES
-from mnistlab.runs import checkpoint as ckpt
+from mnistlab.runs.record import new_run, resumed_run
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 from mnistlab.training.loop import train
 from mnistlab.training.outliers import outlier_pool
@@ -63,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, bool]:
+def resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path, bool]:
+    """The config and folder the flags name, and whether the run is resumed."""
     if args.resume:
         given = [
             f"--{k.replace('_', '-')}"
@@ -74,26 +74,10 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, bool]:
             raise UsageError(
                 f"{', '.join(given)} cannot be combined with --resume: a resumed run keeps its own config."
             )
-        run_dir = ckpt.require_run_dir(args.resume)
-        config, _ = ckpt.read_run_config(run_dir)
-        if config.model != resolve_config(args.task, config.recipe).model:
-            raise UsageError(
-                f"{run_dir} is a {config.model!r} run, not {args.task!r}; resume it with the matching task."
-            )
-        return config, run_dir, True
+        return (*resumed_run(args.resume, args.task), True)
     file_values = read_config_file(args.config) if args.config else {}
     overrides = {k: getattr(args, k) for k in CONFIG_FLAGS}
-    config = resolve_config(args.task, args.recipe, file_values, overrides)
-    run_dir = Path(args.out) if args.out else default_run_dir(args.task, config)
-    if ckpt.has_checkpoint(run_dir):
-        raise UsageError(
-            f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, or another --out."
-        )
-    return config, run_dir, False
-
-
-def default_run_dir(task: str, config: TrainConfig) -> Path:
-    return Path("runs") / f"{task}-{config.recipe}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return (*new_run(args.task, args.recipe, file_values, overrides, args.out), False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             "Under torchrun pass --out RUN_DIR (or --resume RUN_DIR), the same for every process."
         )
-    config, run_dir, resume = _resolve(args)
+    config, run_dir, resume = resolve_run(args)
     device = resolve_device(args.device)
     strategy = from_environment(device)
     try:

@@ -1,5 +1,7 @@
 """What a run directory says about how it was made: its data and the command that trains it.
 
+And the other way: the config and folder of a run a `mnistlab train` command starts or resumes.
+
 Exports and model cards are generated from these, never typed by hand. The dataset record
 is the one `mnistlab.runs.checkpoint.read_dataset_record` reads (its dataset.json, or the
 registry entry of an older run's config), completed for an export by `exported_record`.
@@ -8,6 +10,7 @@ registry entry of an older run's config), completed for an export by `exported_r
 from __future__ import annotations
 
 import shlex
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +19,9 @@ from typing import Any
 from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data.registry import get_dataset_spec
 from mnistlab.data.splits import DatasetRecord
+from mnistlab.errors import UsageError
 from mnistlab.recipes import task_of
-from mnistlab.runs.checkpoint import DATASET_FILE
+from mnistlab.runs.checkpoint import DATASET_FILE, has_checkpoint, read_run_config, require_run_dir
 
 # The `mnistlab train` flags that set a config key directly (commands/train.py); any other
 # key that differs from the recipe needs a --config file. A round-trip test keeps them in step.
@@ -63,3 +67,36 @@ def train_command(
         argv += ["--config", config_file]
     argv += ["--out", str(run_dir)]
     return TrainCommand(tuple(argv), changed or None)
+
+
+def default_run_dir(task: str, config: TrainConfig, root: Path | str = "runs") -> Path:
+    """ROOT/<task>-<recipe>-s<seed>-<local time>: the folder of a new run that names none."""
+    return Path(root) / f"{task}-{config.recipe}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def new_run(
+    task: str,
+    recipe: str,
+    file_values: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    out: Path | str | None,
+) -> tuple[TrainConfig, Path]:
+    """The config of a new run (recipe, then file values, then overrides) and its folder, still empty."""
+    config = resolve_config(task, recipe, file_values, overrides)
+    run_dir = Path(out) if out else default_run_dir(task, config)
+    if has_checkpoint(run_dir):
+        raise UsageError(
+            f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, or another --out."
+        )
+    return config, run_dir
+
+
+def resumed_run(run_dir: Path | str, task: str) -> tuple[TrainConfig, Path]:
+    """The config and folder of an interrupted run of `task`, to continue where it stopped."""
+    run_dir = require_run_dir(run_dir)
+    config, _ = read_run_config(run_dir)
+    if config.model != resolve_config(task, config.recipe).model:
+        raise UsageError(
+            f"{run_dir} is a {config.model!r} run, not {task!r}; resume it with the matching task."
+        )
+    return config, run_dir

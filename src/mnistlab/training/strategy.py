@@ -68,11 +68,6 @@ class Strategy(ABC):
     @abstractmethod
     def stop_requested(self, should_stop: Callable[[], bool] | None, step: int) -> bool: ...
     @abstractmethod
-    def agree(self, wanted: bool, step: int) -> bool:
-        """Whether every process does something (a timed checkpoint, a collective) that `wanted`
-        asks for on this one: each process's clock differs, the decision must not."""
-
-    @abstractmethod
     def gather_rng(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]: ...
     @abstractmethod
     def own_rng(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]: ...
@@ -168,9 +163,6 @@ class SingleProcess(Strategy):
     def stop_requested(self, should_stop: Callable[[], bool] | None, step: int) -> bool:
         return should_stop is not None and should_stop()
 
-    def agree(self, wanted: bool, step: int) -> bool:
-        return wanted
-
     def gather_rng(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return state
 
@@ -238,12 +230,6 @@ class TorchrunDDP(Strategy):
         if should_stop is None or step % STOP_POLL_STEPS:
             return False
         return bool(self._all_reduce_sum(torch.tensor([int(should_stop())])).item())
-
-    def agree(self, wanted: bool, step: int) -> bool:
-        """True on every rank when any rank wants it, polled every STOP_POLL_STEPS steps like a stop."""
-        if step % STOP_POLL_STEPS:
-            return False
-        return bool(self._all_reduce_sum(torch.tensor([int(wanted)])).item())
 
     def gather_rng(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Every rank's RNG states for a checkpoint (a collective): rank 0's under their own
