@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistlab.commands.reproduce import reproduce
 from mnistlab.data import Dataset, Split
 from mnistlab.data.splits import normalize
 from mnistlab.evaluation.units import PAPER_CNN_RELU_INPUTS, never_firing
 from mnistlab.models import create_model
 from mnistlab.report import figures, rows
+from mnistlab.report.reproduction import reproduce
 from mnistlab.reproduce import experiments
 from mnistlab.reproduce.experiments import ABLATIONS, PAPER_EXPERIMENTS, Experiment
 from mnistlab.reproduce.plan import plan

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistlab.commands.reproduce import reproduce
 from mnistlab.data import Dataset, Split
 from mnistlab.errors import UsageError
 from mnistlab.report import figures
 from mnistlab.report import results as report_results
+from mnistlab.report.reproduction import reproduce
 from mnistlab.reproduce.experiments import Experiment
 from mnistlab.reproduce.parallel import threads_per_job
 from mnistlab.reproduce.runner import Progress

@@ -10,8 +10,7 @@ import torch
 
 from mnistlab import runtime
 from mnistlab.cli import main
-from mnistlab.commands.reproduce import with_precision
-from mnistlab.reproduce.experiments import available_experiments
+from mnistlab.reproduce.experiments import available_experiments, with_precision
 from mnistlab.reproduce.plan import plan
 
 NO_CUDA = not torch.cuda.is_available()

@@ -12,7 +12,6 @@ from PIL import Image
 
 from mnistlab.cli import main
 from mnistlab.commands.progress import MAX_LINES, format_eta
-from mnistlab.commands.reproduce import reproduce
 from mnistlab.config import resolve_config
 from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
@@ -25,6 +24,7 @@ from mnistlab.evaluation.robustness import evaluate_robustness
 from mnistlab.recipes import RECIPES
 from mnistlab.report import figures, reader_rows, reader_tables, robust_rows, tables
 from mnistlab.report import results as report_results
+from mnistlab.report.reproduction import reproduce
 from mnistlab.reproduce import claimed, experiments, runner
 from mnistlab.reproduce.experiments import Experiment
 from mnistlab.reproduce.plan import plan

@@ -15,11 +15,11 @@ import pytest
 
 from mnistlab.cli import main
 from mnistlab.commands import reproduce as reproduce_command
-from mnistlab.commands.reproduce import reproduce
 from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
 from mnistlab.report import figures
 from mnistlab.report import results as report_results
+from mnistlab.report.reproduction import reproduce
 from mnistlab.reproduce import claimed, claims
 from mnistlab.reproduce.experiments import Experiment
 from mnistlab.reproduce.runner import Progress

@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from mnistlab.commands.common import add_data_args, add_runtime_args, load_data, stop_on_signals
 from mnistlab.commands.precision_flag import add_precision_arg, check_and_warn
 from mnistlab.commands.progress import StepProgress, format_eta, report_facts
 from mnistlab.commands.tensorboard_flag import add_tensorboard_arg, reproduce_events, tensorboard_root
 from mnistlab.data.registry import get_dataset_spec
-from mnistlab.data.splits import Dataset
 from mnistlab.errors import UsageError
+from mnistlab.report.reproduction import reproduce
 from mnistlab.reproduce.claims import parse_shard
 from mnistlab.reproduce.experiments import (
     PAPER_DATASET,
-    PAPER_EXPERIMENTS,
     PAPER_SEEDS,
     QUICK_SEEDS,
-    Experiment,
     available_experiments,
     for_dataset,
+    with_precision,
 )
 from mnistlab.reproduce.parallel import threads_per_job
 from mnistlab.reproduce.plan import plan
-from mnistlab.reproduce.runner import Progress, run_plan
+from mnistlab.reproduce.runner import Progress
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 
 
@@ -103,80 +100,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_args(p)
     add_runtime_args(p)
     p.set_defaults(handler=run)
-
-
-def with_precision(
-    experiments: Sequence[Experiment], precision: str
-) -> tuple[tuple[Experiment, ...], dict[str, str]]:
-    """Every experiment in `precision`, and a map from the plain keys to the new ones.
-
-    fp32 changes nothing; another precision gets its own keys, so its run folders and rows
-    never collide with (or reuse) the fp32 runs of the same report folder.
-    """
-    if precision == "fp32":
-        return tuple(experiments), {e.key: e.key for e in experiments}
-    renamed = tuple(
-        dataclasses.replace(
-            e,
-            key=f"{e.key}-{precision}",
-            title=f"{e.title}, {precision}",
-            overrides={**e.overrides, "precision": precision},
-        )
-        for e in experiments
-    )
-    return renamed, {e.key: r.key for e, r in zip(experiments, renamed, strict=True)}
-
-
-def reproduce(
-    data: Dataset,
-    out_dir: Path | str,
-    *,
-    experiments: Sequence[Experiment] = PAPER_EXPERIMENTS,
-    seeds: Sequence[int] = PAPER_SEEDS,
-    quick: bool = False,
-    only: Collection[str] | None = None,
-    runtime: Mapping[str, Any] | None = None,
-    device: str = "cpu",
-    on_progress: Callable[[Progress], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    processes: int = 1,
-    threads: int | None = None,
-    shard: tuple[int, int] | None = None,
-    report_only: bool = False,
-    other: Dataset | None = None,
-) -> dict[str, Any]:
-    """Run (or reuse, or resume) every (experiment, seed), rewriting the report in `out_dir` after each.
-
-    The runs are `run_plan`'s (its arguments are passed on); the report is `mnistlab.report`'s
-    writer, called whenever a run starts or ends, and the report always covers the whole plan.
-    `other` is the other built-in dataset (Fashion-MNIST for digits, MNIST for clothing), the
-    first outlier set of the report's reader section; without it the made outlier sets alone.
-    Returns the final results.json content; `results["complete"]` is False while any run of
-    the whole plan is unfinished.
-    """
-    out_dir = Path(out_dir)
-    planned = plan(experiments, seeds, out_dir, quick=quick, only=only)
-    if not planned:
-        raise UsageError("Nothing to run: pass at least one seed and one experiment.")
-    from mnistlab.report.results import ReportWriter  # matplotlib loads only when a report is made
-
-    writer = ReportWriter(
-        out_dir, data, experiments, planned, quick=quick, runtime=dict(runtime or {}), other=other
-    )
-    run_plan(
-        planned,
-        data,
-        device=device,
-        runtime=runtime,
-        on_progress=on_progress,
-        on_update=writer.update,
-        should_stop=should_stop,
-        processes=processes,
-        threads=threads,
-        shard=shard,
-        report_only=report_only,
-    )
-    return writer.update(running=None)
 
 
 def progress_printer(out: Path) -> Callable[[Progress], None]:

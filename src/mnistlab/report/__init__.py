@@ -19,7 +19,8 @@ The modules, each importing only those listed before it:
 - `robust_figures`: the robustness section's figures.
 - `figures`: every figure in page order, each redrawn only when its source run changes.
 - `results`: results.json assembled from the rows, and the writer of the report.
+- `reproduction`: `reproduce()`, the runs of the plan with the report rewritten after each.
 
 What is run, and in which order, is `mnistlab.reproduce`: this package imports it, never the
-reverse (`mnistlab.commands.reproduce` hands the writer to the runner as a callback).
+reverse (`reproduction` hands the writer to the runner as a callback).
 """

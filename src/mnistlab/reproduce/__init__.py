@@ -11,7 +11,7 @@ The modules, each importing only those listed before it:
   whenever a run starts or ends.
 
 Nothing here renders: the report made from the finished runs is `mnistlab.report`, which
-imports this package and never the reverse; `mnistlab.commands.reproduce` joins the two.
+imports this package and never the reverse; `mnistlab.report.reproduction.reproduce` joins the two.
 """
 
 import lazy_loader

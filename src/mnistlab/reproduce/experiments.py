@@ -161,3 +161,25 @@ def available_experiments(
     if ablations:
         rows += ABLATIONS
     return tuple(rows)
+
+
+def with_precision(
+    experiments: Sequence[Experiment], precision: str
+) -> tuple[tuple[Experiment, ...], dict[str, str]]:
+    """Every experiment in `precision`, and a map from the plain keys to the new ones.
+
+    fp32 changes nothing; another precision gets its own keys, so its run folders and rows
+    never collide with (or reuse) the fp32 runs of the same report folder.
+    """
+    if precision == "fp32":
+        return tuple(experiments), {e.key: e.key for e in experiments}
+    renamed = tuple(
+        dataclasses.replace(
+            e,
+            key=f"{e.key}-{precision}",
+            title=f"{e.title}, {precision}",
+            overrides={**e.overrides, "precision": precision},
+        )
+        for e in experiments
+    )
+    return renamed, {e.key: r.key for e, r in zip(experiments, renamed, strict=True)}
