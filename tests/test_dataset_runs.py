@@ -217,7 +217,7 @@ def test_a_three_class_run_is_read_with_three_classes(capsys, tmp_path: Path):
     photo = tmp_path / "thing.png"
     _photo(data.test.images[0].numpy()).save(photo)
     assert main(["predict", str(run_dir), str(photo), "--json"]) == 0
-    row = json.loads(capsys.readouterr().out)["predictions"][0]
+    (row,) = json.loads(capsys.readouterr().out)["predictions"][0]["digits"]
     assert row["class"] == ["cat", "dog", "bird"][row["label"]] and len(row["probabilities"]) == 3
 
 
@@ -290,7 +290,7 @@ def test_predict_names_the_class_and_the_preprocessing(
     assert main(["predict", str(fashion_run), str(path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["preprocessing"]["name"] == OBJECTS.name and out["dataset"] == "fashion-mnist"
-    row = out["predictions"][0]
+    (row,) = out["predictions"][0]["digits"]
     model, _ = ckpt.load_model(fashion_run)
     (expected,) = classify(model, preprocess_object(Image.open(path))[None])
     assert (row["label"], row["class"]) == (expected.label, FASHION_MNIST.classes[expected.label])
@@ -322,6 +322,7 @@ def test_serve_shows_class_names_and_converts_the_fashion_way(
     photo = _photo(fashion.test.images[1].numpy())
     photo.save(buffer, format="PNG")
     answer = client.post("/api/predict", files={"image": ("x.png", buffer.getvalue(), "image/png")}).json()
-    assert answer["input"] == preprocess_object(photo).tolist()
-    assert len(answer["models"][0]["probabilities"]) == 10
+    (read,) = answer["models"][0]["digits"]
+    assert read["input"] == preprocess_object(photo).tolist()
+    assert len(read["probabilities"]) == 10
     assert "draw a digit" not in client.get("/").text.lower()

@@ -196,7 +196,7 @@ def test_predict_reads_a_number_with_boxes_in_the_images_pixels(
     assert (
         sum(a == b for a, b in zip(row["number"], item.truth, strict=True)) >= 3
     )  # this reader: "4023" for 9023
-    assert row["label"] is None and row["abstain"] is False
+    assert row["abstain"] is False and row["reason"] is None
     for digit, truth, mine in zip(row["digits"], item.boxes, expected.digits, strict=True):
         assert overlap_ratio(tuple(digit["box"]), truth, 2) == 1.0 and tuple(digit["box"]) == mine.box
         assert digit["probabilities"] == list(mine.reading.prediction.probabilities)
@@ -209,7 +209,8 @@ def test_predict_reads_a_number_with_boxes_in_the_images_pixels(
     ]
     assert main(["predict", str(shipped), str(path), "--json", "--single", "--device", "cpu"]) == 0
     row = json.loads(capsys.readouterr().out)["predictions"][0]
-    assert len(row["digits"]) == 1 and row["number"] in (None, row["class"])
+    (digit,) = row["digits"]
+    assert row["number"] in (None, digit["class"]) and (row["number"] is None) == digit["abstain"]
 
 
 def test_evaluate_numbers_reports_each_set(
@@ -282,8 +283,9 @@ def test_predict_with_no_run_directory_reads_with_the_shipped_reader(
     shipped = Reader.from_run(reader_run())
     rows = out["predictions"]
     assert rows[0]["number"] == read_number(shipped, item.image).number(shipped.classes)
-    assert rows[1]["label"] == shipped.read(preprocess(Image.open(second))[None])[0].label
-    assert rows[1]["label"] == int(mnist.test.labels[0])
+    (digit,) = rows[1]["digits"]
+    assert digit["label"] == shipped.read(preprocess(Image.open(second))[None])[0].label
+    assert digit["label"] == int(mnist.test.labels[0]) and rows[1]["number"] == digit["class"]
 
 
 def test_evaluate_numbers_of_a_clothing_run_is_one_sentence(shipped: Path) -> None:

@@ -151,7 +151,7 @@ def test_acceptance_cli_json_equals_the_library(
         assert row == {"image": path, **number_fields(expected, reader, always_answer=True)}, path
         if single:  # one digit, pre-processed as `preprocess` does, read as `Reader.read` reads it
             assert expected.digits[0].reading == reader.read(preprocess(load_image(path))[None])[0]
-    row = out["predictions"][0]
+    row = out["predictions"][0]["digits"][0]
     assert len(row["probabilities"]) == 10 and abs(sum(row["probabilities"]) - 1) < 1e-9
     assert row["top"][0] == [row["label"], max(row["probabilities"])]
     # Calibrated with the run's temperature (fitted on validation when it finished).
@@ -362,7 +362,8 @@ def test_cli_reports_each_bad_image_and_predicts_the_rest(shipped_run, tmp_path,
 
     assert main(["predict", str(shipped_run), "good.png", "blank.png", "--json", "--device", "cpu"]) == 1
     rows = json.loads(capsys.readouterr().out)["predictions"]
-    assert rows[0]["image"] == "good.png" and rows[0]["label"] == 7 and rows[0]["class"] == "7"
+    assert rows[0]["image"] == "good.png" and rows[0]["number"] == "7"
+    assert (rows[0]["digits"][0]["label"], rows[0]["digits"][0]["class"]) == (7, "7")
     assert rows[1] == {"image": "blank.png", "error": expected_errors[2].removeprefix("mnistlab: error: ")}
 
 

@@ -89,14 +89,20 @@ def test_predict_says_not_a_digit_and_always_answer_still_answers(small, tmp_pat
     noise = _png(tmp_path / "noise.png", outliers.make("uniform_noise", 1, outliers.TEST_SEED)[0])
     assert main(["predict", str(shipped), str(digit), str(noise), "--json"]) == 0
     rows = {Path(r["image"]).stem: r for r in json.loads(capsys.readouterr().out)["predictions"]}
-    assert rows["digit"]["abstain"] is False and rows["digit"]["label"] == int(small.test.labels[0])
-    refused = rows["noise"]
+    (read,) = rows["digit"]["digits"]
+    assert rows["digit"]["abstain"] is False and read["label"] == int(small.test.labels[0])
+    assert rows["digit"]["number"] == str(int(small.test.labels[0]))
+    (refused,) = rows["noise"]["digits"]
+    assert rows["noise"]["abstain"] is True and rows["noise"]["number"] is None
     assert refused["abstain"] is True and refused["label"] is None and refused["class"] is None
     assert refused["score"] < refused["threshold"] and refused["reason"].startswith("not a digit")
+    assert rows["noise"]["reason"] == f"digit 1 of 1: {refused['reason']}"
     assert sum(refused["probabilities"]) == pytest.approx(1.0)
     assert main(["predict", str(shipped), str(noise), "--always-answer", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)["predictions"]
-    assert row["abstain"] is True and row["label"] == int(np.argmax(row["probabilities"]))
+    (digit,) = row["digits"]
+    assert row["abstain"] is True and digit["label"] == int(np.argmax(digit["probabilities"]))
+    assert row["number"] == digit["class"] == str(digit["label"])
     assert main(["predict", str(shipped), str(noise)]) == 0
     assert "not a digit" in capsys.readouterr().out
 

@@ -42,6 +42,7 @@ from mnistlab.models.pretrained import reader_run
 from mnistlab.recipes import RECIPES
 from mnistlab.runs.checkpoint import read_results
 from mnistlab.serve import (
+    API_VERSION,
     MAX_BODY_BYTES,
     Predictor,
     ServedModel,
@@ -103,32 +104,36 @@ def as_drawing(digit: np.ndarray) -> np.ndarray:
     return paper
 
 
+# The keys of every model's answer and of each of its digits, however many digits it holds.
+ANSWER_KEYS = {"name", "number", "abstain", "reason", "digits", "dropped", "ms"}
+DIGIT_KEYS = {"box", "label", "class", "probability", "abstain", "score", "threshold", "reason", "top"}
+DIGIT_KEYS |= {"probabilities", "input"}
+
+
 def assert_answer(body: dict, served: list[ServedModel], seen: np.ndarray) -> None:
-    """A one-digit answer: the fields the API always had, and the number of one digit."""
-    assert np.array_equal(np.array(body["input"], dtype=np.uint8), seen)
+    """A one-digit answer: a number of one digit, read as a plain forward pass reads `seen`."""
+    assert set(body) == {"api_version", "models", "ms"} and body["api_version"] == API_VERSION == "2"
     expected = reference(served, seen)
     assert [m["name"] for m in body["models"]] == ["softmax", "cnn"]
     for answer, model in zip(body["models"], served, strict=True):
-        probabilities = np.array(answer["probabilities"])
+        assert set(answer) == ANSWER_KEYS
+        (digit,) = answer["digits"]
+        assert set(digit) == DIGIT_KEYS
+        assert np.array_equal(np.array(digit["input"], dtype=np.uint8), seen)
+        probabilities = np.array(digit["probabilities"])
         np.testing.assert_allclose(probabilities, expected[answer["name"]], rtol=1e-5, atol=1e-9)
         assert abs(probabilities.sum() - 1.0) < 1e-9
-        assert answer["top"] == int(np.argmax(expected[answer["name"]]))
+        best = int(np.argmax(expected[answer["name"]]))
+        assert digit["top"][0] == [best, digit["probability"]] and digit["probability"] == max(probabilities)
         assert answer["ms"] >= 0.0
         rule = calibration_file(model.run_dir)["rule"]
         assert rule["score"] == "msp"  # what training fits by default; the reference below is its score
-        assert answer["score"] == pytest.approx(expected[answer["name"]].max(), rel=1e-6)
-        assert answer["threshold"] == rule["threshold"]
-        assert answer["abstain"] == (answer["score"] < rule["threshold"])
-        assert answer["label"] == (None if answer["abstain"] else answer["top"])
-        assert (answer["reason"] is None) == (not answer["abstain"])
-        (digit,) = answer["digits"]
-        assert answer["number"] == (None if answer["abstain"] else str(answer["top"]))
-        assert digit["input"] == body["input"] and digit["probabilities"] == answer["probabilities"]
-        assert (digit["label"], digit["abstain"], answer["dropped"]) == (
-            answer["label"],
-            answer["abstain"],
-            0,
-        )
+        assert digit["score"] == pytest.approx(expected[answer["name"]].max(), rel=1e-6)
+        assert digit["threshold"] == rule["threshold"]
+        assert digit["abstain"] == answer["abstain"] == (digit["score"] < rule["threshold"])
+        assert digit["label"] == (None if digit["abstain"] else best)
+        assert (digit["reason"] is None) == (answer["reason"] is None) == (not digit["abstain"])
+        assert answer["number"] == (None if answer["abstain"] else str(best)) and answer["dropped"] == 0
 
 
 def assert_one_sentence_error(response, status: int) -> str:
@@ -149,7 +154,7 @@ def assert_one_sentence_error(response, status: int) -> str:
 def test_healthz(client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "models": 2}
+    assert response.json() == {"status": "ok", "models": 2, "api_version": "2"}
 
 
 def test_models_report_their_runs(client: TestClient, softmax_run: Path, cnn_run: Path) -> None:
@@ -187,6 +192,7 @@ def test_page_and_assets_come_from_the_package(client: TestClient) -> None:
 def test_openapi_describes_every_route(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert {"/api/predict", "/api/models", "/healthz"} <= set(schema["paths"])
+    assert schema["info"]["version"] == API_VERSION  # the version of the answers' shape
     body = schema["paths"]["/api/predict"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= set(body)
     docs = client.get("/docs")
@@ -240,7 +246,7 @@ def test_concurrent_requests_get_exact_answers(
     for i, body in results:
         for answer in body["models"]:
             np.testing.assert_allclose(
-                answer["probabilities"], expected[i][answer["name"]], rtol=1e-5, atol=1e-9
+                answer["digits"][0]["probabilities"], expected[i][answer["name"]], rtol=1e-5, atol=1e-9
             )
 
 
@@ -295,13 +301,19 @@ def test_an_abstaining_model_says_why_and_keeps_its_probabilities(
         listed = test_client.get("/api/models").json()["models"]
         body = test_client.post("/api/predict", json={"pixels": digits[3].tolist()}).json()
     assert [(m["score"], m["threshold"]) for m in listed] == [("msp", 1.5), ("energy", None)]
-    no, yes = body["models"]
+    (no,), (yes,) = (m["digits"] for m in body["models"])
     expected = reference(served, seen)
     np.testing.assert_allclose(no["probabilities"], expected["softmax"], rtol=1e-5, atol=1e-9)
-    assert no["abstain"] is True and no["label"] is None and no["top"] == int(np.argmax(expected["softmax"]))
+    assert (
+        no["abstain"] is True
+        and no["label"] is None
+        and no["top"][0][0] == int(np.argmax(expected["softmax"]))
+    )
     assert no["reason"] == f"not a digit: msp {no['score']:.3f} is below the threshold 1.500"
-    assert yes["abstain"] is False and yes["label"] == yes["top"] and yes["threshold"] is None
-    assert yes["digits"][0]["threshold"] is None  # -inf, which JSON cannot hold
+    assert body["models"][0]["reason"] == f"digit 1 of 1: {no['reason']}"
+    assert body["models"][0]["abstain"] is True and body["models"][0]["number"] is None
+    assert yes["abstain"] is False and yes["label"] == yes["top"][0][0]
+    assert yes["threshold"] is None  # -inf, which JSON cannot hold
     x = normalize(torch.from_numpy(seen)[None])
     with torch.no_grad():
         z = served[1].model(x).double() / served[1].reader.temperature
@@ -328,12 +340,15 @@ def test_an_uncalibrated_run_answers_everything_with_the_raw_softmax(
         "none",
     )
     for body in bodies:
-        (answer,) = body["models"]
-        x = normalize(torch.from_numpy(np.array(body["input"], dtype=np.uint8))[None])
+        (answer,) = body["models"][0]["digits"]
+        x = normalize(torch.from_numpy(np.array(answer["input"], dtype=np.uint8))[None])
         with torch.no_grad():
             plain = torch.softmax(model.model(x).double(), dim=1)[0].numpy()
         np.testing.assert_allclose(answer["probabilities"], plain, rtol=1e-5, atol=1e-9)
-        assert answer["abstain"] is False and answer["label"] == answer["top"] and answer["reason"] is None
+        assert (
+            answer["abstain"] is False and answer["label"] == answer["top"][0][0] and answer["reason"] is None
+        )
+        assert body["models"][0]["number"] == str(answer["label"])
     # `mnistlab serve` says so in one line at start-up.
     captured = capture_uvicorn(monkeypatch)
     assert cli.main(["serve", str(old), "--port", str(free_port())]) == 0
@@ -392,14 +407,42 @@ def test_a_number_is_read_digit_by_digit_as_predict_reads_it(
         assert answer["number"] == expected["number"]
         if not any(d["abstain"] for d in digits):
             assert answer["number"] == "".join(d["class"] for d in digits)
-        # Several digits: no single digit's fields, and `abstain` says whether any digit is refused.
-        assert answer["label"] is None and answer["probabilities"] is None and answer["top"] is None
+        # The same keys as a one-digit answer; `abstain` says whether any digit is refused.
+        assert set(answer) == ANSWER_KEYS and all(set(d) == DIGIT_KEYS for d in digits)
         assert answer["abstain"] == any(d["abstain"] for d in digits)
-    assert body["input"] == body["models"][0]["digits"][0]["input"]
+        assert {k: v for k, v in answer.items() if k not in ("name", "ms", "digits")} == {
+            k: v for k, v in expected.items() if k != "digits"
+        }
     # The image is these four clear digits: the shipped reader (99.4 % test) reads them so; the
     # served 300-step CNN's reading is checked above against the library, not against the truth.
     shipped = Reader.from_run(reader_run())
     assert read_number(shipped, load_image(png)).number(shipped.classes) == "2071"
+
+
+def test_one_digit_and_several_give_one_shape_the_same_as_predict_json(
+    client: TestClient, mnist: Dataset, cnn_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A number of one digit and one of three have the same keys, and each model's answer is
+    `mnistlab predict --json`'s row for the same file, field for field, plus its name, its time and
+    each digit's 28x28 `input`."""
+    shapes = set()
+    for text in ("4", "305"):
+        paper, _ = number_image(narrow_digits(mnist, text), gap=10, scale=2)
+        path = tmp_path / f"{text}.png"
+        path.write_bytes(png_bytes(paper))
+        body = client.post("/api/predict", files={"image": (path.name, path.read_bytes())}).json()
+        answer = body["models"][1]
+        assert answer["name"] == "cnn" and len(answer["digits"]) == len(text)
+        assert cli.main(["predict", str(cnn_run), str(path), "--json", "--device", "cpu"]) == 0
+        (row,) = json.loads(capsys.readouterr().out)["predictions"]
+        assert row == {
+            "image": str(path),
+            **{k: v for k, v in answer.items() if k not in ("name", "ms", "digits")},
+            "digits": [{k: v for k, v in d.items() if k != "input"} for d in answer["digits"]],
+        }
+        shapes.add((frozenset(answer), *(frozenset(d) for d in answer["digits"][:1])))
+        assert all(set(d) == DIGIT_KEYS for d in answer["digits"])
+    assert shapes == {(frozenset(ANSWER_KEYS), frozenset(DIGIT_KEYS))}
 
 
 def test_single_reads_the_whole_upload_as_one_digit(

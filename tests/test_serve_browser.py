@@ -64,7 +64,7 @@ def _serve(run_dirs: list[Path]) -> Iterator[str]:
 
 def verdict(answer: dict) -> str:
     """What a card must show for one model's API answer: the digit read, or the refusal."""
-    return REFUSAL if answer["abstain"] else str(answer["label"])
+    return REFUSAL if answer["abstain"] else answer["number"]
 
 
 def api_verdicts(page: sync_api.Page, server: str) -> dict[str, str]:
@@ -133,14 +133,14 @@ def test_draw_digits_with_mouse_and_touch(server: str, tmp_path: Path) -> None:
                 card = page.locator(f".card[data-model='{model['name']}']")
                 assert shown[model["name"]] == verdict(model)
                 # A read digit's bar stands out; a refused drawing has none that does.
-                tops = [] if model["abstain"] else [str(model["label"])]
+                tops = [] if model["abstain"] else [model["digits"][0]["class"]]
                 assert card.locator(".label.top").all_text_contents() == tops
                 assert card.locator(".track.top").count() == len(tops)
             seen = page.evaluate(
                 "Array.from(document.getElementById('seen').getContext('2d')"
                 ".getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0))"
             )
-            assert seen == [v for row in expected["input"] for v in row]
+            assert seen == [v for row in expected["models"][0]["digits"][0]["input"] for v in row]
             page.screenshot(path=str(screenshot_path(tmp_path)))
 
             page.click("#clear")

@@ -4,11 +4,13 @@ Each image is pre-processed the way the run's dataset was made: MNIST's digit
 normalisation for digit datasets, Fashion-MNIST's conversion for object datasets
 (`mnistlab.inference.objects`); the output says which. Probabilities are calibrated with the
 run's temperature, and an image the run's abstention rule refuses is "not a digit" (JSON
-`"abstain": true, "label": null` with the score, threshold and reason) unless `--always-answer`.
+`"abstain": true, "number": null`, each digit with its score, threshold and reason) unless
+`--always-answer`.
 
 A digit image may hold a whole number: every digit is found, pre-processed on its own and read,
-left to right (`mnistlab.inference.number`); JSON gives `"number"` and each digit's box and
-reading, text the number (each digit with `--explain`). `--single` reads the image as one digit.
+left to right (`mnistlab.inference.number`); JSON gives each image as a number (one shape for
+any count of digits, `inference.number.number_fields`), text the number (each digit with
+`--explain`). `--single` reads the image as one digit.
 """
 
 from __future__ import annotations

@@ -141,31 +141,20 @@ def reading_fields(reading: Reading, reader: Reader, *, always_answer: bool = Fa
 
 
 def number_fields(number: NumberReading, reader: Reader, *, always_answer: bool = False) -> dict:
-    """A whole image's reading as `predict --json` and the API state it: `number` (null when a
-    digit abstains), `digits` (box, label, class, probability, abstain, ... each) and `dropped`.
-
-    With one digit the image's own fields are that digit's, exactly as before numbers were read;
-    with several, `label` and `class` are null, `abstain` says whether any digit abstains, and
-    `reason` names the first refused digit."""
+    """A whole image's reading as `predict --json` and the API state it, one shape for any count
+    of digits: `number` (null when a digit abstains, unless `always_answer`), `abstain` (whether
+    any digit does), `reason` (the first refused digit's, "digit 1 of 4: not a digit: ..."),
+    `digits` (box, label, class, probability, abstain, score, threshold, reason, top and
+    probabilities each) and `dropped`. An image of one digit is a number of one digit."""
     digits = [
         {"box": list(d.box), **reading_fields(d.reading, reader, always_answer=always_answer)}
         for d in number.digits
     ]
-    fields = {
+    refused = [(k, d) for k, d in enumerate(digits, start=1) if d["abstain"]]
+    return {
         "number": number.number(reader.classes, always_answer=always_answer),
+        "abstain": bool(refused),
+        "reason": f"digit {refused[0][0]} of {len(digits)}: {refused[0][1]['reason']}" if refused else None,
         "digits": digits,
         "dropped": number.dropped,
-    }
-    if len(digits) == 1:
-        own = {k: v for k, v in digits[0].items() if k != "box"}
-        return {**own, **fields}
-    refused = [(i, d) for i, d in enumerate(digits, start=1) if d["abstain"]]
-    return {
-        "label": None,
-        "class": None,
-        "abstain": bool(refused),
-        "reason": None
-        if not refused
-        else f"digit {refused[0][0]} of {len(digits)}: {refused[0][1]['reason']}",
-        **fields,
     }

@@ -12,7 +12,7 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
-        "answers": ["NumberAnswer"],
+        "answers": ["API_VERSION", "NumberAnswer"],
         "app": ["MAX_BODY_BYTES", "create_app"],
         "bodies": ["Upload"],
         "errors": ["ApiError"],

@@ -1,15 +1,12 @@
 """What `POST /api/predict` answers for one model: `mnistlab predict --json`'s fields, and the API's own.
 
 Each model reads the upload as `predict` reads a file (`inference.number.read_number`), so its
-answer holds `predict`'s fields (`inference.number.number_fields`): `number` (null when a digit
-is refused), `digits` (each with its `box` in the upload's own pixels, `label`, `class`,
-calibrated `probability`, `abstain`, `score`, `threshold`, `reason`, `top` as [class,
-probability] pairs and `probabilities`, plus the 28x28 `input` the model saw for it) and
-`dropped` (specks left out). For a one-digit reading the model's own fields are that digit's,
-as before numbers were read: `probabilities`, `top` (the index of the most probable class, as
-the API always had it), `label`, `abstain`, `score`, `threshold`, `reason`. With several digits
-`label`, `class`, `top`, `probability`, `probabilities` and `score` are null, `abstain` says
-whether any digit is refused and `reason` names the first.
+answer holds `predict`'s fields (`inference.number.number_fields`), one shape however many digits
+the upload holds: `number` (null when a digit is refused), `abstain`, `reason` (the first refused
+digit's), `digits` (each with its `box` in the upload's own pixels, `label`, `class`, calibrated
+`probability`, `abstain`, `score`, `threshold`, `reason`, `top` as [label, probability] pairs and
+`probabilities`) and `dropped` (specks left out). The API adds the model's `name`, its `ms` and,
+per digit, the 28x28 `input` the model saw.
 """
 
 from __future__ import annotations
@@ -20,6 +17,10 @@ from typing import Any
 
 from mnistlab.inference.number import NumberReading, number_fields
 from mnistlab.inference.reader import Reader
+
+# The version of the API's answers: 2 gives every reading one shape (one digit is a number of one
+# digit); 1 (mnistlab 0.1.0 before it) gave a one-digit reading its own top-level fields.
+API_VERSION = "2"
 
 
 def finite(value: float | None) -> float | None:
@@ -47,20 +48,4 @@ class NumberAnswer:
             }
             for entry, digit in zip(fields["digits"], self.reading.digits, strict=True)
         ]
-        one = digits[0] if len(digits) == 1 else None
-        return {
-            "name": self.name,
-            "number": fields["number"],
-            "label": fields["label"],
-            "class": fields["class"],
-            "abstain": fields["abstain"],
-            "reason": fields["reason"],
-            "probabilities": None if one is None else one["probabilities"],
-            "top": None if one is None else int(self.reading.digits[0].reading.prediction.label),
-            "probability": None if one is None else one["probability"],
-            "score": None if one is None else one["score"],
-            "threshold": finite(self.reader.rule.threshold),
-            "digits": digits,
-            "dropped": fields["dropped"],
-            "ms": round(self.milliseconds, 3),
-        }
+        return {"name": self.name, **fields, "digits": digits, "ms": round(self.milliseconds, 3)}

@@ -21,7 +21,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from mnistlab import __version__
 from mnistlab.errors import ImageError
-from mnistlab.serve.answers import NumberAnswer
+from mnistlab.serve.answers import API_VERSION, NumberAnswer
 from mnistlab.serve.bodies import (
     PREDICT_BODY,
     Received,
@@ -65,8 +65,8 @@ def create_app(
     check_host_patterns(trusted_hosts)  # now, not at the first request
     app = FastAPI(
         title="mnistlab",
-        version=__version__,
-        description=f"Draw {predictor.prompt}; the served models read it side by side.",
+        version=API_VERSION,
+        description=f"Draw {predictor.prompt}; the served models read it side by side (mnistlab {__version__}).",
         docs_url=None,  # FastAPI's default /docs loads Swagger UI from a CDN; served locally below
         redoc_url=None,
     )
@@ -81,8 +81,8 @@ def create_app(
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        """Liveness: the server is up and how many models it holds."""
-        return {"status": "ok", "models": len(predictor.models)}
+        """Liveness: the server is up, how many models it holds and the version of its answers."""
+        return {"status": "ok", "models": len(predictor.models), "api_version": API_VERSION}
 
     @app.get("/api/models")
     def list_models() -> dict[str, Any]:
@@ -102,12 +102,12 @@ def create_app(
             False, description="Read the whole upload as one digit, as `mnistlab predict --single` does."
         ),
     ) -> JSONResponse:
-        """Every model's reading of the upload, as `mnistlab predict --json` reads a file: the
-        `number` (null when a digit is "not a digit"), its `digits` left to right (each with
-        its `box` [x0, y0, x1, y1] in the upload's own pixels, calibrated probabilities,
-        `abstain`, `score`, `threshold`, `reason` and the 28x28 `input` the model saw) and
-        `dropped` specks; a one-digit reading keeps the single-digit fields (`probabilities`,
-        `top`, `label`, `abstain`, ...). `input` is the first model's first digit's 28x28.
+        """Every model's reading of the upload, as `mnistlab predict --json` reads a file, in
+        one shape however many digits it holds: the `number` (null when a digit is "not a
+        digit"), `abstain`, `reason`, its `digits` left to right (each with its `box` [x0, y0,
+        x1, y1] in the upload's own pixels, `label`, `class`, calibrated `probability` and
+        `probabilities`, `top`, `abstain`, `score`, `threshold`, `reason` and the 28x28 `input`
+        the model saw) and `dropped` specks; `api_version` says which shape.
 
         Send a PNG (multipart field `image`, a JSON `{"image": data URL}` or a raw image
         body) or JSON `{"pixels": 28x28}`; `?single=true` reads the whole of it as one digit.
@@ -121,7 +121,7 @@ def create_app(
         # pixel of every digit's input (~20 ms for a 6-digit number on a busy 2-core machine).
         return JSONResponse(
             {
-                "input": models[0]["digits"][0]["input"],
+                "api_version": API_VERSION,
                 "models": models,
                 "ms": round((time.perf_counter() - start) * 1000.0, 3),
             }

@@ -4,7 +4,8 @@
 // one of the classes") with its best guess's probability, and no bar is shown as the answer.
 // Two modes: "one digit" (a square pad, read whole with ?single=true, as always) and "a number"
 // (a pad three times as wide, read digit by digit: each digit's box drawn over the pad with
-// its reading, and each card showing the whole number and every digit's reading).
+// its reading, and each card showing the whole number and every digit's reading). Both
+// render the same answer: a number and its digits.
 // No framework and nothing from the network but this server.
 "use strict";
 
@@ -141,7 +142,7 @@ async function predict() {
     return;
   }
   const first = answer.models[0];
-  showInputs(mode === "number" ? first.digits.map((digit) => digit.input) : [answer.input]);
+  showInputs(first.digits.map((digit) => digit.input));
   showBoxes(mode === "number" ? first.digits : []);
   for (const result of answer.models) {
     const card = cards.get(result.name);
@@ -248,69 +249,46 @@ function ruleText(model) {
 
 const percent = (p) => `${(100 * p).toFixed(1)} %`;
 
+// One render path for both modes: an answer is a number (one digit is a number of one digit).
+// The card shows the number, or the refusal; a one-digit number also its digit's calibrated
+// confidence and bars (the number mode hides the bars and lists every digit's reading instead).
 function showAnswer(card, result) {
-  card.root.dataset.number = "";
-  card.digits.replaceChildren();
-  if (mode === "number") showNumber(card, result);
-  else showProbabilities(card, result);
-}
-
-// A number: the digits read (or which digit is refused), then every digit's reading.
-function showNumber(card, result) {
-  card.root.classList.toggle("answered", result !== null);
-  card.root.classList.toggle("abstained", result !== null && result.number === null);
-  card.digit.classList.remove("refused");
-  card.timing.textContent = result ? `· ${result.ms.toFixed(2)} ms` : "";
-  if (result === null) {
-    card.root.dataset.verdict = "";
-    card.digit.textContent = "–";
-    card.confidence.textContent = "";
-    return;
-  }
-  const count = result.digits.length;
-  const refused = result.digits.findIndex((digit) => digit.abstain);
-  card.root.dataset.verdict = result.number === null ? "abstain" : result.number;
-  card.root.dataset.number = result.number ?? "";
-  card.root.title = result.reason || "";
-  if (result.number === null) {
-    card.digit.textContent = "no number";
-    card.digit.classList.add("refused");
-    card.confidence.textContent = `digit ${refused + 1} of ${count} is ${refusalOf(result.digits[refused])}`;
-  } else {
-    card.digit.textContent = result.number;
-    card.confidence.textContent = `${count} digit${count === 1 ? "" : "s"}`;
-  }
-  result.digits.forEach((digit) => {
-    const item = element("li", digit.abstain ? "refused" : "", digitText(digit));
-    item.title = digit.reason || "";
-    card.digits.append(item);
-  });
-}
-
-function showProbabilities(card, result) {
+  const digits = result === null ? [] : result.digits;
+  const one = digits.length === 1 ? digits[0] : null;
   const refused = result !== null && result.abstain;
   card.root.classList.toggle("answered", result !== null);
   card.root.classList.toggle("abstained", refused);
-  card.root.dataset.verdict = result === null ? "" : refused ? "abstain" : String(result.label);
-  card.root.title = refused ? result.reason : "";
+  card.root.dataset.verdict = result === null ? "" : result.number ?? "abstain";
+  card.root.dataset.number = result?.number ?? "";
+  card.root.title = result?.reason || "";
   card.digit.classList.toggle("refused", refused);
+  card.timing.textContent = result ? `· ${result.ms.toFixed(2)} ms` : "";
   if (result === null) {
     card.digit.textContent = "–";
     card.confidence.textContent = "";
   } else if (refused) {
     // The refusal, and how sure the model is of its best guess (calibrated), not a confident answer.
-    card.digit.textContent = card.refusal;
-    card.confidence.textContent = `best guess ${classes[result.top]} at ${percent(result.probabilities[result.top])}`;
+    const first = digits.findIndex((digit) => digit.abstain);
+    card.digit.textContent = one ? card.refusal : "no number";
+    card.confidence.textContent = one
+      ? `best guess ${classes[one.top[0][0]]} at ${percent(one.probability)}`
+      : `digit ${first + 1} of ${digits.length} is ${refusalOf(digits[first])}`;
   } else {
-    card.digit.textContent = classes[result.label];
-    card.confidence.textContent = percent(result.probabilities[result.label]);
+    card.digit.textContent = result.number;
+    card.confidence.textContent = one ? percent(one.probability) : `${digits.length} digits`;
   }
-  card.timing.textContent = result ? `· ${result.ms.toFixed(2)} ms` : "";
+  card.digits.replaceChildren(
+    ...digits.map((digit) => {
+      const item = element("li", digit.abstain ? "refused" : "", digitText(digit));
+      item.title = digit.reason || "";
+      return item;
+    }),
+  );
   card.rows.forEach((row, d) => {
-    const p = result ? result.probabilities[d] : 0;
-    const top = result !== null && !refused && d === result.label;
+    const p = one ? one.probabilities[d] : 0;
+    const top = one !== null && !one.abstain && d === one.label;
     row.fill.style.width = `${(100 * p).toFixed(1)}%`;
-    row.value.textContent = result ? `${(100 * p).toFixed(1)}` : "";
+    row.value.textContent = one ? `${(100 * p).toFixed(1)}` : "";
     for (const part of [row.label, row.track, row.value]) part.classList.toggle("top", top);
   });
 }
