@@ -11,24 +11,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from mnistlab.commands.common import (
     add_checkpoint_arg,
     add_json_arg,
     add_runtime_args,
     print_json,
 )
-from mnistlab.errors import CheckpointError, UsageError
+from mnistlab.errors import UsageError
 from mnistlab.evaluation.abstention import SCORES
 from mnistlab.evaluation.reader import DEFAULT_QUANTILE, DEFAULT_SCORE, fit_calibration
 from mnistlab.runs.calibration import CALIBRATION_FILE, read_calibration, write_calibration
-from mnistlab.runs.checkpoint import load_model, require_run_dir, unfinished
+from mnistlab.runs.checkpoint import load_model
 from mnistlab.runs.dataset import load_run_data
-from mnistlab.runtime import describe_runtime, resolve_device, set_threads
-from mnistlab.training.result import TrainResult
+from mnistlab.runtime import resolve_device, set_threads
+from mnistlab.training.finish import finish_run
 
-# What `finish_run` calibrates with: the defaults of the flags below.
+# What `finish_run` calibrates with, as training does: the defaults of the flags below.
 DEFAULTS = (DEFAULT_SCORE, DEFAULT_QUANTILE, "final")
 
 
@@ -63,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--quantile must be in [0, 0.5), got {args.quantile}.")
     device = resolve_device(args.device)
     set_threads(args.threads)
-    finished = _finish(args, device)
+    finished = finish_run(args.run_dir, args.data_dir, device)  # None unless killed before its test
     if finished is not None and (args.score, args.quantile, args.checkpoint) == DEFAULTS:
         record = read_calibration(args.run_dir)  # just fitted by the finish, as training would have
         path = Path(args.run_dir) / CALIBRATION_FILE
@@ -86,20 +84,3 @@ def run(args: argparse.Namespace) -> int:
         f"{rule['threshold']:.4g} ({rule['quantile']:.2%} of validation). Written to {path}."
     )
     return 0
-
-
-def _finish(args: argparse.Namespace, device: torch.device) -> TrainResult | None:
-    """A run killed after its last checkpoint but before its test and calibration is finished
-    (`finish_run`); one stopped earlier is refused with the command that continues it."""
-    stopped = unfinished(require_run_dir(args.run_dir))
-    if stopped is None:
-        return None
-    if stopped.step < stopped.steps:
-        raise CheckpointError(
-            f"{args.run_dir} is unfinished ({stopped.where}); {stopped.fix} continues it and calibrates "
-            f"it when it ends."
-        )
-    from mnistlab.training.loop import finish_run
-
-    data = load_run_data([args.run_dir], None, args.data_dir).dataset
-    return finish_run(args.run_dir, data, device=device, runtime=describe_runtime(device))

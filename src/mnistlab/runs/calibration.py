@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from mnistlab.fileio import atomic_write_json
-from mnistlab.runs.checkpoint import present, read_json, unfinished
+from mnistlab.runs.checkpoint import present, read_json
+from mnistlab.runs.progress import unfinished
 
 CALIBRATION_FILE = "calibration.json"
 FORMAT = "mnistlab-calibration/1"

@@ -24,7 +24,6 @@ schema (`mnistlab.runs.schema`) and read only as a regular file inside the folde
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -203,38 +202,6 @@ def write_run_config(run_dir: Path, config: TrainConfig, runtime: dict[str, Any]
 def read_results(run_dir: Path | str) -> dict[str, Any] | None:
     path = Path(run_dir) / RESULTS_FILE
     return read_json(path, "results file") if present(path) else None
-
-
-@dataclass(frozen=True)
-class Unfinished:
-    """Where a run without results stopped, and the command that finishes it."""
-
-    step: int  # of its last checkpoint
-    steps: int
-    fix: str  # a command, in backquotes
-
-    @property
-    def where(self) -> str:
-        if self.step >= self.steps:
-            return f"it stopped after its last step, {self.steps}"
-        return f"it stopped at step {self.step} of {self.steps}"
-
-
-def unfinished(run_dir: Path | str) -> Unfinished | None:
-    """How far an unfinished run got: one with a checkpoint but no results.json (killed, or stopped
-    by a signal). None for a finished run, and for one without a checkpoint yet."""
-    from mnistlab.recipes import task_of
-
-    run_dir = Path(run_dir)
-    results = read_results(run_dir)
-    if (results is not None and not results.get("interrupted")) or not has_checkpoint(run_dir):
-        return None
-    config, _ = read_run_config(run_dir)
-    step = read_json(run_dir / STATE_FILE, "checkpoint state")["step"]
-    if step >= config.steps:  # trained to the end: only the test, calibration and results are left
-        return Unfinished(step, config.steps, f"`mnistlab calibrate {shlex.quote(str(run_dir))}`")
-    task = task_of(config.model, config.recipe) or "TASK"
-    return Unfinished(step, config.steps, f"`mnistlab train {task} --resume {shlex.quote(str(run_dir))}`")
 
 
 def read_dataset_record(run_dir: Path | str) -> DatasetRecord:

@@ -2,10 +2,9 @@
 
 `train` draws batches from uint8 tensors, normalises them on the fly, validates every
 `eval_every` steps, keeps a "best by validation" and a "last" checkpoint (after each validation
-and every `checkpoint_seconds` of training, so a crash loses at most that much), and ends with a
-test evaluation. It never prints: it reports through `on_report`, and stops early (saving
-a checkpoint) when `should_stop()` turns true, which the CLI wires to SIGINT/SIGTERM.
-`finish_run` does what a run killed after its last checkpoint had left to do.
+and every `checkpoint_seconds`), and ends with a test evaluation. It never prints: it reports
+through `on_report`, and stops early (saving a checkpoint) when `should_stop()` turns true,
+which the CLI wires to SIGINT/SIGTERM.
 
 Whether this process trains alone or as one of torchrun's data-parallel group is the
 `Strategy`'s business (`mnistlab.training.strategy`), and what lands in the run folder the
@@ -15,7 +14,6 @@ Whether this process trains alone or as one of torchrun's data-parallel group is
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +26,14 @@ from torch import nn
 from mnistlab.config import TrainConfig
 from mnistlab.data.batches import BatchSampler
 from mnistlab.data.splits import Dataset, Split, normalize
-from mnistlab.errors import CheckpointError
 from mnistlab.evaluation.metrics import Evaluation
 from mnistlab.evaluation.reader import fit_calibration
 from mnistlab.models import create_model
-from mnistlab.runs.checkpoint import TrainingState, has_checkpoint, load_checkpoint, read_run_config
+from mnistlab.runs.checkpoint import TrainingState, has_checkpoint, load_checkpoint
 from mnistlab.runs.writer import Writer
 from mnistlab.runtime import autocast, check_precision, describe_precision, load_average, prepare_model
 from mnistlab.training.augment import augment_batch
+from mnistlab.training.clock import Clock
 from mnistlab.training.optim import Optimizer, build_optimizer, learning_rate, match_layouts
 from mnistlab.training.outliers import outlier_pool, uniform_loss, with_outliers
 from mnistlab.training.result import StepReport, TrainResult, summarize
@@ -64,7 +62,7 @@ class _Run:
     step: int = 0
     best_val: float = -1.0
     best_step: int = 0
-    trained_seconds: float = 0.0  # in the loop, by the processes before this one (from the checkpoint)
+    trained_seconds: float = 0.0  # by the processes before this one (from the checkpoint)
     val_accuracy: float | None = None
     test_milestones: dict[int, float] = field(default_factory=dict)  # step -> test accuracy
 
@@ -86,7 +84,7 @@ def _set_up(
     model = create_model(config.model, num_classes=data.num_classes, **config.model_options)
     model = prepare_model(model.to(device))
     augment_generator = None
-    if config.augmentation_names:
+    if config.augmentations:
         augment_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
     strategy.seed(config.seed, augment_generator)
     run = _Run(
@@ -138,7 +136,7 @@ def _train_step(run: _Run) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, fl
     x = normalize(run.train_split.images[index])  # (B, 1, 28, 28) float32 in [0, 1]
     y = run.train_split.labels[index]  # (B,)
     if run.augment_generator is not None:
-        x = augment_batch(x, run.config.augmentation_names, run.augment_generator)
+        x = augment_batch(x, run.config.augmentations, run.augment_generator)
     inputs = x if run.outliers is None else with_outliers(x, run.outliers, run.config, run.step)
     with autocast(run.config.precision, run.device):
         out = run.forward(inputs)  # (B, C), or (B + O, C) with outliers: one pass, shared BN statistics
@@ -167,16 +165,15 @@ def _validate(run: _Run) -> None:
         run.writer.save_best(run.model, run.config.model, run.step)
 
 
-def _save(run: _Run, seconds: float) -> None:
-    """The "last" checkpoint: weights, optimizer, the RNG streams and the loop's counters;
-    `seconds`: of training in this process so far."""
+def _save(run: _Run, clock: Clock) -> None:
+    """The "last" checkpoint: weights, optimizer, the RNG streams and the loop's counters."""
     if run.run_dir is None:
         return
     rng = run.strategy.save_rng(run.augment_generator)  # a collective under torchrun
     extra: dict[str, Any] = {
         "val_accuracy": run.val_accuracy,
         "test_milestones": {str(k): v for k, v in run.test_milestones.items()},
-        "train_seconds": run.trained_seconds + seconds,
+        "train_seconds": clock.total(),
     }
     if run.scaler.is_enabled():
         extra["grad_scaler"] = run.scaler.state_dict()
@@ -213,8 +210,7 @@ def train(
     run = _set_up(config, data, run_dir, resume, torch.device(device), runtime or {}, strategy, outliers)
     report = strategy.main_only(on_report)  # one progress stream for the whole group
     run.model.train()
-    clock = _Clock(run.step, time.perf_counter())
-    saved_at = clock.t0
+    clock = Clock(run.step, run.trained_seconds)
     interrupted = False
     while run.step < config.steps:
         if strategy.stop_requested(should_stop, run.step):
@@ -229,41 +225,19 @@ def train(
             run.test_milestones[run.step] = _evaluate(run, run.test_split).accuracy
         if evaluated or run.step % config.log_every == 0:
             _log(run, clock, loss, logits, y, lr, evaluated, report)
-        now = time.perf_counter()
-        if evaluated or strategy.agree(now - saved_at >= config.checkpoint_seconds, run.step):
-            _save(run, now - clock.t0)
-            saved_at = time.perf_counter()  # the interval counts training, not the save
-    train_seconds = run.trained_seconds + time.perf_counter() - clock.t0
+        # A timed checkpoint: the processes agree on it as on a stop, whichever one's clock says so.
+        if evaluated or strategy.stop_requested(lambda: clock.due(config.checkpoint_seconds), run.step):
+            _save(run, clock)
+            clock.saved()
+    train_seconds = clock.total()
     if interrupted:
-        _save(run, train_seconds - run.trained_seconds)
+        _save(run, clock)
     return _finish(run, interrupted, train_seconds, runtime or {}, evaluate_test)
-
-
-def finish_run(
-    run_dir: Path | str,
-    data: Dataset,
-    *,
-    device: torch.device | str = "cpu",
-    runtime: dict[str, Any] | None = None,
-) -> TrainResult:
-    """What a run killed after its last step's checkpoint had left to do: its test evaluation,
-    calibration.json and results.json, as `train` would have written them."""
-    config, _ = read_run_config(run_dir)
-    run = _set_up(config, data, Path(run_dir), True, torch.device(device), runtime or {}, SINGLE, None)
-    if run.step < config.steps:
-        raise CheckpointError(f"{run_dir} stopped at step {run.step} of {config.steps}; resume its training.")
-    return _finish(run, False, run.trained_seconds, runtime or {})
-
-
-@dataclass(frozen=True)
-class _Clock:
-    start_step: int  # the step this process began at (a resumed run does not start at 0)
-    t0: float  # time.perf_counter() then
 
 
 def _log(
     run: _Run,
-    clock: _Clock,
+    clock: Clock,
     loss: torch.Tensor,
     logits: torch.Tensor,
     y: torch.Tensor,
@@ -272,7 +246,7 @@ def _log(
     on_report: Callable[[StepReport], None] | None,
 ) -> None:
     """A progress report: one host sync, a line of metrics.jsonl, and `on_report`."""
-    elapsed = time.perf_counter() - clock.t0
+    elapsed = clock.elapsed()
     loss_value, batch_accuracy = run.strategy.batch_stats(loss, logits, y)
     report = StepReport(
         step=run.step,
