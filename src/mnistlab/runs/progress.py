@@ -11,6 +11,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnistlab.recipes import task_of
 from mnistlab.runs.checkpoint import STATE_FILE, has_checkpoint, read_json, read_results, read_run_config
 
 
@@ -32,8 +33,6 @@ class Unfinished:
 def unfinished(run_dir: Path | str) -> Unfinished | None:
     """How far an unfinished run got: one with a checkpoint but no results.json (killed, or stopped
     by a signal). None for a finished run, and for one without a checkpoint yet."""
-    from mnistlab.recipes import task_of
-
     run_dir = Path(run_dir)
     results = read_results(run_dir)
     if (results is not None and not results.get("interrupted")) or not has_checkpoint(run_dir):
