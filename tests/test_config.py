@@ -73,3 +73,75 @@ def test_every_committed_record_config_resolves_with_the_recipe_its_command_name
         task, recipe = re.search(r"mnistlab train (\w+) --recipe (\w+)", command).groups()
         config = resolve_config(task, recipe, read_config_file(path))
         assert config != resolve_config(task, recipe), path  # it changes something
+
+
+# -- the retired `augment` flag and the retired fashion_wide recipe ------------------------------
+
+
+def old_form(config: TrainConfig, augment: bool, augmentations: list[str]) -> dict:
+    """`config` as an older mnistlab wrote it into config.json: with the `augment` flag."""
+    return {**config.to_dict(), "augment": augment, "augmentations": augmentations}
+
+
+def test_an_old_config_with_augment_reads_as_the_same_augmentations() -> None:
+    best, fashion = resolve_config("cnn", "best"), resolve_config("cnn", "fashion")
+    assert best.augmentations == ("affine",) and fashion.augmentations == ("flip", "shift", "erase")
+    assert "augment" not in best.to_dict()
+    # As the `best` and `fashion` recipes wrote their runs' config.json before: the same configs.
+    assert TrainConfig.from_dict(old_form(best, True, [])) == best
+    assert TrainConfig.from_dict(old_form(fashion, False, ["flip", "shift", "erase"])) == fashion
+    # Named augmentations won over the flag; `augment = false` added nothing.
+    assert TrainConfig.from_dict({"augment": True, "augmentations": ["noise"]}).augmentations == ("noise",)
+    assert TrainConfig.from_dict({"augment": False}) == TrainConfig()
+
+
+def test_an_old_config_file_with_augment_resolves_as_it_did(tmp_path: Path) -> None:
+    old = tmp_path / "cnn-affine.toml"
+    old.write_text('model = "cnn"\naugment = true\n')
+    new = resolve_config("cnn", "paper", {"model": "cnn", "augmentations": ["affine"]})
+    assert resolve_config("cnn", "paper", read_config_file(old)) == new
+    # A recipe's own augmentations were kept over `augment = true`, and still are.
+    robust = resolve_config("cnn", "robust")
+    assert resolve_config("cnn", "robust", {"augment": True}) == robust
+    assert resolve_config("cnn", "fast", {"augment": False}) == resolve_config("cnn", "fast")
+    assert resolve_config("cnn", "best", {"augment": False, "augmentations": []}).augmentations == ()
+
+
+def test_augment_false_against_a_recipe_that_names_augmentations_is_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mnistlab.cli import main
+
+    old = tmp_path / "no-affine.toml"
+    old.write_text("augment = false\n")
+    out = tmp_path / "run"
+    assert main(["train", "cnn", "--recipe", "best", "--config", str(old), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "mnistlab: error: The config key augment is gone: write augmentations = [] for no augmentation, "
+        'or keep recipe best\'s augmentations = ["affine"] by removing augment.\n'
+    )
+    assert "Traceback" not in captured.err and not out.exists()
+
+
+def test_the_retired_fashion_wide_recipe_points_to_fashion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mnistlab.cli import main
+    from mnistlab.recipes import RETIRED, recipe_names
+
+    sentence = (
+        "Recipe 'fashion_wide' for 'cnn' is retired (its test accuracy was no better than fashion's); "
+        "use --recipe fashion instead."
+    )
+    with pytest.raises(UsageError) as raised:
+        resolve_config("cnn", "fashion_wide")
+    assert str(raised.value) == sentence
+    assert "fashion_wide" not in recipe_names("cnn") and RETIRED[("cnn", "fashion_wide")][0] in recipe_names(
+        "cnn"
+    )
+    out = tmp_path / "run"
+    argv = ["train", "cnn", "--recipe", "fashion_wide", "--dataset", "fashion-mnist", "--out", str(out)]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"mnistlab: error: {sentence}\n" and captured.out == "" and not out.exists()

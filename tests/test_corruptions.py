@@ -267,8 +267,8 @@ def test_shift_moves_a_lit_pixel_by_whole_pixels_within_two_and_keeps_its_ink() 
 
 
 def test_config_selects_augmentations_by_name() -> None:
-    assert TrainConfig().augmentation_names == ()
-    assert resolve_config("cnn", "best").augmentation_names == ("affine",)
+    assert TrainConfig().augmentations == ()
+    assert resolve_config("cnn", "best").augmentations == ("affine",)
     config = TrainConfig.from_dict({"augmentations": ["elastic", "affine"]})
     assert config.augmentations == ("elastic", "affine")  # a JSON list becomes a tuple
     assert TrainConfig.from_dict(config.to_dict()) == config

@@ -22,7 +22,7 @@ def test_fast_models_are_registered_with_the_recipes() -> None:
     assert {"cnn_fast", "cnn_best"} <= set(list_models())
     assert resolve_config("cnn", "fast").model == "cnn_fast"
     best = resolve_config("cnn", "best")
-    assert best.model == "cnn_best" and best.augment
+    assert best.model == "cnn_best" and best.augmentations == ("affine",)
 
 
 def test_fast_cnn_parameter_count_matches_its_layers() -> None:
@@ -105,7 +105,7 @@ def _tiny_augmented(steps: int) -> TrainConfig:
         lr=0.05,
         momentum=0.9,
         schedule="onecycle",
-        augment=True,
+        augmentations=("affine",),
         eval_every=3,
         log_every=3,
     )

@@ -35,8 +35,7 @@ class TrainConfig:
     schedule: str = "constant"  # "constant" | "onecycle"
     warmup_fraction: float = 0.25  # of all steps; only read by "onecycle"
     label_smoothing: float = 0.0
-    augment: bool = False  # True: random affine maps (the `best` recipe), = augmentations ("affine",)
-    # Names from AUGMENTATIONS (mnistlab.training.augment implements them); overrides `augment`.
+    # Names from AUGMENTATIONS (mnistlab.training.augment implements them); empty: none.
     augmentations: tuple[str, ...] = ()
     eval_every: int = 100  # steps between validation passes
     log_every: int = 50  # steps between progress reports (each costs one host sync)
@@ -94,11 +93,6 @@ class TrainConfig:
                     f"Unknown augmentation {unknown[0]!r}; choose from {', '.join(AUGMENTATIONS)}."
                 )
 
-    @property
-    def augmentation_names(self) -> tuple[str, ...]:
-        """What the training loop applies to each batch (empty: nothing)."""
-        return self.augmentations or (("affine",) if self.augment else ())
-
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["model_options"] = dict(self.model_options)
@@ -108,6 +102,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
+        """A config from its keys; a run's config.json from before `augmentations` replaced the
+        `augment` flag reads as the same augmentation (`augmentations_of`)."""
+        values = augmentations_of(values)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -125,6 +122,19 @@ AUGMENTATIONS = ("flip", "shift", "thickness", "elastic", "slant", "affine", "er
 # letters and near-blank images are kept for evaluation.
 OUTLIER_SETS = ("other", "uniform_noise", "blurred_noise", "random_strokes", "pairs")
 PRECISIONS = ("fp32", "bf16", "fp16")
+# Keys a run's config.json may hold from an older mnistlab, read into today's keys when loaded.
+RETIRED_KEYS = ("augment",)
+
+
+def augmentations_of(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` with the retired `augment` flag read as it was: `augment = true` trained with the
+    random affine maps unless `augmentations` named others, `augment = false` added nothing."""
+    values = dict(values)
+    if values.pop("augment", False) and not values.get("augmentations"):
+        values["augmentations"] = ("affine",)
+    return values
+
+
 SCHEDULES = ("constant", "onecycle")
 
 
@@ -159,6 +169,19 @@ def resolve_config(
 ) -> TrainConfig:
     """Defaults of `recipe` for `task`, then the config file, then flags (None = not given)."""
     values = recipe_defaults(task, recipe)
-    values.update(file_values or {})
+    file_values = file_values or {}
+    if (
+        file_values.get("augment") is False
+        and "augmentations" not in file_values
+        and values.get("augmentations")
+    ):
+        # `augment = false` switched off the affine maps `best` had from the flag and no recipe's
+        # named ones: what it asks of a recipe that names augmentations is for the file to say.
+        names = ", ".join(f'"{a}"' for a in values["augmentations"])
+        raise UsageError(
+            f"The config key augment is gone: write augmentations = [] for no augmentation, "
+            f"or keep recipe {recipe}'s augmentations = [{names}] by removing augment."
+        )
+    values.update(file_values)  # `augment` is read with the recipe's augmentations (from_dict)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return TrainConfig.from_dict(values)
