@@ -289,17 +289,14 @@ def test_predict_with_no_run_directory_reads_with_the_shipped_reader(
 
 
 def test_evaluate_numbers_of_a_clothing_run_is_one_sentence(shipped: Path) -> None:
-    import argparse
     import dataclasses
 
-    from mnistlab.commands.evaluate_numbers import run_numbers
     from mnistlab.errors import UsageError
 
     clothing = dataclasses.replace(Reader.from_run(shipped), image_kind="objects", title="Fashion-MNIST")
-    args = argparse.Namespace(run_dir="runs/fashion", split="test", json=False)
     with pytest.raises(UsageError) as error:
-        run_numbers(args, clothing, None)  # refused before any data is read
+        numbers.numbers_report(clothing, None, "runs/fashion")  # refused before any image is made
     assert str(error.value) == (
-        "--numbers reads numbers written in digits, and runs/fashion was trained on Fashion-MNIST; "
-        "pass a run trained on digits."
+        "The numbers report reads numbers written in digits, and runs/fashion was trained on "
+        "Fashion-MNIST; pass a run trained on digits."
     )

@@ -145,8 +145,11 @@ def test_evaluate_calibration_and_ood_reports(oe_run, data_dir, tmp_path, capsys
     ("argv", "message"),
     [
         (["calibrate", "{run}", "--quantile", "0.7"], "--quantile must be in [0, 0.5)"),
-        (["evaluate", "{run}", "--figure", "x.png"], "--figure only applies with --calibration"),
-        (["evaluate", "{run}", "--robustness", "--ood"], "separate reports"),
+        (
+            ["evaluate", "{run}", "--figure", "x.png"],
+            "--figure only applies with --report calibration; add it.",
+        ),
+        (["evaluate", "{run}", "--report", "ood,trust"], "Unknown report 'trust'; choose from accuracy,"),
     ],
 )
 def test_bad_reader_flags_are_one_sentence(oe_run, capsys, argv, message) -> None:

@@ -80,7 +80,7 @@ def test_evaluate_robustness_cli_writes_robustness_json(capsys, softmax_run: Pat
         (["--robustness", "--severity", "0"], "Severity must be an integer from 1 to 5, got 0."),
         (["--robustness", "--severity", "6"], "Severity must be an integer from 1 to 5, got 6."),
         (["--robustness", "--corruptions", ","], "--corruptions needs at least one name"),
-        (["--severity", "2"], "--corruptions and --severity only apply with --robustness; add it."),
+        (["--severity", "2"], "--corruptions and --severity only apply with --report robustness; add it."),
     ],
 )
 def test_bad_robustness_flags_exit_2_with_one_sentence(capsys, tmp_path: Path, flags, message) -> None:

@@ -1,12 +1,13 @@
-"""`mnistlab evaluate RUN --calibration` and `--ood`: how far to trust the reader's answers.
+"""`mnistlab evaluate RUN --report calibration,ood,handwriting`: how far to trust the reader's answers.
 
-`--calibration`: ECE (15 bins), NLL and Brier score with the raw softmax and with the run's
+Each report is its --json object and its text; `commands.evaluate` prints them.
+`calibration`: ECE (15 bins), NLL and Brier score with the raw softmax and with the run's
 temperature, on the clean split and on it corrupted (each image under one of the corruptions
 at severity 3, in turn), and a reliability diagram (`--figure`).
-`--ood`: the abstention rule on the split (share refused, accuracy on the rest, the
+`ood`: the abstention rule on the split (share refused, accuracy on the rest, the
 risk-coverage curve) and, per outlier set, AUROC, FPR at 95 % TPR and the share refused; on
 the test split it is also kept as RUN_DIR/ood.json, which an export's model card includes.
-`--handwriting`: the reader on real handwriting from outside MNIST (UCI optical digits, a
+`handwriting`: the reader on real handwriting from outside MNIST (UCI optical digits, a
 validation set: `mnistlab.evaluation.handwriting`), an abstention counting as not read.
 """
 
@@ -15,68 +16,62 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
-from mnistlab.commands.common import print_json
-from mnistlab.data.splits import Dataset, load_dataset
-from mnistlab.errors import DataError
+from mnistlab.data.splits import Dataset
 from mnistlab.evaluation.abstention import AbstentionRule
-from mnistlab.evaluation.outliers import other_dataset_name
+from mnistlab.evaluation.outliers import other_dataset
 from mnistlab.evaluation.reader import OOD_FILE, calibration_report, ood_report, write_ood
 from mnistlab.runs.calibration import calibration_or_default
 
 
-def run_calibration(args: argparse.Namespace, model: nn.Module, data: Dataset) -> int:
+def calibration(args: argparse.Namespace, model: nn.Module, data: Dataset) -> tuple[dict[str, Any], str]:
+    """The calibration report: its --json object and its text."""
     record, note = calibration_or_default(args.run_dir)
     report = calibration_report(model, data.split(args.split), record["temperature"])
     if args.figure:
         from mnistlab.visualize import reliability_diagram, save_figure
 
         save_figure(reliability_diagram(report), args.figure)
-    if args.json:
-        print_json({"run_dir": args.run_dir, "split": args.split, "calibrated": note is None, **report})
-        return 0
-    if note:
-        print(note)
-    print(f"{args.run_dir} on {data.name} {args.split}, temperature {report['temperature']:.3f}:")
-    print(f"{'images':<22}{'ECE':>9}{'NLL':>9}{'Brier':>9}")
+    lines = [note] if note else []
+    lines.append(f"{args.run_dir} on {data.name} {args.split}, temperature {report['temperature']:.3f}:")
+    lines.append(f"{'images':<22}{'ECE':>9}{'NLL':>9}{'Brier':>9}")
     for name in ("clean", "corrupted"):
         for when in ("before", "after"):
             m = report[name][when]
             label = f"{name} ({'T = 1' if when == 'before' else 'calibrated'})"
-            print(f"{label:<22}{m['ece']:9.2%}{m['nll']:9.4f}{m['brier']:9.4f}")
+            lines.append(f"{label:<22}{m['ece']:9.2%}{m['nll']:9.4f}{m['brier']:9.4f}")
     if args.figure:
-        print(f"reliability diagram: {args.figure}")
-    return 0
+        lines.append(f"reliability diagram: {args.figure}")
+    printed = {"run_dir": args.run_dir, "split": args.split, "calibrated": note is None, **report}
+    return printed, "\n".join(lines)
 
 
-def run_ood(args: argparse.Namespace, model: nn.Module, data: Dataset) -> int:
+def ood(args: argparse.Namespace, model: nn.Module, data: Dataset) -> tuple[dict[str, Any], str]:
+    """The outlier report: its --json object and its text; on the test split also RUN_DIR/ood.json."""
     record, note = calibration_or_default(args.run_dir)
     rule = AbstentionRule.from_dict(record["rule"])
     other = other_dataset(data, args.data_dir)
     report = ood_report(model, data, rule, args.split, other)
     saved = _save_ood(args.run_dir, report) if args.split == "test" else None
-    if args.json:
-        print_json({"run_dir": args.run_dir, "calibrated": note is None, **report})
-        return 0
-    if note:
-        print(note)
+    lines = [note] if note else []
     inside = report["inside"]
-    print(
+    lines.append(
         f"{args.run_dir} on {data.name} {args.split}: abstains on {inside['abstained']:.2%}, right on "
         f"{inside['selective_accuracy']:.2%} of the rest ({inside['accuracy']:.2%} answering all); "
         f"rule {rule.score} >= {rule.threshold:.4g} at T = {rule.temperature:.3f}"
     )
-    print(f"{'outliers':<16}{'images':>8}{'AUROC':>9}{'FPR@95':>9}{'abstained':>11}")
+    lines.append(f"{'outliers':<16}{'images':>8}{'AUROC':>9}{'FPR@95':>9}{'abstained':>11}")
     for row in report["outliers"]:
-        print(
+        lines.append(
             f"{row['outliers']:<16}{row['images']:>8,}{row['auroc']:9.4f}{row['fpr_at_95_tpr']:9.2%}"
             f"{row['abstained']:11.2%}"
         )
     if saved is not None:
-        print(f"Saved to {saved} (an export's model card includes it).")
-    return 0
+        lines.append(f"Saved to {saved} (an export's model card includes it).")
+    return {"run_dir": args.run_dir, "calibrated": note is None, **report}, "\n".join(lines)
 
 
 def _save_ood(run_dir: str, report: dict) -> Path | None:
@@ -95,7 +90,8 @@ def _save_ood(run_dir: str, report: dict) -> Path | None:
         return None
 
 
-def run_handwriting(args: argparse.Namespace, model: nn.Module, data: Dataset) -> int:
+def handwriting(args: argparse.Namespace, model: nn.Module, data: Dataset) -> tuple[dict[str, Any], str]:
+    """The handwriting report (UCI digits): its --json object and its text."""
     from mnistlab.evaluation.handwriting import SOURCE, uci_digits
     from mnistlab.evaluation.metrics import predict_logits
 
@@ -113,22 +109,10 @@ def run_handwriting(args: argparse.Namespace, model: nn.Module, data: Dataset) -
         "abstained": float(refused.double().mean()),
         "rule": rule.to_dict(),
     }
-    if args.json:
-        print_json({"run_dir": args.run_dir, "calibrated": note is None, **report})
-        return 0
-    if note:
-        print(note)
-    print(
+    lines = [note] if note else []
+    lines.append(
         f"{args.run_dir} on {report['images']:,} real handwritten digits ({SOURCE}): read right "
         f"{report['read']:.2%} (abstained on {report['abstained']:.2%}; {report['accuracy']:.2%} right "
         "answering all)"
     )
-    return 0
-
-
-def other_dataset(data: Dataset, data_dir: str | None) -> Dataset | None:
-    """The other built-in dataset, an outlier set of `data`'s runs, or None when not on this machine."""
-    try:
-        return load_dataset(other_dataset_name(data), data_dir, download=False)
-    except DataError:
-        return None  # not on this machine: the made outlier sets still run
+    return {"run_dir": args.run_dir, "calibrated": note is None, **report}, "\n".join(lines)

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from mnistlab.data.splits import Split
-from mnistlab.errors import ImageError
+from mnistlab.errors import ImageError, UsageError
 from mnistlab.inference.digits import centre_digit, clean_ink
 from mnistlab.inference.number import read_number
 from mnistlab.inference.reader import Reader
@@ -32,6 +32,13 @@ SEED = 23  # of the image generator; the digit order is drawn from it too
 MARGIN = 8  # px around the row of digits, at scale 1
 SCALES = (1, 2, 3)
 SETS = {"numbers": 300, "four_digit": 500, "touching": 300, "detached": 300}  # images per set
+# Each set in words, as a report's rows name it.
+SET_LABELS = {
+    "numbers": "2-6 digits, gaps 3-20 px",
+    "four_digit": "4 digits, gaps 3-20 px",
+    "touching": "2 digits touching or overlapping 1-3 px",
+    "detached": "1 digit with a detached stroke",
+}
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,17 @@ def evaluate_numbers(reader: Reader, split: Split, sets: dict[str, int]) -> dict
             "refused": refused / count,
         }
     return report
+
+
+def numbers_report(reader: Reader, split: Split | None, run_dir: str) -> dict:
+    """`evaluate_numbers` over every set of SETS, with the seed; refused before any image is made
+    (`split` may then be None) when `reader` (of `run_dir`) was not trained on digits."""
+    if reader.image_kind != "digits":
+        raise UsageError(
+            f"The numbers report reads numbers written in digits, and {run_dir} was trained on "
+            f"{reader.title}; pass a run trained on digits."
+        )
+    return {"seed": SEED, "sets": evaluate_numbers(reader, split, SETS)}
 
 
 def _ink_crop(digit: np.ndarray) -> np.ndarray:
