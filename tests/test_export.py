@@ -243,7 +243,7 @@ def test_the_model_card_shows_what_evaluate_ood_measured(
         "write_ood",
         lambda *a: (_ for _ in ()).throw(PermissionError(13, "Permission denied")),
     )
-    assert evaluate_reader._save_ood(str(run), printed) is None
+    assert evaluate_reader.save_ood(str(run), printed) is None
     assert "ood.json not written (Permission denied)" in capsys.readouterr().err
 
 

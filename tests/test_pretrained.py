@@ -62,9 +62,9 @@ def test_a_damaged_shipped_reader_is_one_sentence(tmp_path: Path, monkeypatch) -
 
 
 def test_evaluate_ood_writes_nothing_into_the_shipped_folder(capsys: pytest.CaptureFixture[str]) -> None:
-    from mnistlab.commands.evaluate_reader import _save_ood
+    from mnistlab.commands.evaluate_reader import save_ood
 
     before = sorted(p.name for p in pretrained.reader_run().iterdir())
-    assert _save_ood(str(pretrained.reader_run()), {"inside": {}, "outliers": []}) is None
+    assert save_ood(str(pretrained.reader_run()), {"inside": {}, "outliers": []}) is None
     assert "not written into the shipped reader's folder" in capsys.readouterr().err
     assert sorted(p.name for p in pretrained.reader_run().iterdir()) == before

@@ -100,3 +100,83 @@ def test_the_top_of_the_package_holds_only_shared_leaves() -> None:
     packages = sorted(p.name for p in PACKAGE_ROOT.iterdir() if (p / "__init__.py").is_file())
     for expected in ("data", "models", "training", "runs", "evaluation", "inference", "export"):
         assert expected in packages
+
+
+# The command line: a module of commands/ that `cli` registers is a command; the others
+# (common, progress, the flag helpers, a command's report printers) are its helpers.
+COMMANDS_DIR = PACKAGE_ROOT / "commands"
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def registered_commands() -> set[str]:
+    """The names in cli.py's COMMANDS tuple, read from the source."""
+    for node in ast.walk(ast.parse((PACKAGE_ROOT / "cli.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "COMMANDS" for t in node.targets):
+            return {element.value for element in node.value.elts}
+    raise AssertionError("cli.py has no COMMANDS tuple")
+
+
+def commands_imported(source: str) -> dict[str, str]:
+    """The modules of mnistlab.commands that `source` imports (inside functions too): local name -> module."""
+    found: dict[str, str] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("mnistlab.commands."):
+                    found[alias.asname or alias.name] = alias.name.split(".")[2]
+        elif isinstance(node, ast.ImportFrom) and node.module == "mnistlab.commands":
+            found.update({alias.asname or alias.name: alias.name for alias in node.names})
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mnistlab.commands."):
+            found[f"from {node.module}"] = node.module.split(".")[2]
+    return found
+
+
+def private_command_names(source: str) -> list[str]:
+    """Private names (`_x`) of mnistlab.commands modules that `source` imports or reads off a module."""
+    modules = {name for name in commands_imported(source) if not name.startswith("from ")}
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mnistlab.commands"):
+            found += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+        ):
+            found.append(f"{node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_command_module_imports_another_command() -> None:
+    commands = registered_commands()
+    assert {"train", "evaluate", "reproduce", "serve"} <= commands
+    offenders = {}
+    for path in sorted(COMMANDS_DIR.glob("*.py")):
+        imported = set(commands_imported(path.read_text(encoding="utf-8")).values()) & commands
+        if imported - {path.stem}:
+            offenders[path.name] = sorted(imported - {path.stem})
+    assert offenders == {}
+    # The check sees what it looks for, at the top and inside functions.
+    assert commands_imported("from mnistlab.commands.train import default_run_dir") == {
+        "from mnistlab.commands.train": "train"
+    }
+    assert commands_imported("def f():\n    from mnistlab.commands import evaluate_reader as r\n") == {
+        "r": "evaluate_reader"
+    }
+    assert commands_imported("from mnistlab.commands.common import print_json")  # a helper: allowed above
+
+
+def test_no_test_imports_a_private_name_from_the_commands() -> None:
+    offenders = {
+        path.name: names
+        for path in sorted(TESTS_DIR.glob("*.py"))
+        if (names := private_command_names(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}
+    assert private_command_names("from mnistlab.commands.train import _resolve") == [
+        "mnistlab.commands.train._resolve"
+    ]
+    assert private_command_names("from mnistlab.commands import bench as b\nb._lines(x)") == ["b._lines"]
+    assert private_command_names("from mnistlab.commands import bench as b\nb.format_table(x)") == []

@@ -55,7 +55,7 @@ def ood(args: argparse.Namespace, model: nn.Module, data: Dataset) -> tuple[dict
     rule = AbstentionRule.from_dict(record["rule"])
     other = other_dataset(data, args.data_dir)
     report = ood_report(model, data, rule, args.split, other)
-    saved = _save_ood(args.run_dir, report) if args.split == "test" else None
+    saved = save_ood(args.run_dir, report) if args.split == "test" else None
     lines = [note] if note else []
     inside = report["inside"]
     lines.append(
@@ -74,7 +74,7 @@ def ood(args: argparse.Namespace, model: nn.Module, data: Dataset) -> tuple[dict
     return {"run_dir": args.run_dir, "calibrated": note is None, **report}, "\n".join(lines)
 
 
-def _save_ood(run_dir: str, report: dict) -> Path | None:
+def save_ood(run_dir: str, report: dict) -> Path | None:
     """RUN_DIR/ood.json for the model card; a folder that cannot be written to (an installed,
     read-only run such as the shipped reader) keeps the report on the screen only, and so does
     the shipped reader's folder itself (its files are hashed: `models.pretrained`)."""
