@@ -120,8 +120,8 @@ def test_the_cli_reference_is_every_parser(site: Path) -> None:
         usage = " ".join(parser.format_usage().split())
         assert usage.split(" [", 1)[0] in section, f"no usage for `{prog}`"
         for action in parser._actions:
-            if isinstance(action, argparse._HelpAction):
-                continue  # every command has -h/--help; the page says so once
+            if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
+                continue  # every command has -h/--help, the page says so once; hidden flags are not shown
             for option in action.option_strings:
                 assert re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", section), f"{prog} {option}"
             if action.help and action.help != argparse.SUPPRESS and "%" not in action.help:
