@@ -318,3 +318,22 @@ def test_two_objectives_give_a_pareto_front(mnist: Dataset, tmp_path: Path) -> N
     assert done[0].values[1] == done[1].values[1] > 0  # the same model and steps: the same FLOPs
     summary = write_report(study, tmp_path / "report")
     assert "pareto.png" in summary["files"] and (tmp_path / "report" / "pareto.png").stat().st_size > 1000
+
+
+def test_a_report_of_a_missing_study_is_one_sentence_and_writes_nothing(tmp_path: Path, capsys) -> None:
+    from mnistlab.tune.storage import open_storage
+    from mnistlab.tune.study import open_study, study_attrs
+
+    empty = tmp_path / "empty"
+    assert main(["tune", "--report", str(empty)]) == 2
+    assert capsys.readouterr().err == (
+        f"mnistlab: error: {empty} holds no study.db; pass the study folder, or --storage URL for another "
+        "storage.\n"
+    )
+    assert not empty.exists()
+    space, url = read_space(QUICK), f"journal:{tmp_path / 'study.log'}"
+    attrs = study_attrs(space, registered_record("mnist"), {"torch": "x"})
+    open_study(space, "j", open_storage(url), attrs=attrs, trials_dir=tmp_path / "trials")
+    assert main(["tune", "--report", str(tmp_path), "--storage", url, "--study", "k"]) == 2
+    assert capsys.readouterr().err == "mnistlab: error: The storage holds no study 'k'; it holds: j.\n"
+    assert not (tmp_path / "report").exists()

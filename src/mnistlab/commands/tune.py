@@ -106,7 +106,7 @@ def _search(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 130
-    return _print_summary(args, study, space, study_dir, done)
+    return _print_summary(args, study, study_dir, done)
 
 
 def _values(trial: Any) -> str:
@@ -126,25 +126,17 @@ def _print_trial(trial: Any) -> None:
     print(f"trial {trial.number}: {state}, {_values(trial)} ({params})", file=sys.stderr)
 
 
-def _print_summary(args: argparse.Namespace, study: Any, space: Any, study_dir: Path, done: list[Any]) -> int:
-    states = [t.state.name for t in study.trials]
-    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
-    best = max(complete, key=lambda t: t.values[0], default=None)
-    summary = {
-        "study": study.study_name,
-        "study_dir": str(study_dir),
-        "this_process": [{"number": t.number, "state": t.state.name, "values": t.values} for t in done],
-        "trials": {s: states.count(s) for s in sorted(set(states))},
-        "best": None
-        if best is None
-        else {"number": best.number, "values": best.values, "params": best.params},
-    }
+def _print_summary(args: argparse.Namespace, study: Any, study_dir: Path, done: list[Any]) -> int:
+    from mnistlab.tune.study import search_summary
+
+    summary = search_summary(study, done, study_dir)
     if args.json:
         print_json(summary)
         return 0
     counts = ", ".join(f"{n} {s.lower()}" for s, n in summary["trials"].items())
+    best = summary["best"]
     best_text = (
-        "none finished yet" if best is None else f"trial {best.number}, validation {best.values[0]:.2%}"
+        "none finished yet" if best is None else f"trial {best['number']}, validation {best['values'][0]:.2%}"
     )
     report = f"mnistlab tune --report {study_dir}" + (f" --storage {args.storage}" if args.storage else "")
     print(
@@ -155,27 +147,17 @@ def _print_summary(args: argparse.Namespace, study: Any, space: Any, study_dir: 
 
 def _report(args: argparse.Namespace) -> int:
     from mnistlab.tune.report import write_report
-    from mnistlab.tune.storage import import_optuna, open_storage, storage_url
+    from mnistlab.tune.storage import load_study
 
-    optuna = import_optuna()
     study_dir = Path(args.report)
-    if args.storage is None and not (study_dir / "study.db").is_file():
-        raise UsageError(
-            f"{study_dir} holds no study.db; pass the study folder, or --storage URL for another storage."
-        )
-    storage = open_storage(storage_url(args.storage, study_dir))
-    names = optuna.study.get_all_study_names(storage)
-    name = args.study or (names[0] if len(names) == 1 else study_dir.name)
-    if name not in names:
-        raise UsageError(f"The storage holds no study {name!r}; it holds: {', '.join(names) or 'none'}.")
-    study = optuna.load_study(study_name=name, storage=storage)
+    study = load_study(study_dir, args.storage, args.study)
     out = Path(args.report_dir) if args.report_dir else study_dir / "report"
     summary = write_report(study, out)
     if args.json:
         print_json(summary)
         return 0
     counts = ", ".join(f"{n} {s.lower()}" for s, n in summary["trials"].items())
-    print(f"Study {name} ({summary['task']}, recipe {summary['recipe']}): {counts}.")
+    print(f"Study {study.study_name} ({summary['task']}, recipe {summary['recipe']}): {counts}.")
     print("Best trials (validation accuracy; the test split was never evaluated):")
     for t in summary["best"]:
         params = ", ".join(

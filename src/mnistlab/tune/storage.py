@@ -109,3 +109,19 @@ def fail_dead_trials(study: Any, optuna: ModuleType) -> list[int]:
             except (ValueError, RuntimeError):  # another process failed it first
                 pass
     return failed
+
+
+def load_study(study_dir: Path, url: str | None, name: str | None) -> Any:
+    """The study `name` (or the storage's only one, or the one named like `study_dir`) in the
+    storage at `url` (default: STUDY_DIR/study.db), for a report."""
+    optuna = import_optuna()
+    if url is None and not (study_dir / DB_FILE).is_file():
+        raise UsageError(
+            f"{study_dir} holds no {DB_FILE}; pass the study folder, or --storage URL for another storage."
+        )
+    storage = open_storage(storage_url(url, study_dir))
+    names = optuna.study.get_all_study_names(storage)
+    name = name or (names[0] if len(names) == 1 else study_dir.name)
+    if name not in names:
+        raise UsageError(f"The storage holds no study {name!r}; it holds: {', '.join(names) or 'none'}.")
+    return optuna.load_study(study_name=name, storage=storage)

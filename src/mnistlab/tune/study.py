@@ -122,3 +122,19 @@ def run_study(
         lambda trial: run_trial(context, trial), n_trials=n_trials, timeout=timeout, callbacks=[callback]
     )
     return done
+
+
+def search_summary(study: Any, done: list[Any], study_dir: Path) -> dict[str, Any]:
+    """What a search leaves: this process's trials, the study's trials by state, the best one."""
+    states = [t.state.name for t in study.trials]
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    best = max(complete, key=lambda t: t.values[0], default=None)
+    return {
+        "study": study.study_name,
+        "study_dir": str(study_dir),
+        "this_process": [{"number": t.number, "state": t.state.name, "values": t.values} for t in done],
+        "trials": {s: states.count(s) for s in sorted(set(states))},
+        "best": None
+        if best is None
+        else {"number": best.number, "values": best.values, "params": best.params},
+    }
