@@ -5,17 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from mnistlab.commands.common import add_data_args, add_json_arg, download_bar, load_data, print_json
-from mnistlab.data import SPLITS
+from mnistlab.data.describe import all_datasets, dataset_info, read_classes_file
 from mnistlab.data.download import download_dataset
-from mnistlab.data.registry import DATASETS, get_dataset_spec, user_dataset_names
-from mnistlab.data.spec import IMAGE_KINDS, DatasetSpec
+from mnistlab.data.registry import get_dataset_spec
+from mnistlab.data.spec import IMAGE_KINDS
 from mnistlab.data.store import default_cache_dir
 from mnistlab.data.userdata import add_dataset, parse_classes, remove_dataset
 from mnistlab.errors import DataError
-from mnistlab.readfile import NotRegularFile, open_regular
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -73,25 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_info(args: argparse.Namespace) -> int:
     data = load_data(args)
-    located = data.source
-    splits = {}
-    for name in SPLITS:
-        split = data.split(name)
-        histogram = torch.bincount(split.labels, minlength=len(data.classes)).tolist()
-        splits[name] = {"count": len(split), "labels": dict(zip(data.classes, histogram, strict=True))}
-    info = {
-        "dataset": data.name,
-        "title": located.spec.display_name if located else data.name,
-        "classes": list(data.classes),
-        "split_rule": data.split_rule(),
-        "source": located.source if located else None,
-        "root": str(located.root) if located else None,
-        "files": {role: str(path) for role, path in located.paths.items()} if located else {},
-        "verified": "sha256 of the decompressed content matches the "
-        + ("record of `mnistlab data add`" if located and located.spec.folder else "registry"),
-        "image_shape": list(data.train.images.shape[1:]),
-        "splits": splits,
-    }
+    info = dataset_info(data)
+    splits = info["splits"]
     if args.json:
         print_json(info)
         return 0
@@ -124,27 +104,8 @@ def run_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(spec: DatasetSpec) -> dict[str, object]:
-    return {
-        "name": spec.name,
-        "title": spec.display_name,
-        "source": spec.source,
-        "folder": None if spec.folder is None else str(spec.folder),
-        "mirrors": list(spec.mirrors),
-        "classes": list(spec.classes),
-        "validation_size": spec.validation_size,
-        "image_kind": spec.image_kind,
-        "sha256": {role: f.sha256 for role, f in spec.files_by_role.items()},
-    }
-
-
 def run_list(args: argparse.Namespace) -> int:
-    rows: list[dict[str, object]] = [_describe(spec) for spec in DATASETS.values()]
-    for name in user_dataset_names():
-        try:
-            rows.append(_describe(get_dataset_spec(name)))
-        except DataError as exc:  # one broken record must not hide the others
-            rows.append({"name": name, "source": "added", "error": str(exc)})
+    rows = all_datasets()
     if args.json:
         print_json({"datasets": rows})
         return 0
@@ -160,32 +121,6 @@ def run_list(args: argparse.Namespace) -> int:
         shown = ", ".join(classes if len(classes) <= 12 else [*classes[:11], "..."])
         print(f"{row['name']:<{width}}  {source}; {len(classes)} classes: {shown}")
     return 0
-
-
-# 256 class names of a few hundred characters each fit many times over.
-MAX_CLASSES_FILE_BYTES = 1_000_000
-
-
-def read_classes_file(path: str) -> str:
-    """The text of a --classes-file: a regular file (never a FIFO or a device) of at most 1 MB."""
-    try:
-        file, size = open_regular(path)
-        with file:
-            data = file.read(MAX_CLASSES_FILE_BYTES + 1) if size <= MAX_CLASSES_FILE_BYTES else b""
-    except NotRegularFile as exc:
-        raise DataError(
-            f"Classes file {path} is a {exc.kind}, not a regular file; pass a text file."
-        ) from None
-    except OSError as exc:
-        raise DataError(f"Classes file {path} cannot be read ({exc.strerror or exc}).") from None
-    if size > MAX_CLASSES_FILE_BYTES or len(data) > MAX_CLASSES_FILE_BYTES:
-        raise DataError(
-            f"Classes file {path} is over {MAX_CLASSES_FILE_BYTES:,} bytes; it should hold one class name a line."
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"Classes file {path} cannot be read ({exc}).") from None
 
 
 def run_add(args: argparse.Namespace) -> int:

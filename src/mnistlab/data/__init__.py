@@ -1,4 +1,5 @@
-"""MNIST-format data: IDX files, the dataset registry, location and download, splits, batches."""
+"""MNIST-format data: IDX files, the dataset registry, location and download, splits, batches, and
+what `mnistlab data info` and `data list` show (describe)."""
 
 import lazy_loader
 
