@@ -1,6 +1,11 @@
-"""Atomic file writes: readers see the old file or the new one, never half of either.
+"""Safe file reads and atomic file writes.
 
-Every file mnistlab writes (data, stamps, checkpoints, results, figures) goes through here.
+Writes: readers see the old file or the new one, never half of either; every file mnistlab
+writes (data, stamps, checkpoints, results, figures) goes through here.
+
+Reads of a file a person names: a FIFO, a device or a socket passed where a file is expected
+would hang the read (a FIFO with no writer) or never end it (/dev/zero), so `open_regular`
+refuses them before reading a byte.
 """
 
 from __future__ import annotations
@@ -8,10 +13,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -61,3 +67,45 @@ def pending_file(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_KINDS = (
+    (stat.S_ISDIR, "folder"),
+    (stat.S_ISFIFO, "named pipe (FIFO)"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISSOCK, "socket"),
+)
+
+
+class NotRegularFile(Exception):
+    """The path names something other than a regular file; `kind` says what, e.g. "folder"."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def _check(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise NotRegularFile(next((kind for test, kind in _KINDS if test(mode)), "special file"))
+
+
+def open_regular(path: str | os.PathLike) -> tuple[BinaryIO, int]:
+    """(binary file open for reading, its size in bytes) when `path` is a regular file.
+
+    Raises NotRegularFile for anything else, and OSError (FileNotFoundError, PermissionError, ...)
+    as `open` would. The path is checked before it is opened, so no device is ever opened, and
+    again after, on the file actually opened; O_NONBLOCK means even a FIFO swapped in between
+    cannot make the open wait for a writer.
+    """
+    _check(os.stat(path).st_mode)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        _check(info.st_mode)
+        return os.fdopen(fd, "rb"), info.st_size
+    except BaseException:
+        os.close(fd)
+        raise

@@ -11,7 +11,7 @@ from mnistlab.data.registry import DATASETS, get_dataset_spec, user_dataset_name
 from mnistlab.data.spec import DatasetSpec
 from mnistlab.data.splits import SPLITS, Dataset
 from mnistlab.errors import DataError
-from mnistlab.readfile import NotRegularFile, open_regular
+from mnistlab.fileio import NotRegularFile, open_regular
 
 # 256 class names of a few hundred characters each fit many times over.
 MAX_CLASSES_FILE_BYTES = 1_000_000

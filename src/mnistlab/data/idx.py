@@ -24,8 +24,7 @@ from typing import BinaryIO, TypeVar
 import numpy as np
 
 from mnistlab.errors import DataError
-from mnistlab.fileio import atomic_write_bytes
-from mnistlab.readfile import NotRegularFile, open_regular
+from mnistlab.fileio import NotRegularFile, atomic_write_bytes, open_regular
 
 __all__ = ["IDXFormatError", "read_idx", "read_idx_header", "write_idx"]
 

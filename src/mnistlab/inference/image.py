@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageMode, UnidentifiedImageError
 
 from mnistlab.errors import ImageError
-from mnistlab.readfile import NotRegularFile, open_regular
+from mnistlab.fileio import NotRegularFile, open_regular
 
 # Pillow format names, in the order tried; GIF, WebP and TIFF give their first frame.
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")

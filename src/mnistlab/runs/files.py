@@ -7,11 +7,11 @@ regular file, never a folder, a device or a pipe, which could not be read or nev
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
 from mnistlab.errors import CheckpointError
+from mnistlab.fileio import NotRegularFile, open_regular
 
 # A run's JSON files are a few kB (results.json, with its confusion matrix, is the largest);
 # this leaves room for any dataset's class list and refuses a file that would only fill memory.
@@ -45,11 +45,13 @@ def run_file(path: Path, what: str) -> Path:
 def read_run_file(path: Path, what: str, limit: int | None = None) -> bytes:
     """The bytes of `run_file(path)`, at most `limit` of them (None: no limit)."""
     path = run_file(path, what)
-    # O_NONBLOCK: a file swapped for a pipe after the check above is refused, not waited on.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise CheckpointError(f"The {what} {path} is not a regular file; the run folder is damaged.")
+    try:  # checked again on the file opened: one swapped for a pipe is refused, not waited on
+        f, _ = open_regular(path)
+    except NotRegularFile:
+        raise CheckpointError(
+            f"The {what} {path} is not a regular file; the run folder is damaged."
+        ) from None
+    with f:
         data = f.read() if limit is None else f.read(limit + 1)
     if limit is not None and len(data) > limit:
         raise CheckpointError(
