@@ -373,12 +373,12 @@ def test_output_in_a_missing_folder(tiny_runs: dict[str, Path], tmp_path: Path, 
 def test_weights_that_do_not_fit_the_config(
     onnx_extra, tiny_runs: dict[str, Path], tmp_path: Path, capsys
 ) -> None:
-    run = _copy_run(tiny_runs["cnn_fast"], tmp_path)
+    run = _copy_run(tiny_runs["cnn_bn"], tmp_path)
     saved = json.loads((run / "config.json").read_text())
     saved["config"]["model_options"]["widths"] = [8, 16, 32]
     (run / "config.json").write_text(json.dumps(saved))
     line = _one_line_error(capsys, ["export", str(run)], 1)
-    assert "does not fit model 'cnn_fast'" in line
+    assert "does not fit model 'cnn_bn'" in line
     assert _leftovers(run) == []
 
 

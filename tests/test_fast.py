@@ -19,18 +19,18 @@ from mnistlab.training.loop import train
 
 
 def test_fast_models_are_registered_with_the_recipes() -> None:
-    assert {"cnn_fast", "cnn_best"} <= set(list_models())
-    assert resolve_config("cnn", "fast").model == "cnn_fast"
+    assert {"cnn_bn", "cnn_bn_deep"} <= set(list_models())
+    assert resolve_config("cnn", "fast").model == "cnn_bn"
     best = resolve_config("cnn", "best")
-    assert best.model == "cnn_best" and best.augmentations == ("affine",)
+    assert best.model == "cnn_bn_deep" and best.augmentations == ("affine",)
 
 
 def test_fast_cnn_parameter_count_matches_its_layers() -> None:
-    model = create_model("cnn_fast", widths=(16, 32, 64))
+    model = create_model("cnn_bn", widths=(16, 32, 64))
     # conv weights (no bias) + batch-norm scale and shift, then a linear head on 64 x 3 x 3.
     expected = (1 * 16 * 9 + 2 * 16) + (16 * 32 * 9 + 2 * 32) + (32 * 64 * 9 + 2 * 64) + (64 * 9 * 10 + 10)
     assert sum(p.numel() for p in model.parameters()) == expected == 29_178
-    best = create_model("cnn_best", widths=(8, 8, 8))
+    best = create_model("cnn_bn_deep", widths=(8, 8, 8))
     per_block = 2 * (8 * 8 * 9 + 2 * 8)  # blocks 2 and 3 hold two 8->8 convs, block 1 one 1->8
     expected_best = (1 * 8 * 9 + 2 * 8) + 2 * per_block + (8 * 9 * 10 + 10)
     assert sum(p.numel() for p in best.parameters()) == expected_best == 3_186
@@ -97,7 +97,7 @@ def test_fast_recipe_learns_in_a_few_steps(mnist: Dataset) -> None:
 
 def _tiny_augmented(steps: int) -> TrainConfig:
     return TrainConfig(
-        model="cnn_best",
+        model="cnn_bn_deep",
         model_options={"widths": [4, 8, 8]},
         steps=steps,
         batch_size=32,
@@ -119,6 +119,56 @@ def test_augmented_batchnorm_run_resumes_bit_identically(mnist: Dataset, tmp_pat
     first = train(_tiny_augmented(6), small, run_dir=tmp_path / "cut", should_stop=lambda: next(calls) >= 3)
     assert first.interrupted and first.step == 3
     resumed = train(_tiny_augmented(6), small, run_dir=tmp_path / "cut", resume=True)
+    for (name, a), b in zip(
+        full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
+def test_old_model_names_build_load_and_resume_as_the_registered_models(
+    mnist: Dataset, tmp_path: Path
+) -> None:
+    import json
+
+    from mnistlab.models.registry import register_model
+    from mnistlab.recipes import OLD_MODEL_NAMES as OLD_NAMES
+    from mnistlab.recipes import task_of
+    from mnistlab.runs.checkpoint import read_run_config
+
+    assert OLD_NAMES == {
+        "cnn_fast": "cnn_bn",
+        "cnn_best": "cnn_bn_deep",
+        "cnn_robust": "cnn_bn_ink",
+        "cnn_sprint": "cnn_unpadded",
+    }
+    assert not set(OLD_NAMES) & set(list_models()) and set(OLD_NAMES.values()) <= set(list_models())
+    for old, new in OLD_NAMES.items():
+        torch.manual_seed(0)
+        built = create_model(old).state_dict()
+        torch.manual_seed(0)
+        registered = create_model(new).state_dict()
+        assert list(built) == list(registered)  # the same layers, initialised the same
+        assert all(torch.equal(built[k], registered[k]) for k in built)
+        with pytest.raises(ValueError, match=f"model {old!r} is registered twice"):
+            register_model(old)(lambda: None)
+    assert task_of("cnn_fast", "fast") == task_of("cnn_bn", "fast") == "cnn"
+    assert task_of("cnn_best", "best") == "cnn" and task_of("cnn_sprint", "sprint") == "cnn"
+
+    # A run folder written while the model was called `cnn_best`, interrupted, then resumed.
+    small = dataclasses.replace(mnist, val=Split(mnist.val.images[:64], mnist.val.labels[:64]))
+    small = dataclasses.replace(small, test=small.val)
+    full = train(_tiny_augmented(6), small, run_dir=tmp_path / "full")
+    calls = itertools.count()
+    cut = tmp_path / "cut"
+    train(_tiny_augmented(6), small, run_dir=cut, should_stop=lambda: next(calls) >= 3)
+    for name in ("config.json", "state.json"):
+        saved = json.loads((cut / name).read_text(encoding="utf-8"))
+        (saved["config"] if name == "config.json" else saved)["model"] = "cnn_best"
+        (cut / name).write_text(json.dumps(saved), encoding="utf-8")
+    config, _ = read_run_config(cut)
+    assert config == _tiny_augmented(6)  # the same config, under the registered name
+    resumed = train(config, small, run_dir=cut, resume=True)
+    assert resumed.step == 6
     for (name, a), b in zip(
         full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
     ):

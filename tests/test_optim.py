@@ -43,7 +43,7 @@ def twins(name: str) -> tuple[Callable, Callable]:
 
 def model() -> torch.nn.Module:
     torch.manual_seed(0)
-    return prepare_model(create_model("cnn_fast"))
+    return prepare_model(create_model("cnn_bn"))
 
 
 def run_steps(net: torch.nn.Module, optimizer, steps: range, lrs: bool = True) -> None:

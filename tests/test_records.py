@@ -108,7 +108,7 @@ def test_time_to_accuracy_alternates_the_recipes_seed_by_seed(monkeypatch: pytes
 def test_sprint_recipes_resolve_and_train_a_few_steps(mnist: Dataset) -> None:
     for recipe in ("sprint", "sprint_long"):
         config = resolve_config("cnn", recipe)
-        assert config.model == "cnn_sprint" and config.batch_size == 256
+        assert config.model == "cnn_unpadded" and config.batch_size == 256
         assert Target(0.99, recipe).config() == config
     config = resolve_config("cnn", "sprint", overrides={"steps": 6, "eval_every": 6, "seed": 0})
     tiny = dataclasses.replace(mnist, val=Split(mnist.val.images[:256], mnist.val.labels[:256]))

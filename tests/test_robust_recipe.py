@@ -22,11 +22,11 @@ from mnistlab.training.augment import AUGMENTATIONS
 
 def test_robust_recipe_resolves_to_the_ink_normalised_cnn() -> None:
     config = resolve_config("cnn", "robust")
-    assert config.model == "cnn_robust" and config.recipe == "robust"
+    assert config.model == "cnn_bn_ink" and config.recipe == "robust"
     assert len(config.augmentations) >= 3
     assert set(config.augmentations) <= set(AUGMENTATIONS)
     model = create_model(config.model, **config.model_options)
-    fast = create_model("cnn_fast", **resolve_config("cnn", "fast").model_options)
+    fast = create_model("cnn_bn", **resolve_config("cnn", "fast").model_options)
     assert sum(p.numel() for p in model.parameters()) >= sum(p.numel() for p in fast.parameters())
 
 
@@ -36,9 +36,9 @@ def test_the_configs_augmentation_names_are_the_implemented_ones_in_order() -> N
     assert tuple(AUGMENTATIONS) == config.AUGMENTATIONS
 
 
-def test_cnn_robust_reads_faint_ink_as_full_ink() -> None:
+def test_cnn_bn_ink_reads_faint_ink_as_full_ink() -> None:
     torch.manual_seed(0)
-    model = create_model("cnn_robust").eval()
+    model = create_model("cnn_bn_ink").eval()
     x = torch.rand(8, 1, 28, 28)
     x = x / x.amax(dim=(1, 2, 3), keepdim=True)  # strongest ink 1.0, as MNIST's digits
     with torch.no_grad():
@@ -46,7 +46,7 @@ def test_cnn_robust_reads_faint_ink_as_full_ink() -> None:
         for c in (0.25, 0.5):
             torch.testing.assert_close(model(x * c), reference, rtol=1e-4, atol=1e-4)
     # A fast CNN of the same weights is not: batch-norm fixed the scale at training time.
-    fast = create_model("cnn_fast").eval()
+    fast = create_model("cnn_bn").eval()
     fast.load_state_dict(model.state_dict())
     with torch.no_grad():
         assert not torch.allclose(fast(x * 0.25), fast(x), atol=1e-2)
@@ -54,7 +54,7 @@ def test_cnn_robust_reads_faint_ink_as_full_ink() -> None:
 
 def _tiny_robust(steps: int) -> TrainConfig:
     return TrainConfig(
-        model="cnn_robust",
+        model="cnn_bn_ink",
         model_options={"widths": [4, 8, 8]},
         steps=steps,
         batch_size=32,

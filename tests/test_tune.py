@@ -59,7 +59,7 @@ def test_the_example_spaces_are_sound() -> None:
     quick, fast = read_space(QUICK), read_space(FAST)
     assert quick.task == "softmax" and [p.name for p in quick.params] == ["lr", "batch_size"]
     config = fast.config({"lr": 0.4, "weight_decay": 5e-4, "warmup_fraction": 0.25, "label_smoothing": 0.0})
-    assert config.model == "cnn_fast" and config.steps == 215 and config.momentum == 0.9
+    assert config.model == "cnn_bn" and config.steps == 215 and config.momentum == 0.9
     assert fast.base_values() == {
         "lr": 0.4,
         "weight_decay": 5e-4,

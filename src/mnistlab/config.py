@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistlab.errors import UsageError
-from mnistlab.recipes import recipe_defaults
+from mnistlab.recipes import canonical_model, recipe_defaults
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,11 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
         """A config from its keys; a run's config.json from before `augmentations` replaced the
-        `augment` flag reads as the same augmentation (`augmentations_of`)."""
+        `augment` flag reads as the same augmentation (`augmentations_of`), and a model's old
+        name as its registered one (`recipes.OLD_MODEL_NAMES`)."""
         values = augmentations_of(values)
+        if isinstance(values.get("model"), str):
+            values["model"] = canonical_model(values["model"])
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -122,10 +125,6 @@ AUGMENTATIONS = ("flip", "shift", "thickness", "elastic", "slant", "affine", "er
 # letters and near-blank images are kept for evaluation.
 OUTLIER_SETS = ("other", "uniform_noise", "blurred_noise", "random_strokes", "pairs")
 PRECISIONS = ("fp32", "bf16", "fp16")
-# Keys a run's config.json may hold from an older mnistlab, read into today's keys when loaded.
-RETIRED_KEYS = ("augment",)
-
-
 def augmentations_of(values: Mapping[str, Any]) -> dict[str, Any]:
     """`values` with the retired `augment` flag read as it was: `augment = true` trained with the
     random affine maps unless `augmentations` named others, `augment = false` added nothing."""

@@ -39,7 +39,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     # the end. Chosen on the validation split; >= 99.27 % test in < 60 s on 2 cores
     # (`mnistlab bench`). `--steps 215` (1 epoch) aims at 99.0 % in < 20 s.
     ("cnn", "fast"): dict(
-        model="cnn_fast",
+        model="cnn_bn",
         model_options={"widths": [16, 32, 64]},
         steps=645,
         batch_size=256,
@@ -56,7 +56,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     # longer one-cycle schedule (~14 min fp32 on a 2-core EPYC, 4 min 48 s bf16 on the 2-core
     # Xeon with AMX: docs/records.md); `mnistlab ensemble` averages several.
     ("cnn", "best"): dict(
-        model="cnn_best",
+        model="cnn_bn_deep",
         model_options={"widths": [32, 64, 128], "dropout": 0.2},
         steps=4300,  # 10 epochs at batch 128
         batch_size=128,
@@ -74,7 +74,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 # Reads people's handwriting: the fast CNN reading ink relative to its strongest pixel
-# (cnn_robust), trained 6 epochs on batches of which half get random pen widths and half
+# (cnn_bn_ink), trained 6 epochs on batches of which half get random pen widths and half
 # sensor noise, all a random affine map. Chosen on the corrupted validation split
 # (`mnistlab evaluate RUN --robustness --split val`): elastic, slant and cutout cost
 # clean accuracy and added nothing to the mean over corruptions there; 6 epochs beat 4 on
@@ -82,7 +82,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
 # 1 thread, 2-core AMD EPYC, torch 2.13.0; issue 13).
 RECIPES[("cnn", "robust")] = {
     **RECIPES[("cnn", "fast")],
-    "model": "cnn_robust",
+    "model": "cnn_bn_ink",
     "steps": 1290,  # 6 epochs at batch 256
     "eval_every": 1290,
     "augmentations": ("thickness", "affine", "noise"),
@@ -123,7 +123,7 @@ RECIPES[("cnn", "fashion")] = {
 # Few training FLOPs to 99.0 / 99.27 % (issue 25; models/sprint.py), chosen on validation: docs/speed.md
 RECIPES[("cnn", "sprint")] = {
     **RECIPES[("cnn", "fast")],
-    "model": "cnn_sprint",
+    "model": "cnn_unpadded",
     "model_options": {"widths": [16, 32], "hidden": 128},
     "steps": 250,
     "eval_every": 250,
@@ -152,10 +152,27 @@ RETIRED: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
+# Models are named by architecture. Older run folders name theirs after the recipe that trained
+# it, in config.json, state.json and the weights (the shipped reader's files, whose hashes are
+# fixed, say cnn_fast): each old name reads as the registered model it is.
+OLD_MODEL_NAMES: dict[str, str] = {
+    "cnn_fast": "cnn_bn",
+    "cnn_best": "cnn_bn_deep",
+    "cnn_robust": "cnn_bn_ink",
+    "cnn_sprint": "cnn_unpadded",
+}
+
+
+def canonical_model(name: str) -> str:
+    """The registered name of a model named `name` (an old name, or already the registered one)."""
+    return OLD_MODEL_NAMES.get(name, name)
+
+
 def task_of(model: str, recipe: str) -> str | None:
-    """The task ("softmax", "cnn", ...) whose `recipe` trains the registered `model`, if any."""
+    """The task ("softmax", "cnn", ...) whose `recipe` trains the registered `model` (or the name an
+    older run gave it), if any."""
     for (task, name), defaults in RECIPES.items():
-        if name == recipe and defaults.get("model") == model:
+        if name == recipe and defaults.get("model") == canonical_model(model):
             return task
     return None
 

@@ -1,4 +1,4 @@
-"""Small batch-norm CNNs for the "fast" and "best" recipes: beyond the paper, on a CPU.
+"""Small batch-norm CNNs, `cnn_bn` and `cnn_bn_deep` (the "fast" and "best" recipes'): beyond the paper, on a CPU.
 
 The paper's CNN spends ~14 M multiply-adds per image, most of them in a 5x5 convolution
 over 32 channels and a 3136x1024 dense layer. Three 3x3 conv-BN-ReLU-pool blocks reach
@@ -64,9 +64,11 @@ class FastCNN(nn.Module):
         return self.head(x)  # (N, num_classes) logits
 
 
-def cnn_fast(num_classes: int = 10, widths: Sequence[int] = (16, 32, 64), dropout: float = 0.0) -> FastCNN:
+def cnn_bn(num_classes: int = 10, widths: Sequence[int] = (16, 32, 64), dropout: float = 0.0) -> FastCNN:
     return FastCNN(widths=tuple(widths), depth=1, dropout=dropout, num_classes=num_classes)
 
 
-def cnn_best(num_classes: int = 10, widths: Sequence[int] = (32, 64, 128), dropout: float = 0.2) -> FastCNN:
+def cnn_bn_deep(
+    num_classes: int = 10, widths: Sequence[int] = (32, 64, 128), dropout: float = 0.2
+) -> FastCNN:
     return FastCNN(widths=tuple(widths), depth=2, dropout=dropout, num_classes=num_classes)

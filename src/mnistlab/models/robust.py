@@ -1,4 +1,4 @@
-"""The `robust` recipe's CNN: the fast CNN, reading ink relative to the digit's strongest.
+"""`cnn_bn_ink` (the `robust` recipe's CNN): `cnn_bn`, reading ink relative to the digit's strongest.
 
 Batch-norm fixes each channel's scale at training time, so a digit written in faint ink
 (all intensities times c < 1) reaches the ReLUs far below the learned means and the fast
@@ -27,7 +27,7 @@ class InkNormalizedCNN(FastCNN):
         return super().forward(x / peak)
 
 
-def cnn_robust(
+def cnn_bn_ink(
     num_classes: int = 10, widths: Sequence[int] = (16, 32, 64), depth: int = 1, dropout: float = 0.0
 ) -> InkNormalizedCNN:
     return InkNormalizedCNN(widths=tuple(widths), depth=depth, dropout=dropout, num_classes=num_classes)

@@ -1,4 +1,4 @@
-"""A CNN for few training FLOPs to 99 % (the `sprint` recipe): unpadded convolutions, two pools.
+"""`cnn_unpadded`, for few training FLOPs to 99 % (the `sprint` recipe): unpadded convolutions, two pools.
 
 After tuomaso/train_mnist_fast (conv5x5 1->24, pool, ReLU, conv3x3 24->32, pool, ReLU,
 fc 800->256->10): its convolutions are unpadded, so the second one runs on 12x12 -> 10x10
@@ -58,7 +58,7 @@ class SprintCNN(nn.Module):
         return self.head(self.features(x).flatten(1))  # (N, num_classes) logits
 
 
-def cnn_sprint(
+def cnn_unpadded(
     num_classes: int = 10, widths: Sequence[int] = (24, 32), hidden: int = 256, kernel: int = 5
 ) -> SprintCNN:
     return SprintCNN(widths=tuple(widths), hidden=hidden, kernel=kernel, num_classes=num_classes)

@@ -35,6 +35,7 @@ from mnistlab.config import TrainConfig
 from mnistlab.data.splits import DatasetRecord, registered_record
 from mnistlab.errors import CheckpointError, MnistlabError
 from mnistlab.fileio import atomic_write_json
+from mnistlab.recipes import canonical_model
 from mnistlab.runs.files import MAX_JSON_BYTES, read_run_file, run_file
 from mnistlab.runs.tensors import (
     flatten_optimizer,
@@ -144,7 +145,7 @@ def load_checkpoint(
     """Restore model and optimizer from the last checkpoint; returns its state and RNG states."""
     run_dir = require_run_dir(run_dir)
     state = read_json(run_dir / STATE_FILE, "checkpoint state")
-    if state.get("model") != model_name:
+    if canonical_model(str(state.get("model"))) != canonical_model(model_name):  # an old name reads as it was
         raise CheckpointError(
             f"The checkpoint in {run_dir} is of model {state.get('model')!r}, not {model_name!r}."
         )

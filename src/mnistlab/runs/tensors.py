@@ -19,6 +19,7 @@ from torch import nn
 
 from mnistlab.errors import CheckpointError
 from mnistlab.fileio import atomic_write_bytes
+from mnistlab.recipes import canonical_model
 from mnistlab.runs.files import read_run_file
 
 
@@ -55,7 +56,7 @@ def load_weights(path: Path, model: nn.Module, *, model_name: str = "?") -> dict
     """Load weights into `model` (strict) once all are finite; returns the file's metadata."""
     tensors, metadata = read_safetensors(path)
     saved_name = metadata.get("model")
-    if saved_name is not None and saved_name != model_name:
+    if saved_name is not None and canonical_model(saved_name) != canonical_model(model_name):
         raise CheckpointError(f"{path} holds weights of model {saved_name!r}, not {model_name!r}.")
     for name in sorted(tensors):
         tensor = tensors[name]
