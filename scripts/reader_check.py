@@ -67,7 +67,9 @@ def main() -> int:
         }
         rows = {name: predict(args.run_dir, paths, args.threads) for name, paths in sets.items()}
     digits, labels = rows["mnist"], mnist.labels[: args.n].tolist()
-    answered = [(r["label"], y) for r, y in zip(digits, labels, strict=True) if not r["abstain"]]
+    # A digit read as several (a number) is wrong; each row is a number of one digit or more.
+    read = [r["digits"][0]["label"] if len(r["digits"]) == 1 else None for r in digits]
+    answered = [(p, y) for p, r, y in zip(read, digits, labels, strict=True) if not r["abstain"]]
     print(f"{args.run_dir} through `mnistlab predict` ({args.n:,} images of each set, PNGs 280x280):")
     print(
         f"  MNIST test digits: abstained {1 - len(answered) / len(digits):.2%}, right on "
