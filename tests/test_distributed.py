@@ -24,7 +24,8 @@ from mnistlab.errors import UsageError
 from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runs.writer import RunWriter
 from mnistlab.training import strategy
-from mnistlab.training.strategy import SINGLE, TorchrunDDP
+from mnistlab.training.ddp import TorchrunDDP
+from mnistlab.training.strategy import SINGLE
 
 # The paper's softmax recipe (1,000 steps, batch 100, SGD 0.5), seed 0: the `softmax_run` fixture's config.
 ARGS = ["train", "softmax", "--seed", "0", "--threads", "1"]
@@ -157,3 +158,57 @@ def test_one_process_and_a_group_state_the_same_facts() -> None:
     assert isinstance(SINGLE.writer(Path("run")), RunWriter)
     assert not isinstance(TorchrunDDP(1, 2).writer(Path("run")), RunWriter)  # only rank 0 writes
     assert not isinstance(SINGLE.writer(None), RunWriter)
+
+
+class _SecondOfTwo(strategy.Strategy):
+    """Rank 1 of a pretend pair whose rank 0 holds `peer(t)` wherever this process holds `t`:
+    the operations written once on the collectives, checked without torchrun."""
+
+    rank, world_size, stop_poll_steps = 1, 2, 10
+
+    def __init__(self, peer) -> None:
+        self.peer = peer
+
+    def device(self, device: torch.device) -> torch.device:
+        return device
+
+    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        return model
+
+    def all_reduce(self, tensor: torch.Tensor) -> torch.Tensor:
+        return self.peer(tensor) + tensor
+
+    def all_gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        return [self.peer(tensor), tensor]
+
+    def barrier(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_operations_written_once_follow_from_the_collectives() -> None:
+    silent, same = _SecondOfTwo(torch.zeros_like), _SecondOfTwo(lambda t: t.clone())
+    # Batch statistics average the two shards: this one's (1.5, 100 %) and a peer's zeros.
+    logits, y = torch.eye(2), torch.tensor([0, 1])
+    assert silent.batch_stats(torch.tensor(1.5), logits, y) == (0.75, 0.5)
+    # A stop is agreed every 10 steps, whichever process saw it; a single process asks every step.
+    assert same.stop_requested(lambda: True, 20) and not silent.stop_requested(lambda: False, 20)
+    assert not same.stop_requested(lambda: True, 25) and SINGLE.stop_requested(lambda: True, 25)
+    assert _SecondOfTwo(torch.ones_like).stop_requested(lambda: False, 30)  # only the peer saw it
+    # Rank 0's RNG under its own names, this process's as ".rank1"; restoring continues this one's.
+    saved = silent.save_rng(torch.Generator().manual_seed(5))
+    assert set(saved) == {"torch", "torch.rank1", "augment", "augment.rank1"}
+    assert not saved["torch"].any() and torch.equal(saved["torch.rank1"], torch.get_rng_state())
+    expected = torch.rand(3)
+    generator = torch.Generator()
+    silent.restore_rng(saved, generator)
+    assert torch.equal(torch.rand(3), expected)
+    assert torch.equal(generator.get_state(), torch.Generator().manual_seed(5).get_state())
+    # Replicas' digests: one per process, and a difference is an error.
+    model = torch.nn.Linear(2, 2)
+    assert same.replica_digests(model) == [strategy.weights_digest(model)] * 2
+    assert SINGLE.replica_digests(model) is None
+    with pytest.raises(RuntimeError, match="different weights"):
+        silent.replica_digests(model)

@@ -1,8 +1,10 @@
 """The training package's seams hold: one module knows torch.distributed, the loop knows no ranks.
 
-`mnistlab.training.strategy` is where one process and torchrun's many differ; everything
-else, the training loop above all, calls its `Strategy` and never asks which it has. Read
-from the source with `ast`, like the import-cycle test: nothing is imported.
+One process and torchrun's many differ only in the primitives of `mnistlab.training.strategy`'s
+`Strategy` (the collectives, the device and the model's wrapper); `mnistlab.training.ddp` answers
+them with torch.distributed, and everything else, the training loop above all, calls the
+`Strategy` and never asks which it has. Read from the source with `ast`, like the import-cycle
+test: nothing is imported.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1] / "src" / "mnistlab"
 STRATEGY = PACKAGE_ROOT / "training" / "strategy.py"
+DDP = PACKAGE_ROOT / "training" / "ddp.py"
+DDP_MAX_LINES = 180  # the torchrun module holds only the collectives, not what is built on them
+# What one process and torchrun's group answer differently; all else is written once on these.
+PRIMITIVES = {"device", "wrap", "all_reduce", "all_gather", "barrier", "close"}
 LOOP = PACKAGE_ROOT / "training" / "loop.py"
 # Modules and names that are torch's data-parallel machinery.
 DISTRIBUTED_MODULES = ("torch.distributed", "torch.nn.parallel")
@@ -53,19 +59,49 @@ def _dotted(node: ast.expr) -> str:
     return ""
 
 
-def test_only_the_strategy_module_knows_torch_distributed() -> None:
+def test_only_the_ddp_module_knows_torch_distributed_in_at_most_180_lines() -> None:
     offenders = {
         str(path.relative_to(PACKAGE_ROOT)): uses
         for path in sorted(PACKAGE_ROOT.rglob("*.py"))
-        if path != STRATEGY and (uses := distributed_uses(path.read_text(encoding="utf-8")))
+        if path != DDP and (uses := distributed_uses(path.read_text(encoding="utf-8")))
     }
     assert offenders == {}
-    # The check sees what it looks for: the strategy module itself is found.
-    assert "torch.distributed" in distributed_uses(STRATEGY.read_text(encoding="utf-8"))
+    source = DDP.read_text(encoding="utf-8")
+    assert source.count("\n") <= DDP_MAX_LINES
+    # The check sees what it looks for: the ddp module itself is found.
+    assert "torch.distributed" in distributed_uses(source)
     assert distributed_uses("from torch.nn.parallel import DistributedDataParallel") != []
     assert distributed_uses("import torch\ntorch.distributed.barrier()") != []
     assert distributed_uses("from torch import nn\nnn.parallel.DataParallel") != []
     assert distributed_uses("args.parallel, torch.nn.Linear") == []
+
+
+def strategy_methods(source: str) -> dict[str, set[str]]:
+    """The public methods each class of `source` defines, for `Strategy` and its subclasses;
+    the abstract ones of `Strategy` under "abstract"."""
+    found: dict[str, set[str]] = {}
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        bases = {_dotted(base) for base in node.bases}
+        methods = [f for f in node.body if isinstance(f, ast.FunctionDef) and not f.name.startswith("_")]
+        if node.name == "Strategy":
+            found["abstract"] = {
+                f.name for f in methods if any(_dotted(d) == "abstractmethod" for d in f.decorator_list)
+            }
+        elif "Strategy" in bases:
+            found[node.name] = {f.name for f in methods}
+    return found
+
+
+def test_one_process_and_torchrun_differ_only_in_the_primitives() -> None:
+    found = strategy_methods(STRATEGY.read_text(encoding="utf-8")) | strategy_methods(
+        DDP.read_text(encoding="utf-8")
+    )
+    assert found == {"abstract": PRIMITIVES, "SingleProcess": PRIMITIVES, "TorchrunDDP": PRIMITIVES}
+    # The check sees what it looks for: a subclass that writes an operation of its own.
+    extra = "class Group(Strategy):\n    def wrap(self, m): ...\n    def batch_stats(self, x): ...\n"
+    assert strategy_methods(extra) == {"Group": {"wrap", "batch_stats"}}
 
 
 def test_the_training_loop_does_not_mention_ranks() -> None:

@@ -4,8 +4,9 @@
 - `result`: what it reports: `StepReport` while it runs, `TrainResult` and its JSON at the end.
 - `optim`: SGD and Adam on torch's fused kernels, and the learning-rate schedules.
 - `augment`: random affine, elastic, thickness, contrast, erasing, noise, flips and shifts, batched.
-- `strategy`: what differs between one process and torchrun's many, `SingleProcess` and
-  `TorchrunDDP` (the only module that knows torch.distributed).
+- `strategy`: how a process takes part, written once on a few collectives (`Strategy`);
+  `SingleProcess`, where each collective is the identity.
+- `ddp`: `TorchrunDDP`, torchrun's real collectives (the only module that knows torch.distributed).
 """
 
 import lazy_loader
@@ -18,6 +19,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "result": ["StepReport", "TrainResult", "summarize"],
         "optim": ["SGD", "Adam", "build_optimizer", "learning_rate"],
         "augment": ["augment_batch"],
-        "strategy": ["SingleProcess", "Strategy", "TorchrunDDP", "from_environment"],
+        "strategy": ["SingleProcess", "Strategy"],
+        "ddp": ["TorchrunDDP", "from_environment"],
     },
 )
