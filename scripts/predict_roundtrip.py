@@ -21,8 +21,8 @@ import torch
 from PIL import Image
 
 from mnistlab.data import load_dataset
-from mnistlab.evaluation.metrics import predict_logits
 from mnistlab.inference import load_image, preprocess
+from mnistlab.reader.prediction import predict_logits
 from mnistlab.runs.checkpoint import load_model
 
 MAX_LOSS_POINTS = 0.2

@@ -24,8 +24,7 @@ import torch
 from PIL import Image
 
 from mnistlab.cli import main as cli
-from mnistlab.data import load_dataset
-from mnistlab.evaluation import outliers
+from mnistlab.data import load_dataset, outliers
 
 
 def write_pngs(folder: Path, name: str, images: torch.Tensor) -> list[str]:

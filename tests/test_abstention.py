@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from mnistlab.evaluation import outliers
-from mnistlab.evaluation.abstention import (
+from mnistlab.data import outliers
+from mnistlab.reader.abstention import (
     AbstentionRule,
     auroc,
     fit_rule,

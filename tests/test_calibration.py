@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from mnistlab.evaluation.calibration import (
+from mnistlab.reader.confidence import (
     ECE_BINS,
     calibrated_probabilities,
     calibration_metrics,

@@ -18,8 +18,8 @@ from mnistlab.cli import main
 from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data import Dataset
 from mnistlab.errors import UsageError
-from mnistlab.inference.reader import Reader
-from mnistlab.runs.calibration import read_calibration
+from mnistlab.reader.calibration import read_calibration
+from mnistlab.reader.reader import Reader
 from mnistlab.runs.progress import unfinished
 from mnistlab.training import clock, loop
 from mnistlab.training.loop import train

@@ -20,8 +20,9 @@ from mnistlab.data.registry import FASHION_MNIST, MNIST
 from mnistlab.errors import UsageError
 from mnistlab.evaluation.metrics import evaluate
 from mnistlab.fileio import atomic_write_json
-from mnistlab.inference import OBJECTS, classify, preprocess, preprocess_object
+from mnistlab.inference import OBJECTS, preprocess, preprocess_object
 from mnistlab.models import create_model
+from mnistlab.reader import classify
 from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runs.tensors import save_weights
 from mnistlab.training.loop import train
@@ -110,10 +111,10 @@ def test_evaluate_ood_of_a_fashion_run_has_mnist_digits_among_its_outliers(
 ):
     from scipy.stats import rankdata
 
-    from mnistlab.evaluation import outliers
-    from mnistlab.evaluation.abstention import AbstentionRule
-    from mnistlab.evaluation.metrics import predict_logits
-    from mnistlab.runs.calibration import read_calibration
+    from mnistlab.data import outliers
+    from mnistlab.reader.abstention import AbstentionRule
+    from mnistlab.reader.calibration import read_calibration
+    from mnistlab.reader.prediction import predict_logits
 
     assert main(["evaluate", str(fashion_run), "--ood", "--json", "--data-dir", str(data_dir)]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -244,7 +245,7 @@ def test_figures_name_the_classes(fashion: Dataset, fashion_run: Path):
     titles = [ax.get_title() for ax in visualize.weights_figure(model, classes).axes if ax.images]
     assert titles == [f"class {name}" for name in classes]
 
-    from mnistlab.evaluation.metrics import predict_logits
+    from mnistlab.reader.prediction import predict_logits
 
     logits = predict_logits(model, fashion.test.images[:500])
     gallery = visualize.misclassified_gallery(

@@ -22,9 +22,9 @@ from mnistlab.evaluation.ensemble import (
     shifted,
     tta_logits,
 )
-from mnistlab.evaluation.metrics import predict_logits
 from mnistlab.models import create_model
-from mnistlab.runs.calibration import read_calibration
+from mnistlab.reader.calibration import read_calibration
+from mnistlab.reader.prediction import predict_logits
 from mnistlab.runs.checkpoint import load_model, read_results
 
 

@@ -17,7 +17,7 @@ from mnistlab.cli import build_parser, main
 from mnistlab.data import Dataset
 from mnistlab.evaluation import numbers
 from mnistlab.evaluation.robustness import ROBUSTNESS_FILE, evaluate_robustness
-from mnistlab.inference import Reader
+from mnistlab.reader import Reader
 from mnistlab.runs.checkpoint import load_model
 
 TINY_SETS = {"four_digit": 4, "touching": 3}  # images per set: the wiring, not the reader's skill

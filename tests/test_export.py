@@ -23,10 +23,7 @@ from mnistlab.commands.train import resolve_run
 from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split, get_dataset_spec
 from mnistlab.errors import ExportError, UsageError
-from mnistlab.evaluation.abstention import AbstentionRule
-from mnistlab.evaluation.calibration import calibration_metrics
-from mnistlab.evaluation.metrics import evaluate, predict_logits
-from mnistlab.evaluation.reader import fit_calibration
+from mnistlab.evaluation.metrics import evaluate
 from mnistlab.export.onnx import (
     MAX_ABS_LOGIT_DIFF,
     compare_logits,
@@ -34,10 +31,13 @@ from mnistlab.export.onnx import (
     require_export_packages,
     run_onnx,
 )
-from mnistlab.inference import Reader
 from mnistlab.models import list_models
+from mnistlab.reader import Reader
+from mnistlab.reader.abstention import AbstentionRule
+from mnistlab.reader.calibration import fit_calibration, read_calibration, write_calibration
+from mnistlab.reader.confidence import calibration_metrics
+from mnistlab.reader.prediction import predict_logits
 from mnistlab.recipes import RECIPES
-from mnistlab.runs.calibration import read_calibration, write_calibration
 from mnistlab.runs.checkpoint import load_model, read_dataset_record, read_results, write_run_config
 from mnistlab.runs.record import exported_record, train_command
 from mnistlab.training.loop import train
@@ -218,9 +218,9 @@ def test_the_model_card_shows_what_evaluate_ood_measured(
     capsys,
     monkeypatch,
 ) -> None:
-    from mnistlab.commands import evaluate_reader
-    from mnistlab.evaluation.abstention import fit_rule
+    from mnistlab.evaluation import trust
     from mnistlab.export.model_card import render_model_card
+    from mnistlab.reader.abstention import fit_rule
 
     run = _copy_run(tiny_runs["softmax"], tmp_path)
     assert main(["evaluate", str(run), "--ood", "--json", "--data-dir", str(data_dir)]) == 0
@@ -239,12 +239,13 @@ def test_the_model_card_shows_what_evaluate_ood_measured(
     assert "**Measured with another rule than this export's**" in stale
     # A folder it cannot write to (an installed run) keeps the report on the screen, with a note.
     monkeypatch.setattr(
-        evaluate_reader,
+        trust,
         "write_ood",
         lambda *a: (_ for _ in ()).throw(PermissionError(13, "Permission denied")),
     )
-    assert evaluate_reader.save_ood(str(run), printed) is None
-    assert "ood.json not written (Permission denied)" in capsys.readouterr().err
+    assert trust.keep_ood(str(run), printed) == (None, f"{run}/ood.json not written (Permission denied).")
+    assert main(["evaluate", str(run), "--ood", "--data-dir", str(data_dir)]) == 0
+    assert capsys.readouterr().err == f"mnistlab: note: {run}/ood.json not written (Permission denied).\n"
 
 
 def test_verification_failure_leaves_no_file(

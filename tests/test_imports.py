@@ -155,3 +155,42 @@ def test_the_reproduction_sits_below_its_report():
         )
         assert not rendering, f"{module} imports {', '.join(rendering)}"
     assert "mnistlab.reproduce.plan" in graph["mnistlab.report.rows"]  # the edge that may exist
+
+
+def package(graph: dict[str, set[str]], name: str) -> set[str]:
+    """The modules of package `name`, its face included."""
+    return {m for m in graph if m == name or m.startswith(name + ".")}
+
+
+def reached(graph: dict[str, set[str]], start: set[str]) -> set[str]:
+    """Every module that importing the modules `start` runs, through any chain of imports."""
+    seen, todo = set(), list(start)
+    while todo:
+        for target in graph.get(todo.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def evaluation_reached(graph: dict[str, set[str]], name: str) -> set[str]:
+    return reached(graph, package(graph, name)) & package(graph, "mnistlab.evaluation")
+
+
+def test_the_reader_and_inference_import_nothing_of_evaluation_and_training_only_its_metrics():
+    """`reader/` sits below `inference/`, which sits below the reports of `evaluation/`; training
+    reports through `evaluation.metrics` alone (its end-of-run calibration is `reader.calibration`)."""
+    graph = import_graph()
+    assert evaluation_reached(graph, "mnistlab.reader") == set()
+    assert evaluation_reached(graph, "mnistlab.inference") == set()
+    assert evaluation_reached(graph, "mnistlab.training") == {
+        "mnistlab.evaluation",
+        "mnistlab.evaluation.metrics",
+    }
+    # The edges the layering rests on, so that a graph that lost them cannot pass.
+    assert "mnistlab.reader.reader" in graph["mnistlab.inference.number"]
+    assert "mnistlab.reader.calibration" in graph["mnistlab.training.loop"]
+    assert "mnistlab.reader.prediction" in graph["mnistlab.evaluation.metrics"]
+    # A chain through another package is found.
+    toy = {"a.x": {"b.y"}, "b.y": {"mnistlab.evaluation.trust"}, "mnistlab.evaluation.trust": set()}
+    assert reached(toy, {"a.x"}) == {"b.y", "mnistlab.evaluation.trust"}

@@ -1,6 +1,6 @@
 """Reading whole numbers: segmentation, the reading of each digit, `predict` and `evaluate --numbers`.
 
-References: the boxes where the test placed each digit (`evaluation.numbers.compose` returns
+References: the boxes where the test placed each digit (`data.written.compose` returns
 them), shapes drawn here whose components are known by construction, a brute-force search for
 the least-ink cut path, today's single-digit reading (`Reader.read(preprocess(image))`), exact
 error sentences, and golden hashes of the seeded number images.
@@ -18,12 +18,15 @@ import pytest
 from PIL import Image
 
 from mnistlab.cli import main
+from mnistlab.data import written
 from mnistlab.data.splits import Dataset
 from mnistlab.errors import ImageError
 from mnistlab.evaluation import numbers
-from mnistlab.inference import Reader, preprocess, read_number
+from mnistlab.inference import preprocess, read_number
 from mnistlab.inference.digits import clean_ink, image_ink
 from mnistlab.inference.segmentation import MAX_DIGITS, STEP_COST, cut_paths, merged_pieces, segment
+from mnistlab.reader import Reader
+from mnistlab.training.outliers import digit_pairs
 
 INK = 255.0
 
@@ -116,13 +119,13 @@ def test_cut_paths_are_the_least_ink_paths() -> None:
 
 def test_composed_numbers_are_found_where_they_were_placed(mnist: Dataset) -> None:
     """Without a model (no cuts): 2-6 test digits with gaps of 3-20 px, both polarities, scales 1-3."""
-    made = numbers.number_images(mnist.test, "numbers", 100)
+    made = written.number_images(mnist.test, "numbers", 100)
     right = 0
     for k, item in enumerate(made):
         ink, factor = image_ink(item.image)
         assert factor == 1
         pieces = segment(ink, None).pieces
-        scale = numbers.SCALES[k % 3]
+        scale = written.SCALES[k % 3]
         right += len(pieces) == len(item.boxes) and all(
             overlap_ratio(p.box, t, scale) == 1.0 for p, t in zip(pieces, item.boxes, strict=True)
         )
@@ -131,10 +134,10 @@ def test_composed_numbers_are_found_where_they_were_placed(mnist: Dataset) -> No
 
 def test_number_images_are_seeded_golden(mnist: Dataset) -> None:
     digests = {
-        kind: hashlib.sha256(numbers.number_images(mnist.test, kind, 3)[2].image.tobytes()).hexdigest()[:16]
-        for kind in numbers.SETS
+        kind: hashlib.sha256(written.number_images(mnist.test, kind, 3)[2].image.tobytes()).hexdigest()[:16]
+        for kind in written.SETS
     }
-    truths = {kind: numbers.number_images(mnist.test, kind, 3)[2].truth for kind in numbers.SETS}
+    truths = {kind: written.number_images(mnist.test, kind, 3)[2].truth for kind in written.SETS}
     assert digests == GOLDEN_DIGESTS and truths == GOLDEN_TRUTHS
 
 
@@ -183,7 +186,7 @@ def test_one_digit_reads_exactly_as_before(shipped: Path, mnist: Dataset) -> Non
 def test_predict_reads_a_number_with_boxes_in_the_images_pixels(
     shipped: Path, mnist: Dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    item = numbers.number_images(mnist.test, "four_digit", 3)[1]  # scale 2, light on dark
+    item = written.number_images(mnist.test, "four_digit", 3)[1]  # scale 2, light on dark
     assert item.image.size[0] > 100
     path = tmp_path / "number.png"
     item.image.save(path)
@@ -230,10 +233,10 @@ def test_evaluate_numbers_reports_each_set(
 
 def test_digit_pairs_are_seeded_and_preprocessed_as_one_digit(mnist: Dataset) -> None:
     train = mnist.train.images.numpy()
-    pairs = numbers.digit_pairs(train, 50, seed=7)
+    pairs = digit_pairs(train, 50, seed=7)
     assert pairs.shape == (50, 28, 28) and pairs.dtype == np.uint8
-    assert (pairs == numbers.digit_pairs(train, 50, seed=7)).all()
-    assert not (pairs == numbers.digit_pairs(train, 50, seed=8)).all()
+    assert (pairs == digit_pairs(train, 50, seed=7)).all()
+    assert not (pairs == digit_pairs(train, 50, seed=8)).all()
     for pair in pairs:
         rows, cols = np.nonzero(pair)
         assert max(np.ptp(rows), np.ptp(cols)) + 1 in (20, 21)  # MNIST's 20 px box (Lanczos may bleed 1 px)
@@ -246,14 +249,14 @@ def test_outlier_exposure_may_train_on_pairs_of_its_own_training_digits(
     mnist: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mnistlab.config import OUTLIER_SETS
-    from mnistlab.evaluation.outliers import TRAIN_SEED, TRAINABLE
+    from mnistlab.data.outliers import TRAIN_SEED, TRAINABLE
     from mnistlab.training import outliers
 
     assert set(OUTLIER_SETS) == {"other", "pairs", *TRAINABLE}
     monkeypatch.setattr(outliers, "MADE_PER_SET", 300)  # the real 10,000 take ~5 s to make
     pool = outliers.outlier_pool(mnist, ("pairs",))
     assert pool.shape == (300, 28, 28)
-    assert (pool.numpy() == numbers.digit_pairs(mnist.train.images.numpy(), 300, TRAIN_SEED)).all()
+    assert (pool.numpy() == digit_pairs(mnist.train.images.numpy(), 300, TRAIN_SEED)).all()
 
 
 def test_a_field_of_many_components_is_refused_before_the_pairwise_tables() -> None:
@@ -271,7 +274,7 @@ def test_predict_with_no_run_directory_reads_with_the_shipped_reader(
 ) -> None:
     from mnistlab.models.pretrained import reader_run
 
-    item = numbers.number_images(mnist.test, "four_digit", 1)[0]
+    item = written.number_images(mnist.test, "four_digit", 1)[0]
     first, second = tmp_path / "number.png", tmp_path / "digit.png"
     item.image.save(first)
     Image.fromarray(255 - np.asarray(mnist.test.images[0])).save(second)

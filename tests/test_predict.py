@@ -22,10 +22,11 @@ from PIL import Image, ImageDraw
 import mnistlab.inference.image as image_module
 from mnistlab.cli import main
 from mnistlab.errors import ImageError
-from mnistlab.evaluation.metrics import predict_logits
-from mnistlab.inference import Prediction, Reader, classify, load_image, preprocess, preprocess_intensities
+from mnistlab.inference import load_image, preprocess, preprocess_intensities
 from mnistlab.inference.number import number_fields, read_number
 from mnistlab.models import pretrained
+from mnistlab.reader import Prediction, Reader, classify
+from mnistlab.reader.prediction import predict_logits
 from mnistlab.runs.checkpoint import load_model
 
 ACCEPTANCE_N = 200

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.reader.prediction import predict_logits
 from mnistlab.runs.checkpoint import load_model
 
 ROUND_TRIP_N = 1000  # the bound of 0.2 points is then 2 digits

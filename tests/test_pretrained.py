@@ -11,11 +11,11 @@ import pytest
 
 from mnistlab.data import Dataset
 from mnistlab.errors import CheckpointError
-from mnistlab.evaluation.metrics import predict_logits
-from mnistlab.inference.reader import Reader
 from mnistlab.models import pretrained
+from mnistlab.reader.calibration import read_calibration
+from mnistlab.reader.prediction import predict_logits
+from mnistlab.reader.reader import Reader
 from mnistlab.runs import checkpoint as ckpt
-from mnistlab.runs.calibration import read_calibration
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,10 +64,10 @@ def test_a_damaged_shipped_reader_is_one_sentence(tmp_path: Path, monkeypatch) -
         pretrained.reader_run()
 
 
-def test_evaluate_ood_writes_nothing_into_the_shipped_folder(capsys: pytest.CaptureFixture[str]) -> None:
-    from mnistlab.commands.evaluate_reader import save_ood
+def test_evaluate_ood_writes_nothing_into_the_shipped_folder() -> None:
+    from mnistlab.evaluation.trust import keep_ood
 
     before = sorted(p.name for p in pretrained.reader_run().iterdir())
-    assert save_ood(str(pretrained.reader_run()), {"inside": {}, "outliers": []}) is None
-    assert "not written into the shipped reader's folder" in capsys.readouterr().err
+    kept = keep_ood(str(pretrained.reader_run()), {"inside": {}, "outliers": []})
+    assert kept == (None, "ood.json not written into the shipped reader's folder.")
     assert sorted(p.name for p in pretrained.reader_run().iterdir()) == before

@@ -12,14 +12,13 @@ from PIL import Image
 
 from mnistlab.cli import main
 from mnistlab.config import resolve_config
-from mnistlab.data import Dataset
-from mnistlab.evaluation import outliers
-from mnistlab.evaluation.abstention import AbstentionRule
-from mnistlab.evaluation.calibration import fit_temperature
-from mnistlab.evaluation.metrics import predict_logits
-from mnistlab.inference import Reader
+from mnistlab.data import Dataset, outliers
 from mnistlab.models import pretrained
-from mnistlab.runs.calibration import CALIBRATION_FILE, read_calibration
+from mnistlab.reader import Reader
+from mnistlab.reader.abstention import AbstentionRule
+from mnistlab.reader.calibration import CALIBRATION_FILE, read_calibration
+from mnistlab.reader.confidence import fit_temperature
+from mnistlab.reader.prediction import predict_logits
 from mnistlab.runs.checkpoint import load_model
 from mnistlab.training.loop import train
 from mnistlab.training.outliers import outlier_batch, outlier_pool, uniform_loss

@@ -13,14 +13,15 @@ from PIL import Image
 from mnistlab.cli import main
 from mnistlab.commands.progress import MAX_LINES, format_eta
 from mnistlab.config import resolve_config
-from mnistlab.data import Dataset
+from mnistlab.data import Dataset, outliers
 from mnistlab.errors import UsageError
-from mnistlab.evaluation import outliers, reader
-from mnistlab.evaluation.abstention import AbstentionRule
-from mnistlab.evaluation.calibration import calibration_metrics
-from mnistlab.evaluation.metrics import predict_logits
-from mnistlab.evaluation.reader import ood_report
+from mnistlab.evaluation import trust
 from mnistlab.evaluation.robustness import evaluate_robustness
+from mnistlab.evaluation.trust import ood_report
+from mnistlab.reader.abstention import AbstentionRule
+from mnistlab.reader.calibration import read_calibration
+from mnistlab.reader.confidence import calibration_metrics
+from mnistlab.reader.prediction import predict_logits
 from mnistlab.recipes import RECIPES
 from mnistlab.report import figures, reader_rows, reader_tables, robust_rows, tables
 from mnistlab.report import results as report_results
@@ -30,7 +31,6 @@ from mnistlab.reproduce.experiments import Experiment
 from mnistlab.reproduce.plan import plan
 from mnistlab.reproduce.runner import Progress
 from mnistlab.runs import checkpoint as ckpt
-from mnistlab.runs.calibration import read_calibration
 from mnistlab.training.result import StepReport
 
 # Tiny stand-ins for the paper's rows: the same code paths in seconds.
@@ -325,7 +325,7 @@ def test_cli_quick_writes_the_report(tmp_path: Path, data_dir: Path, monkeypatch
 def test_full_report_reads_each_model_on_the_corrupted_test_split(
     small: Dataset, tmp_path: Path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(reader, "OUTLIERS_PER_SET", 100)  # of 2,000: the paper CNN's forward passes cost
+    monkeypatch.setattr(trust, "OUTLIERS_PER_SET", 100)  # of 2,000: the paper CNN's forward passes cost
     results = reproduce(small, tmp_path, experiments=TINY, seeds=(0,))
     markdown = (tmp_path / "results.md").read_text()
     cells = {row["experiment"]: row for row in tables.robustness_rows(results)}
@@ -377,7 +377,7 @@ def _reference_reader(run_dir: Path, data: Dataset, sets: dict | None) -> tuple[
     model, _ = ckpt.load_model(run_dir)
     record = read_calibration(run_dir)
     logits = predict_logits(model, data.test.images)
-    clean = {  # the clean split of evaluation.reader.calibration_report
+    clean = {  # the clean split of evaluation.trust.calibration_report
         when: calibration_metrics(logits, data.test.labels, t).to_dict()
         for when, t in (("before", 1.0), ("after", record["temperature"]))
     }

@@ -19,11 +19,11 @@ from safetensors.torch import load_file, save_file
 from mnistlab.cli import main
 from mnistlab.commands.common import print_json
 from mnistlab.errors import CheckpointError
-from mnistlab.evaluation.calibration import _INVERSE_T_BOUNDS
-from mnistlab.inference.reader import Reader
 from mnistlab.models import pretrained
+from mnistlab.reader.calibration import CALIBRATION_FILE, read_calibration, write_calibration
+from mnistlab.reader.confidence import _INVERSE_T_BOUNDS
+from mnistlab.reader.reader import Reader
 from mnistlab.runs import schema
-from mnistlab.runs.calibration import CALIBRATION_FILE, read_calibration, write_calibration
 from mnistlab.runs.checkpoint import read_json
 
 WEIGHTS = "model-0001000.safetensors"  # the softmax_run fixture's last (and final) weights

@@ -36,9 +36,10 @@ from mnistlab import cli
 from mnistlab.commands import serve as serve_command
 from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data import Dataset, Split, normalize
-from mnistlab.inference import Reader, load_image, preprocess, preprocess_intensities
+from mnistlab.inference import load_image, preprocess, preprocess_intensities
 from mnistlab.inference.number import number_fields, read_number
 from mnistlab.models.pretrained import reader_run
+from mnistlab.reader import Reader
 from mnistlab.recipes import RECIPES
 from mnistlab.runs.checkpoint import read_results
 from mnistlab.serve import (

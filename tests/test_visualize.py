@@ -14,8 +14,8 @@ from PIL import Image
 from mnistlab import visualize
 from mnistlab.cli import main
 from mnistlab.errors import UsageError
-from mnistlab.evaluation.metrics import predict_logits
 from mnistlab.models import create_model
+from mnistlab.reader.prediction import predict_logits
 from mnistlab.runs.checkpoint import load_model, read_results
 from mnistlab.visualize.digits import _cell_text
 

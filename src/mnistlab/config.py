@@ -120,8 +120,8 @@ class TrainConfig:
 OPTIMIZERS = ("sgd", "adam", "nesterov")
 # The augmentations a config may name, in the order `mnistlab.training.augment` applies them.
 AUGMENTATIONS = ("flip", "shift", "thickness", "elastic", "slant", "affine", "erase", "contrast", "noise")
-# What outlier exposure may train on (mnistlab.evaluation.outliers.TRAINABLE, "other", and "pairs"
-# of the run's own training digits, evaluation.numbers.digit_pairs);
+# What outlier exposure may train on (mnistlab.data.outliers.TRAINABLE, "other", and "pairs"
+# of the run's own training digits, training.outliers.digit_pairs);
 # letters and near-blank images are kept for evaluation.
 OUTLIER_SETS = ("other", "uniform_noise", "blurred_noise", "random_strokes", "pairs")
 PRECISIONS = ("fp32", "bf16", "fp16")

@@ -9,7 +9,6 @@ evaluation, calibration.json and results.json, as its training would have).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from mnistlab.commands.common import (
     add_checkpoint_arg,
@@ -18,16 +17,10 @@ from mnistlab.commands.common import (
     print_json,
 )
 from mnistlab.errors import UsageError
-from mnistlab.evaluation.abstention import SCORES
-from mnistlab.evaluation.reader import DEFAULT_QUANTILE, DEFAULT_SCORE, fit_calibration
-from mnistlab.runs.calibration import CALIBRATION_FILE, read_calibration, write_calibration
-from mnistlab.runs.checkpoint import load_model
-from mnistlab.runs.dataset import load_run_data
+from mnistlab.reader.abstention import SCORES
+from mnistlab.reader.calibration import DEFAULT_QUANTILE, DEFAULT_SCORE
 from mnistlab.runtime import resolve_device, set_threads
-from mnistlab.training.finish import finish_run
-
-# What `finish_run` calibrates with, as training does: the defaults of the flags below.
-DEFAULTS = (DEFAULT_SCORE, DEFAULT_QUANTILE, "final")
+from mnistlab.training.finish import calibrate_run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,15 +54,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--quantile must be in [0, 0.5), got {args.quantile}.")
     device = resolve_device(args.device)
     set_threads(args.threads)
-    finished = finish_run(args.run_dir, args.data_dir, device)  # None unless killed before its test
-    if finished is not None and (args.score, args.quantile, args.checkpoint) == DEFAULTS:
-        record = read_calibration(args.run_dir)  # just fitted by the finish, as training would have
-        path = Path(args.run_dir) / CALIBRATION_FILE
-    else:
-        model, _ = load_model(args.run_dir, args.checkpoint, device)
-        data = load_run_data([args.run_dir], None, args.data_dir).dataset
-        record = fit_calibration(model, data.val, data.name, score=args.score, quantile=args.quantile)
-        path = write_calibration(args.run_dir, record)
+    done = calibrate_run(
+        args.run_dir,
+        args.data_dir,
+        device,
+        score=args.score,
+        quantile=args.quantile,
+        checkpoint=args.checkpoint,
+    )
+    record, path, finished = done.record, done.path, done.finished
     test = None if finished is None else finished.test_accuracy
     if args.json:
         print_json({"run_dir": args.run_dir, "file": str(path), "finished_test_accuracy": test, **record})

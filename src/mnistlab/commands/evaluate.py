@@ -206,7 +206,7 @@ def robustness_report(args: argparse.Namespace, s: Subject) -> Output:
 
 def numbers_report(args: argparse.Namespace, s: Subject) -> Output:
     from mnistlab.evaluation import numbers
-    from mnistlab.inference import Reader
+    from mnistlab.reader import Reader
 
     reader = Reader.from_run(args.run_dir, args.checkpoint, s.device)
     data = s.run_data.dataset

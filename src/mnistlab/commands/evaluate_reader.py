@@ -1,6 +1,7 @@
 """`mnistlab evaluate RUN --report calibration,ood,handwriting`: how far to trust the reader's answers.
 
-Each report is its --json object and its text; `commands.evaluate` prints them.
+Each report is its --json object and its text, computed by the library (`mnistlab.evaluation.trust`,
+`mnistlab.evaluation.handwriting`) and printed by `commands.evaluate`.
 `calibration`: ECE (15 bins), NLL and Brier score with the raw softmax and with the run's
 temperature, on the clean split and on it corrupted (each image under one of the corruptions
 at severity 3, in turn), and a reliability diagram (`--figure`).
@@ -15,27 +16,25 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from mnistlab.data.splits import Dataset
-from mnistlab.evaluation.abstention import AbstentionRule
-from mnistlab.evaluation.outliers import other_dataset
-from mnistlab.evaluation.reader import OOD_FILE, calibration_report, ood_report, write_ood
-from mnistlab.runs.calibration import calibration_or_default
+from mnistlab.evaluation.handwriting import reader_handwriting
+from mnistlab.evaluation.trust import keep_ood, reader_calibration, reader_ood
+from mnistlab.reader.reader import Reader
 
 
 def calibration(args: argparse.Namespace, model: nn.Module, data: Dataset) -> tuple[dict[str, Any], str]:
     """The calibration report: its --json object and its text."""
-    record, note = calibration_or_default(args.run_dir)
-    report = calibration_report(model, data.split(args.split), record["temperature"])
+    reader = Reader.with_model(model, args.run_dir)
+    report = reader_calibration(reader, data.split(args.split))
     if args.figure:
         from mnistlab.visualize import reliability_diagram, save_figure
 
         save_figure(reliability_diagram(report), args.figure)
-    lines = [note] if note else []
+    lines = [reader.note] if reader.note else []
     lines.append(f"{args.run_dir} on {data.name} {args.split}, temperature {report['temperature']:.3f}:")
     lines.append(f"{'images':<22}{'ECE':>9}{'NLL':>9}{'Brier':>9}")
     for name in ("clean", "corrupted"):
@@ -45,18 +44,21 @@ def calibration(args: argparse.Namespace, model: nn.Module, data: Dataset) -> tu
             lines.append(f"{label:<22}{m['ece']:9.2%}{m['nll']:9.4f}{m['brier']:9.4f}")
     if args.figure:
         lines.append(f"reliability diagram: {args.figure}")
-    printed = {"run_dir": args.run_dir, "split": args.split, "calibrated": note is None, **report}
+    printed = {"run_dir": args.run_dir, "split": args.split, "calibrated": reader.note is None, **report}
     return printed, "\n".join(lines)
 
 
 def ood(args: argparse.Namespace, model: nn.Module, data: Dataset) -> tuple[dict[str, Any], str]:
     """The outlier report: its --json object and its text; on the test split also RUN_DIR/ood.json."""
-    record, note = calibration_or_default(args.run_dir)
-    rule = AbstentionRule.from_dict(record["rule"])
-    other = other_dataset(data, args.data_dir)
-    report = ood_report(model, data, rule, args.split, other)
-    saved = save_ood(args.run_dir, report) if args.split == "test" else None
-    lines = [note] if note else []
+    reader = Reader.with_model(model, args.run_dir)
+    report = reader_ood(reader, data, args.split, args.data_dir)
+    saved = None
+    if args.split == "test":
+        saved, why_not = keep_ood(args.run_dir, report)
+        if why_not:
+            print(f"mnistlab: note: {why_not}", file=sys.stderr)
+    rule = reader.rule
+    lines = [reader.note] if reader.note else []
     inside = report["inside"]
     lines.append(
         f"{args.run_dir} on {data.name} {args.split}: abstains on {inside['abstained']:.2%}, right on "
@@ -71,48 +73,17 @@ def ood(args: argparse.Namespace, model: nn.Module, data: Dataset) -> tuple[dict
         )
     if saved is not None:
         lines.append(f"Saved to {saved} (an export's model card includes it).")
-    return {"run_dir": args.run_dir, "calibrated": note is None, **report}, "\n".join(lines)
-
-
-def save_ood(run_dir: str, report: dict) -> Path | None:
-    """RUN_DIR/ood.json for the model card; a folder that cannot be written to (an installed,
-    read-only run such as the shipped reader) keeps the report on the screen only, and so does
-    the shipped reader's folder itself (its files are hashed: `models.pretrained`)."""
-    from mnistlab.models.pretrained import READER_DIR
-
-    if Path(run_dir).resolve() == READER_DIR:
-        print(f"mnistlab: note: {OOD_FILE} not written into the shipped reader's folder.", file=sys.stderr)
-        return None
-    try:
-        return write_ood(run_dir, report)
-    except OSError as exc:
-        print(f"mnistlab: note: {run_dir}/{OOD_FILE} not written ({exc.strerror or exc}).", file=sys.stderr)
-        return None
+    return {"run_dir": args.run_dir, "calibrated": reader.note is None, **report}, "\n".join(lines)
 
 
 def handwriting(args: argparse.Namespace, model: nn.Module, data: Dataset) -> tuple[dict[str, Any], str]:
     """The handwriting report (UCI digits): its --json object and its text."""
-    from mnistlab.evaluation.handwriting import SOURCE, uci_digits
-    from mnistlab.evaluation.metrics import predict_logits
-
-    record, note = calibration_or_default(args.run_dir)
-    rule = AbstentionRule.from_dict(record["rule"])
-    images, labels = uci_digits()
-    logits = predict_logits(model, images).cpu()
-    right = logits.argmax(dim=1) == labels
-    refused = rule.abstains(logits)
-    report = {
-        "source": SOURCE,
-        "images": int(labels.numel()),
-        "accuracy": float(right.double().mean()),  # answering everything
-        "read": float((right & ~refused).double().mean()),  # right and answered
-        "abstained": float(refused.double().mean()),
-        "rule": rule.to_dict(),
-    }
-    lines = [note] if note else []
+    reader = Reader.with_model(model, args.run_dir)
+    report = reader_handwriting(reader)
+    lines = [reader.note] if reader.note else []
     lines.append(
-        f"{args.run_dir} on {report['images']:,} real handwritten digits ({SOURCE}): read right "
+        f"{args.run_dir} on {report['images']:,} real handwritten digits ({report['source']}): read right "
         f"{report['read']:.2%} (abstained on {report['abstained']:.2%}; {report['accuracy']:.2%} right "
         "answering all)"
     )
-    return {"run_dir": args.run_dir, "calibrated": note is None, **report}, "\n".join(lines)
+    return {"run_dir": args.run_dir, "calibrated": reader.note is None, **report}, "\n".join(lines)

@@ -27,8 +27,9 @@ from PIL import Image
 from mnistlab.commands.common import add_checkpoint_arg, add_json_arg, add_runtime_args, print_json
 from mnistlab.errors import ImageError, UsageError
 from mnistlab.fileio import atomic_write_bytes
-from mnistlab.inference import Prediction, Reader, Reading, load_image
+from mnistlab.inference import for_kind, load_image
 from mnistlab.inference.number import NumberReading, number_fields, read_number
+from mnistlab.reader import Prediction, Reader, Reading
 from mnistlab.runtime import resolve_device, set_threads
 
 TOP_K = 3
@@ -208,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
     reader = Reader.from_run(args.run_dir, args.checkpoint, device)  # a bad RUN_DIR ends here
     if reader.note:
         print(f"mnistlab: {reader.note}", file=sys.stderr)
-    preprocessing = reader.preprocessing
+    preprocessing = for_kind(reader.image_kind)
 
     numbers: dict[str, NumberReading] = {}
     errors: dict[str, str] = {}

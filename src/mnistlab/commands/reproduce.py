@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     if (events_root := tensorboard_root(args.tensorboard)) is not None:
         planned = plan(experiments, seeds, out, quick=args.quick, only=only)
         on_progress = reproduce_events(events_root, planned, on_progress)
-    from mnistlab.evaluation.outliers import other_dataset
+    from mnistlab.data.outliers import other_dataset
 
     with stop_on_signals() as stopped:
         results = reproduce(

@@ -1,5 +1,6 @@
-"""MNIST-format data: IDX files, the dataset registry, location and download, splits, batches, and
-what `mnistlab data info` and `data list` show (describe)."""
+"""MNIST-format data: IDX files, the dataset registry, location and download, splits, batches,
+seeded images that are not of the classes (outliers), and what `mnistlab data info` and
+`data list` show (describe)."""
 
 import lazy_loader
 

@@ -5,6 +5,9 @@
 - `robustness`: a model's accuracy on every corruption of one split.
 - `units`: never-firing ReLU units.
 - `ensemble`: the mean class probabilities of several runs.
+- `trust`: how far the reader's answers can be trusted: calibration and outliers, ood.json.
+- `handwriting`: real handwriting from outside MNIST (UCI digits), and the reader on it.
+- `numbers`: seeded written numbers, read whole.
 """
 
 import lazy_loader
@@ -14,13 +17,11 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
         "metrics": [
-            "EVAL_BATCH_SIZE",
             "Evaluation",
             "accuracy",
             "confusion_matrix",
             "evaluate",
             "evaluation_from_logits",
-            "predict_logits",
         ],
         "robustness": ["RobustnessResult", "evaluate_robustness"],
         "ensemble": ["EnsembleResult", "evaluate_ensemble", "mean_probabilities"],

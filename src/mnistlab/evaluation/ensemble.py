@@ -21,8 +21,9 @@ from torch import nn
 
 from mnistlab.data.splits import Split
 from mnistlab.errors import UsageError
-from mnistlab.evaluation.metrics import Evaluation, evaluation_from_logits, predict_logits
-from mnistlab.runs.calibration import calibration_or_default
+from mnistlab.evaluation.metrics import Evaluation, evaluation_from_logits
+from mnistlab.reader.calibration import calibration_or_default
+from mnistlab.reader.prediction import predict_logits
 from mnistlab.runs.checkpoint import load_model
 from mnistlab.runs.dataset import common_dataset_record
 

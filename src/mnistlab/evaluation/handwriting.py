@@ -16,11 +16,17 @@ lower bound for clean handwriting, and a fair way to rank models against each ot
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import torch
 
 from mnistlab.errors import UsageError
 from mnistlab.inference.digits import preprocess_intensities
+from mnistlab.reader.prediction import predict_logits
+
+if TYPE_CHECKING:
+    from mnistlab.reader.reader import Reader
 
 SOURCE = "UCI optical digits (scikit-learn load_digits, 1,797 digits by 13 writers, CC BY 4.0)"
 INSTALL_HINT = "pip install 'mnistlab[reader]' (it needs scikit-learn, which ships the digits)"
@@ -36,3 +42,19 @@ def uci_digits() -> tuple[torch.Tensor, torch.Tensor]:
     counts = np.asarray(digits.images, dtype=np.float32) * (255.0 / 16.0)  # (N, 8, 8) on 0..255
     images = np.stack([preprocess_intensities(c, name=f"UCI digit {i}") for i, c in enumerate(counts)])
     return torch.from_numpy(images), torch.from_numpy(np.asarray(digits.target, dtype=np.int64))
+
+
+def reader_handwriting(reader: Reader) -> dict[str, Any]:
+    """The reader on the UCI digits: right answering all, read (right and answered), abstained."""
+    images, labels = uci_digits()
+    logits = predict_logits(reader.model, images).cpu()
+    right = logits.argmax(dim=1) == labels
+    refused = reader.rule.abstains(logits)
+    return {
+        "source": SOURCE,
+        "images": int(labels.numel()),
+        "accuracy": float(right.double().mean()),  # answering everything
+        "read": float((right & ~refused).double().mean()),  # right and answered
+        "abstained": float(refused.double().mean()),
+        "rule": reader.rule.to_dict(),
+    }

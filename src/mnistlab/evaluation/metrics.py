@@ -1,7 +1,6 @@
 """Accuracy by argmax, per-class accuracy and the confusion matrix, computed in batches.
 
-The paper's tutorial fed all 10,000 test images through the network as one tensor, which
-runs out of memory on small GPUs; here evaluation runs in batches under inference mode.
+The logits come from `mnistlab.reader.prediction.predict_logits`: batches under inference mode.
 """
 
 from __future__ import annotations
@@ -11,24 +10,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mnistlab.data.splits import Split, normalize
-
-EVAL_BATCH_SIZE = 1000
-
-
-@torch.inference_mode()
-def predict_logits(
-    model: nn.Module, images: torch.Tensor, *, batch_size: int = EVAL_BATCH_SIZE
-) -> torch.Tensor:
-    """Logits (N, C) for uint8 images (N, 28, 28), on the model's device, in eval mode."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    chunks = [
-        model(normalize(images[i : i + batch_size].to(device))) for i in range(0, images.shape[0], batch_size)
-    ]
-    model.train(was_training)
-    return torch.cat(chunks)
+from mnistlab.data.splits import Split
+from mnistlab.reader.prediction import EVAL_BATCH_SIZE, predict_logits
 
 
 def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:

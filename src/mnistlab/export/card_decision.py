@@ -4,7 +4,7 @@ the run was never calibrated (raw softmax, never abstains)."""
 
 from __future__ import annotations
 
-from mnistlab.evaluation.reader import OOD_FILE, read_ood
+from mnistlab.evaluation.trust import OOD_FILE, read_ood
 from mnistlab.export.result import ExportResult
 
 _SCORE_TEXT = {

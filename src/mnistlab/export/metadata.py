@@ -18,9 +18,9 @@ import torch
 from mnistlab import __version__
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import SIDE, DatasetRecord
-from mnistlab.evaluation.abstention import AbstentionRule
 from mnistlab.evaluation.metrics import Evaluation
 from mnistlab.inference.digits import BOX, CENTRE
+from mnistlab.reader.abstention import AbstentionRule
 from mnistlab.runs import checkpoint as ckpt
 
 METADATA_FORMAT = "mnistlab-onnx/1"

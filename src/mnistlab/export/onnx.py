@@ -31,15 +31,16 @@ from torch import nn
 from mnistlab.data import Split, load_dataset, normalize
 from mnistlab.data.splits import SIDE
 from mnistlab.errors import CheckpointError, ExportError, UsageError
-from mnistlab.evaluation.abstention import AbstentionRule
-from mnistlab.evaluation.metrics import EVAL_BATCH_SIZE, evaluation_from_logits, predict_logits
-from mnistlab.evaluation.reader import decision_summary
+from mnistlab.evaluation.metrics import evaluation_from_logits
+from mnistlab.evaluation.trust import decision_summary
 from mnistlab.export.metadata import INPUT_NAME, OUTPUT_NAME, onnx_metadata
 from mnistlab.export.model_card import render_model_card
 from mnistlab.export.result import ExportResult, Verification
 from mnistlab.fileio import atomic_write_text, pending_file
+from mnistlab.reader.abstention import AbstentionRule
+from mnistlab.reader.calibration import UNCALIBRATED, read_calibration
+from mnistlab.reader.prediction import EVAL_BATCH_SIZE, predict_logits
 from mnistlab.runs import checkpoint as ckpt
-from mnistlab.runs.calibration import UNCALIBRATED, read_calibration
 from mnistlab.runs.record import exported_record
 
 FORMATS = ("onnx",)

@@ -12,8 +12,8 @@ from typing import Any
 
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import DatasetRecord
-from mnistlab.evaluation.abstention import AbstentionRule
 from mnistlab.evaluation.metrics import Evaluation
+from mnistlab.reader.abstention import AbstentionRule
 
 
 @dataclass(frozen=True)

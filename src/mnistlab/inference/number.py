@@ -19,9 +19,10 @@ import torch
 from PIL import Image
 
 from mnistlab.inference.digits import centre_digit, drawing_ink, image_ink
-from mnistlab.inference.prediction import image_logits
-from mnistlab.inference.reader import Reader, Reading
+from mnistlab.inference.preprocessing import for_kind
 from mnistlab.inference.segmentation import Piece, Segmentation, segment
+from mnistlab.reader.prediction import image_logits
+from mnistlab.reader.reader import Reader, Reading
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in the image's own pixels; x1 and y1 exclusive
 
@@ -63,7 +64,7 @@ def read_number(
     """
     size = upright_size(image)
     if reader.image_kind != "digits":
-        digit = reader.preprocessing.from_image(image, name=name)
+        digit = for_kind(reader.image_kind).from_image(image, name=name)
         return NumberReading((DigitReading((0, 0, *size), digit, reader.read(digit[None])[0]),))
     ink, factor = image_ink(image, name=name)
     return _read_ink(reader, ink, factor, size, name, single)
@@ -75,7 +76,7 @@ def read_drawing(
     """The same for a 2-D array of light-on-dark intensities (a drawing canvas)."""
     values = np.asarray(values)
     if reader.image_kind != "digits":
-        digit = reader.preprocessing.from_intensities(values, name=name)
+        digit = for_kind(reader.image_kind).from_intensities(values, name=name)
         box = (0, 0, values.shape[1], values.shape[0]) if values.ndim == 2 else (0, 0, 0, 0)
         return NumberReading((DigitReading(box, digit, reader.read(digit[None])[0]),))
     ink = drawing_ink(values, name=name)

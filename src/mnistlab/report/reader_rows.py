@@ -1,7 +1,7 @@
 """The report's reader section: how sure each model is, and when it says "not a digit".
 
 Each finished run of every row except the ablations is measured by
-`mnistlab.evaluation.reader.reader_summary` on the test split, with the temperature and the
+`mnistlab.evaluation.trust.reader_summary` on the test split, with the temperature and the
 abstention rule of its own calibration.json (fitted on its validation split when it finished):
 ECE, NLL and Brier score with the raw softmax and calibrated, the share of test images the
 rule refuses and the accuracy on the rest, and, in a full report, for each outlier set the
@@ -25,13 +25,13 @@ from typing import Any
 
 import torch
 
+from mnistlab.data import outliers
 from mnistlab.data.splits import Dataset
-from mnistlab.evaluation import outliers
-from mnistlab.evaluation.reader import OUTLIERS_PER_SET, outlier_images, reader_summary
+from mnistlab.evaluation.trust import OUTLIERS_PER_SET, outlier_images, reader_summary
 from mnistlab.fileio import atomic_write_json
+from mnistlab.reader.calibration import CALIBRATION_FILE, calibration_or_default
 from mnistlab.report.rows import ANALYSIS_DIR, cached, results_digest
 from mnistlab.runs import checkpoint as ckpt
-from mnistlab.runs.calibration import CALIBRATION_FILE, calibration_or_default
 
 
 class OutlierSets:

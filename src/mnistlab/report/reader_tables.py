@@ -87,7 +87,7 @@ CALIBRATION_NOTE = (
 
 OUTLIER_NOTE = (
     "The outlier sets of `mnistlab evaluate RUN --ood` (test seed): the other dataset's test split "
-    "and the made sets (src/mnistlab/evaluation/outliers.py). AUROC: the probability that a test "
+    "and the made sets (src/mnistlab/data/outliers.py). AUROC: the probability that a test "
     "image of the dataset scores above an outlier; FPR at 95 % TPR: the share of outliers still "
     "answered when 95 % of the test images are; Refused: the share the run's own rule abstains on. "
     "Mean over the seeds that finished."

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from mnistlab import visualize
 from mnistlab.data.splits import Dataset
-from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.reader.prediction import predict_logits
 from mnistlab.report.robust_rows import CorruptedTest
 from mnistlab.report.run_figures import FIGURES_DIR, FigureSpec, first_finished, run_name, run_source
 from mnistlab.runs import checkpoint as ckpt

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from mnistlab import visualize
 from mnistlab.data.splits import Dataset
-from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.reader.prediction import predict_logits
 from mnistlab.runs import checkpoint as ckpt
 
 FIGURES_DIR = "figures"  # under the report folder

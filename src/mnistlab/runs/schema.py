@@ -20,8 +20,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from mnistlab.config import TrainConfig
 from mnistlab.errors import CheckpointError, UsageError
-from mnistlab.evaluation.abstention import SCORES
-from mnistlab.evaluation.calibration import _INVERSE_T_BOUNDS
+from mnistlab.reader.abstention import SCORES
+from mnistlab.reader.confidence import _INVERSE_T_BOUNDS
 from mnistlab.runs.files import is_plain_name
 
 # The temperatures `fit_temperature` can return (1/T searched in _INVERSE_T_BOUNDS): 0.01 sharpens

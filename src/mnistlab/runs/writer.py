@@ -21,7 +21,7 @@ from torch import nn
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import DatasetRecord
 from mnistlab.fileio import atomic_write_bytes, atomic_write_json
-from mnistlab.runs.calibration import write_calibration
+from mnistlab.reader.calibration import write_calibration
 from mnistlab.runs.checkpoint import (
     BEST_FILE,
     DATASET_FILE,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mnistlab.inference.number import NumberReading, number_fields
-from mnistlab.inference.reader import Reader
+from mnistlab.reader.reader import Reader
 
 # The version of the API's answers: 2 gives every reading one shape (one digit is a number of one
 # digit); 1 (mnistlab 0.1.0 before it) gave a one-digit reading its own top-level fields.

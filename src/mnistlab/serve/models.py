@@ -28,8 +28,9 @@ from torch import nn
 
 from mnistlab.data.splits import DatasetRecord, registered_record
 from mnistlab.errors import CheckpointError, UsageError
-from mnistlab.inference import Preprocessing, Reader, for_kind
+from mnistlab.inference import Preprocessing, for_kind
 from mnistlab.inference.number import NumberReading, read_drawing, read_number
+from mnistlab.reader import Reader
 from mnistlab.recipes import task_of
 from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runs.dataset import common_dataset_record

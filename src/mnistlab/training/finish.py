@@ -1,16 +1,26 @@
 """Finishing a run killed after its last checkpoint: the test, calibration.json and results.json.
 
 Such a run trained every step but died before its test evaluation and calibration (a SIGKILL, a
-power loss); `mnistlab calibrate RUN` finishes it here, as its training would have.
+power loss); `mnistlab calibrate RUN` finishes it here, as its training would have
+(`calibrate_run`), and otherwise fits its calibration anew (`mnistlab.reader.calibration`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from mnistlab.errors import CheckpointError
+from mnistlab.reader.calibration import (
+    CALIBRATION_FILE,
+    DEFAULT_QUANTILE,
+    DEFAULT_SCORE,
+    calibrate,
+    read_calibration,
+)
 from mnistlab.runs.checkpoint import read_run_config, require_run_dir
 from mnistlab.runs.dataset import load_run_data
 from mnistlab.runs.progress import unfinished
@@ -51,3 +61,32 @@ def finish_run(
         runtime=describe_runtime(device),
         outliers=no_outliers,
     )
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """What `calibrate_run` did: the calibration record written, where, and the run's test when it
+    finished a run killed before it (None otherwise)."""
+
+    record: dict[str, Any]
+    path: Path
+    finished: TrainResult | None
+
+
+def calibrate_run(
+    run_dir: str | Path,
+    data_dir: str | Path | None = None,
+    device: torch.device | str = "cpu",
+    *,
+    score: str = DEFAULT_SCORE,
+    quantile: float = DEFAULT_QUANTILE,
+    checkpoint: str = "final",
+) -> Calibrated:
+    """Fit and write `run_dir`'s calibration.json on its validation split; a run killed before its
+    test is finished first (`finish_run`), and its calibration kept when it was fitted as asked."""
+    finished = finish_run(run_dir, data_dir, device)
+    if finished is not None and (score, quantile, checkpoint) == (DEFAULT_SCORE, DEFAULT_QUANTILE, "final"):
+        record = read_calibration(run_dir)  # just fitted by the finish, as training would have
+        return Calibrated(record, Path(run_dir) / CALIBRATION_FILE, finished)
+    record, path = calibrate(run_dir, data_dir, device, score=score, quantile=quantile, checkpoint=checkpoint)
+    return Calibrated(record, path, finished)

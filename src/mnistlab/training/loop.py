@@ -27,8 +27,8 @@ from mnistlab.config import TrainConfig
 from mnistlab.data.batches import BatchSampler
 from mnistlab.data.splits import Dataset, Split, normalize
 from mnistlab.evaluation.metrics import Evaluation
-from mnistlab.evaluation.reader import fit_calibration
 from mnistlab.models import create_model
+from mnistlab.reader.calibration import fit_calibration
 from mnistlab.runs.checkpoint import TrainingState, has_checkpoint, load_checkpoint
 from mnistlab.runs.writer import Writer
 from mnistlab.runtime import autocast, check_precision, describe_precision, load_average, prepare_model

@@ -12,7 +12,7 @@ what is unlike them, also kinds of outliers it never saw (letters, near-blank im
 
 The pool is made once per run, as uint8 tensors: the other built-in dataset's *training* split
 (Fashion-MNIST's for a digits run, MNIST's for a clothing run; validation and test splits stay
-unseen), `TRAIN_SEED`'s images of `evaluation.outliers.TRAINABLE`, and "pairs": two of the run's
+unseen), `TRAIN_SEED`'s images of `data.outliers.TRAINABLE`, and "pairs": two of the run's
 own training digits touching, pre-processed as one digit (what a number's reader must not
 read as one digit). Each step's outlier batch
 is drawn from a generator seeded by (seed, step), so a resumed run draws the same batches.
@@ -20,12 +20,13 @@ is drawn from a generator seeded by (seed, step), so a resumed run draws the sam
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from mnistlab.config import TrainConfig
+from mnistlab.data import outliers
 from mnistlab.data.batches import SEED_STRIDE
 from mnistlab.data.splits import Dataset, load_dataset, normalize
-from mnistlab.evaluation import outliers
 
 MADE_PER_SET = 10_000  # images of each made outlier set in the pool
 
@@ -39,9 +40,7 @@ def outlier_pool(
         if name == "other":
             other = load_dataset(outliers.other_dataset_name(data), data_dir, download=download)
             parts.append(other.train.images)
-        elif name == "pairs":  # two training digits read as one (evaluation.numbers.digit_pairs)
-            from mnistlab.evaluation.numbers import digit_pairs  # lazily: it loads PIL and inference
-
+        elif name == "pairs":  # two training digits read as one
             made = digit_pairs(data.train.images.numpy(), MADE_PER_SET, outliers.TRAIN_SEED)
             parts.append(torch.from_numpy(made))
         else:
@@ -51,6 +50,25 @@ def outlier_pool(
                 )
             parts.append(outliers.make(name, MADE_PER_SET, outliers.TRAIN_SEED))
     return torch.cat(parts)
+
+
+def digit_pairs(images: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """`count` seeded pairs of the given digits (N, 28, 28) uint8, touching or up to 3 px apart and
+    up to 2 px out of line, each pre-processed as one digit (20 px box, centre of mass at the
+    centre): what a reader sees when two digits are read as one. Outliers for training, so made
+    from the training split only."""
+    # Here, not at the top: Pillow and the pre-processing load only for a run that trains on pairs.
+    from mnistlab.data.written import SETS, compose, ink_crop
+    from mnistlab.inference.digits import centre_digit, clean_ink
+
+    rng = np.random.default_rng([seed, len(SETS)])  # the stream after those of the number sets
+    pairs = np.empty((count, 28, 28), dtype=np.uint8)
+    for k in range(count):  # once per run, when the outlier pool is made: not the training loop
+        first, second = rng.choice(len(images), size=2, replace=False)
+        crops = [ink_crop(np.asarray(images[first])), ink_crop(np.asarray(images[second]))]
+        row, _ = compose(crops, rng.integers(-3, 4, size=1), rng.integers(-2, 3, size=2))
+        pairs[k] = centre_digit(clean_ink(row.astype(np.float32), "A digit pair", "check the digits"))
+    return pairs
 
 
 def outlier_batch(pool: torch.Tensor, size: int, seed: int, step: int) -> torch.Tensor:

@@ -7,7 +7,7 @@ Figure 3  `softmax_weights`  each class's weights, red positive and blue negativ
           `training_curves`, `accuracy_against_steps`                             (curves)
           `confusion_figure`, `misclassified_gallery`                             (mistakes)
           `corruption_samples`, `robustness_bars`                                 (robustness)
-          `reliability_diagram`                                                   (calibration)
+          `reliability_diagram`                                                   (reliability)
           `new_figure`, `figure_bytes`, `save_figure`                             (canvas)
 """
 
@@ -22,6 +22,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "curves": ["accuracy_against_steps", "training_curves"],
         "mistakes": ["confident_mistakes", "confusion_figure", "misclassified_gallery"],
         "robustness": ["corruption_samples", "robustness_bars"],
-        "calibration": ["reliability_diagram"],
+        "reliability": ["reliability_diagram"],
     },
 )

@@ -11,7 +11,7 @@ from mnistlab.visualize.canvas import new_figure
 
 
 def reliability_diagram(report: Mapping[str, Any]) -> Figure:
-    """One panel per image set of `evaluation.reader.calibration_report` ("clean", "corrupted"):
+    """One panel per image set of `evaluation.trust.calibration_report` ("clean", "corrupted"):
     accuracy per confidence bin with the raw softmax (T = 1) and with the run's temperature."""
     sets = [name for name in ("clean", "corrupted") if name in report]
     fig = new_figure(4.2 * len(sets), 4.2)

@@ -1,7 +1,7 @@
 """A reader: a trained run's model with its temperature and its rule for saying "not a digit".
 
 `Reader.from_run` loads what `predict`, the server and the exports share: the weights, the
-run's classes and pre-processing, and `calibration.json` (its temperature and abstention rule,
+run's classes and kind of images, and `calibration.json` (its temperature and abstention rule,
 fitted on the validation split). A run trained before calibration existed is read with
 temperature 1 and a threshold of 0 (it answers everything), and `note` says so.
 """
@@ -16,10 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnistlab.evaluation.abstention import AbstentionRule
-from mnistlab.inference.prediction import Prediction, image_logits, predictions
-from mnistlab.inference.preprocessing import Preprocessing, for_kind
-from mnistlab.runs.calibration import calibration_or_default
+from mnistlab.reader.abstention import AbstentionRule
+from mnistlab.reader.calibration import calibration_or_default
+from mnistlab.reader.prediction import Prediction, image_logits, predictions
 from mnistlab.runs.checkpoint import load_model, read_dataset_record
 
 
@@ -44,8 +43,7 @@ class Reader:
     dataset: str  # the name of the dataset the run trained on
     title: str  # how people write it ("Fashion-MNIST")
     classes: tuple[str, ...]
-    image_kind: str  # "digits" or "objects"
-    preprocessing: Preprocessing
+    image_kind: str  # "digits" or "objects": how an image is made its input (`inference.preprocessing`)
     rule: AbstentionRule
     note: str | None = None  # set when the run has no calibration.json
 
@@ -91,6 +89,11 @@ class Reader:
         cls, run_dir: str | Path, checkpoint: str = "final", device: torch.device | str = "cpu"
     ) -> Reader:
         model, _ = load_model(run_dir, checkpoint, device)
+        return cls.with_model(model, run_dir)
+
+    @classmethod
+    def with_model(cls, model: nn.Module, run_dir: str | Path) -> Reader:
+        """The reader of `run_dir` with its weights `model`, already loaded (`load_model`)."""
         trained_on = read_dataset_record(run_dir)
         record, note = calibration_or_default(run_dir)
         return cls(
@@ -99,7 +102,6 @@ class Reader:
             title=trained_on["title"],
             classes=tuple(trained_on["classes"]),
             image_kind=trained_on["image_kind"],
-            preprocessing=for_kind(trained_on["image_kind"]),
             rule=AbstentionRule.from_dict(record["rule"]),
             note=note,
         )

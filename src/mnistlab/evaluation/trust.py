@@ -1,10 +1,9 @@
-"""The reader's trustworthiness: its temperature and abstention rule, fitted and measured.
+"""How far the reader's answers can be trusted: its temperature and abstention rule, measured.
 
-`fit_calibration` fits both on the validation split alone: the temperature that minimises the
-validation NLL, then the threshold below which `DEFAULT_QUANTILE` of the validation digits
-score. `calibration_report` and `ood_report` measure the result on any split; the outlier sets
+The run's calibration (`mnistlab.reader.calibration`, fitted on the validation split alone) is
+measured here on any split: `calibration_report` and `ood_report`; the outlier sets
 are the other dataset (Fashion-MNIST for a digits run, MNIST for a clothing run) and the
-images `mnistlab.evaluation.outliers` makes, from a seed that depends on the split, so the
+images `mnistlab.data.outliers` makes, from a seed that depends on the split, so the
 images a recipe is chosen on (`val`) are not those it is reported on (`test`).
 """
 
@@ -12,53 +11,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from mnistlab.data import outliers
 from mnistlab.data.splits import Dataset, Split
-from mnistlab.evaluation import outliers
-from mnistlab.evaluation.abstention import AbstentionRule, fit_rule, selective, separation
-from mnistlab.evaluation.calibration import calibration_metrics, fit_temperature
 from mnistlab.evaluation.corruptions import CORRUPTIONS, corrupt
-from mnistlab.evaluation.metrics import predict_logits
 from mnistlab.fileio import atomic_write_json
+from mnistlab.reader.abstention import AbstentionRule, fit_rule, selective, separation
+from mnistlab.reader.calibration import DEFAULT_QUANTILE, summary
+from mnistlab.reader.confidence import calibration_metrics
+from mnistlab.reader.prediction import predict_logits
 
-DEFAULT_SCORE = "msp"
-DEFAULT_QUANTILE = 0.005  # refuse the 0.5 % least sure validation digits (and all below them)
+if TYPE_CHECKING:
+    from mnistlab.reader.reader import Reader
+
 OUTLIERS_PER_SET = 2000
 SEEDS = {"val": outliers.VALIDATION_SEED, "test": outliers.TEST_SEED}
 OOD_FILE = "ood.json"  # `evaluate --ood` of the test split, kept in the run folder for the model card
-
-
-def _summary(metrics: Any) -> dict[str, float]:
-    return {"ece": metrics.ece, "nll": metrics.nll, "brier": metrics.brier, "accuracy": metrics.accuracy}
-
-
-def fit_calibration(
-    model: nn.Module,
-    val: Split,
-    dataset: str,
-    *,
-    score: str = DEFAULT_SCORE,
-    quantile: float = DEFAULT_QUANTILE,
-) -> dict[str, Any]:
-    """The record `runs.calibration.write_calibration` stores, fitted on the validation split `val`
-    of `dataset` (a name, for the record) only."""
-    logits = predict_logits(model, val.images).cpu()
-    labels = val.labels.cpu()
-    temperature = fit_temperature(logits, labels)
-    where = f"{dataset} validation split ({len(val):,} images)"
-    rule = fit_rule(logits, score, temperature, quantile, where)
-    return {
-        "temperature": temperature,
-        "rule": rule.to_dict(),
-        "validation": {
-            "before": _summary(calibration_metrics(logits, labels, 1.0)),
-            "after": _summary(calibration_metrics(logits, labels, temperature)),
-        },
-    }
 
 
 def calibration_report(
@@ -80,6 +52,11 @@ def calibration_report(
             "after": calibration_metrics(logits, labels, temperature).to_dict(),
         }
     return report
+
+
+def reader_calibration(reader: Reader, split: Split, *, severity: int = 3) -> dict[str, Any]:
+    """`calibration_report` of the reader's model on `split` at the reader's temperature."""
+    return calibration_report(reader.model, split, reader.temperature, severity=severity)
 
 
 def one_corruption_each(split: Split, severity: int) -> Split:
@@ -130,6 +107,13 @@ def ood_report(
     return result
 
 
+def reader_ood(reader: Reader, data: Dataset, split: str, data_dir: str | Path | None) -> dict[str, Any]:
+    """`ood_report` of the reader's rule on `data`'s `split`, the other built-in dataset included
+    when it is on this machine (in `data_dir`)."""
+    other = outliers.other_dataset(data, data_dir)
+    return ood_report(reader.model, data, reader.rule, split, other)
+
+
 def reader_summary(
     model: nn.Module,
     data: Dataset,
@@ -138,7 +122,7 @@ def reader_summary(
 ) -> dict[str, Any]:
     """What the reproduce report shows of a run: calibration and abstention on the test split.
 
-    `record` is the run's calibration record (`runs.calibration.calibration_or_default`);
+    `record` is the run's calibration record (`reader.calibration.calibration_or_default`);
     "calibration" holds ECE, NLL, Brier and accuracy with the raw softmax ("before") and the
     run's temperature ("after"), the numbers of `calibration_report`'s clean split without its
     bins; "ood" is `ood_report` on the test split with the outlier sets `sets` (`{}`: none).
@@ -159,16 +143,16 @@ def calibration_summary(logits: torch.Tensor, labels: torch.Tensor, temperature:
     `temperature` ("after"): the numbers of `calibration_report`, without the reliability bins."""
     return {
         "images": int(labels.numel()),
-        "before": _summary(calibration_metrics(logits, labels, 1.0)),
-        "after": _summary(calibration_metrics(logits, labels, temperature)),
+        "before": summary(calibration_metrics(logits, labels, 1.0)),
+        "after": summary(calibration_metrics(logits, labels, temperature)),
     }
 
 
 def decision_summary(logits: torch.Tensor, labels: torch.Tensor, rule: AbstentionRule) -> dict[str, Any]:
     """`calibration_summary` at the rule's temperature, and "inside": the rule's `selective` result."""
     logits, labels = logits.cpu(), labels.cpu()
-    summary = calibration_summary(logits, labels, rule.temperature)
-    return {**summary, "inside": selective(rule, logits, labels).to_dict()}
+    measured = calibration_summary(logits, labels, rule.temperature)
+    return {**measured, "inside": selective(rule, logits, labels).to_dict()}
 
 
 def write_ood(run_dir: str | Path, report: dict[str, Any]) -> Path:
@@ -176,6 +160,20 @@ def write_ood(run_dir: str | Path, report: dict[str, Any]) -> Path:
     path = Path(run_dir) / OOD_FILE
     atomic_write_json(path, report)
     return path
+
+
+def keep_ood(run_dir: str | Path, report: dict[str, Any]) -> tuple[Path | None, str | None]:
+    """`write_ood`, and None; or None and why not: a folder that cannot be written to (an
+    installed, read-only run) keeps the report on the screen only, and so does the shipped
+    reader's folder itself (its files are hashed: `models.pretrained`)."""
+    from mnistlab.models.pretrained import READER_DIR
+
+    if Path(run_dir).resolve() == READER_DIR:
+        return None, f"{OOD_FILE} not written into the shipped reader's folder."
+    try:
+        return write_ood(run_dir, report), None
+    except OSError as exc:
+        return None, f"{run_dir}/{OOD_FILE} not written ({exc.strerror or exc})."
 
 
 def read_ood(run_dir: str | Path) -> dict[str, Any] | None:

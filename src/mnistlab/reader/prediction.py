@@ -1,7 +1,9 @@
-"""The model's answer for pre-processed 28x28 images: class probabilities, batched.
+"""The model's answer for pre-processed 28x28 images: logits in batches, and class probabilities.
 
 Works for any dataset's classes (digits or Fashion-MNIST's clothing): the labels are class
-indices, named by the caller from the run's dataset.
+indices, named by the caller from the run's dataset. The paper's tutorial fed all 10,000 test
+images through the network as one tensor, which runs out of memory on small GPUs; here the
+logits come in batches under inference mode.
 """
 
 from __future__ import annotations
@@ -12,8 +14,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnistlab.data.splits import SIDE
-from mnistlab.evaluation.metrics import predict_logits
+from mnistlab.data.splits import SIDE, normalize
+
+EVAL_BATCH_SIZE = 1000
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: nn.Module, images: torch.Tensor, *, batch_size: int = EVAL_BATCH_SIZE
+) -> torch.Tensor:
+    """Logits (N, C) for uint8 images (N, 28, 28), on the model's device, in eval mode."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    chunks = [
+        model(normalize(images[i : i + batch_size].to(device))) for i in range(0, images.shape[0], batch_size)
+    ]
+    model.train(was_training)
+    return torch.cat(chunks)
 
 
 @dataclass(frozen=True)
