@@ -26,7 +26,7 @@ from mnistlab.inference import preprocess, read_number
 from mnistlab.inference.digits import clean_ink, image_ink
 from mnistlab.inference.segmentation import MAX_DIGITS, STEP_COST, cut_paths, merged_pieces, segment
 from mnistlab.reader import Reader
-from mnistlab.training.outliers import digit_pairs
+from mnistlab.training.exposure import digit_pairs
 
 INK = 255.0
 
@@ -250,11 +250,11 @@ def test_outlier_exposure_may_train_on_pairs_of_its_own_training_digits(
 ) -> None:
     from mnistlab.config import OUTLIER_SETS
     from mnistlab.data.outliers import TRAIN_SEED, TRAINABLE
-    from mnistlab.training import outliers
+    from mnistlab.training import exposure
 
     assert set(OUTLIER_SETS) == {"other", "pairs", *TRAINABLE}
-    monkeypatch.setattr(outliers, "MADE_PER_SET", 300)  # the real 10,000 take ~5 s to make
-    pool = outliers.outlier_pool(mnist, ("pairs",))
+    monkeypatch.setattr(exposure, "MADE_PER_SET", 300)  # the real 10,000 take ~5 s to make
+    pool = exposure.outlier_pool(mnist, ("pairs",))
     assert pool.shape == (300, 28, 28)
     assert (pool.numpy() == digit_pairs(mnist.train.images.numpy(), 300, TRAIN_SEED)).all()
 

@@ -20,8 +20,8 @@ from mnistlab.reader.calibration import CALIBRATION_FILE, read_calibration
 from mnistlab.reader.confidence import fit_temperature
 from mnistlab.reader.prediction import predict_logits
 from mnistlab.runs.checkpoint import load_model
+from mnistlab.training.exposure import outlier_batch, outlier_pool, uniform_loss
 from mnistlab.training.loop import train
-from mnistlab.training.outliers import outlier_batch, outlier_pool, uniform_loss
 
 OE = {"outlier_exposure": 0.5, "steps": 40, "eval_every": 20, "log_every": 20, "seed": 0}
 

@@ -45,7 +45,7 @@ class TrainConfig:
     # Steps at which the test split is evaluated to show accuracy against steps. Recorded
     # in results.json only: they select nothing (validation picks `best`).
     test_milestones: tuple[int, ...] = ()
-    # Outlier exposure (Hendrycks, Mazeika & Dietterich 2019; `mnistlab.training.outliers`): with
+    # Outlier exposure (Hendrycks, Mazeika & Dietterich 2019; `mnistlab.training.exposure`): with
     # a weight > 0 each step also sees outlier_fraction x batch_size images of `outlier_sets`
     # ("other": the other built-in dataset's training split), pulled towards the uniform prediction.
     outlier_exposure: float = 0.0
@@ -121,7 +121,7 @@ OPTIMIZERS = ("sgd", "adam", "nesterov")
 # The augmentations a config may name, in the order `mnistlab.training.augment` applies them.
 AUGMENTATIONS = ("flip", "shift", "thickness", "elastic", "slant", "affine", "erase", "contrast", "noise")
 # What outlier exposure may train on (mnistlab.data.outliers.TRAINABLE, "other", and "pairs"
-# of the run's own training digits, training.outliers.digit_pairs);
+# of the run's own training digits, training.exposure.digit_pairs);
 # letters and near-blank images are kept for evaluation.
 OUTLIER_SETS = ("other", "uniform_noise", "blurred_noise", "random_strokes", "pairs")
 PRECISIONS = ("fp32", "bf16", "fp16")

@@ -27,8 +27,8 @@ from mnistlab.recipes import RECIPES
 from mnistlab.runs.record import new_run, resumed_run
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 from mnistlab.training.ddp import from_environment, launched_by_torchrun
+from mnistlab.training.exposure import outlier_pool
 from mnistlab.training.loop import train
-from mnistlab.training.outliers import outlier_pool
 from mnistlab.training.result import StepReport
 from mnistlab.training.strategy import Strategy
 

@@ -21,8 +21,8 @@ from mnistlab.recipes import RECIPES
 from mnistlab.runs.record import default_run_dir
 from mnistlab.runtime import describe_runtime
 from mnistlab.serve.models import TASKS, latest_finished_runs
+from mnistlab.training.exposure import outlier_pool
 from mnistlab.training.loop import train
-from mnistlab.training.outliers import outlier_pool
 from mnistlab.training.result import StepReport, TrainResult
 
 # Without a robust or fast CNN recipe, the paper CNN for this many steps: ~1-2 min on a laptop CPU,

@@ -34,8 +34,8 @@ from mnistlab.runs.writer import Writer
 from mnistlab.runtime import autocast, check_precision, describe_precision, load_average, prepare_model
 from mnistlab.training.augment import augment_batch
 from mnistlab.training.clock import Clock
+from mnistlab.training.exposure import outlier_pool, uniform_loss, with_outliers
 from mnistlab.training.optim import Optimizer, build_optimizer, learning_rate, match_layouts
-from mnistlab.training.outliers import outlier_pool, uniform_loss, with_outliers
 from mnistlab.training.result import StepReport, TrainResult, summarize
 from mnistlab.training.strategy import SINGLE, Strategy
 
@@ -201,7 +201,7 @@ def train(
     continues from its last checkpoint and ends bit-identical to an uninterrupted run.
     With a `strategy` from `mnistlab.training.strategy.from_environment` this process is one
     of a data-parallel group; `config.batch_size` is then the global batch. `outliers`: the
-    pool of `training.outliers.outlier_pool` for outlier exposure (made here when not given).
+    pool of `training.exposure.outlier_pool` for outlier exposure (made here when not given).
     """
     run_dir = Path(run_dir) if run_dir is not None else None
     if config.outlier_exposure > 0 and outliers is None:
