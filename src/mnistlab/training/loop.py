@@ -199,7 +199,7 @@ def train(
 
     With `run_dir`, checkpoints, metrics and results are written there; `resume=True`
     continues from its last checkpoint and ends bit-identical to an uninterrupted run.
-    With a `strategy` from `mnistlab.training.strategy.from_environment` this process is one
+    With a `strategy` from `mnistlab.training.ddp.from_environment` this process is one
     of a data-parallel group; `config.batch_size` is then the global batch. `outliers`: the
     pool of `training.exposure.outlier_pool` for outlier exposure (made here when not given).
     """
