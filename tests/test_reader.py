@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from mnistlab.cli import main
+from mnistlab.commands.common import finite_or_null
 from mnistlab.config import resolve_config
 from mnistlab.data import Dataset, outliers
 from mnistlab.models import pretrained
@@ -123,7 +124,14 @@ def test_a_run_without_calibration_answers_everything_and_says_so(oe_run, tmp_pa
     assert read_calibration(old)["rule"]["quantile"] == 0.005
 
 
-def test_evaluate_calibration_and_ood_reports(oe_run, data_dir, tmp_path, capsys) -> None:
+def printed(report: dict) -> dict:
+    """A library report as `--json` prints it (sorted keys, not-finite numbers as null)."""
+    return json.loads(json.dumps(finite_or_null(report), sort_keys=True))
+
+
+def test_evaluate_calibration_and_ood_reports(oe_run, mnist, data_dir, tmp_path, capsys) -> None:
+    from mnistlab.evaluation.trust import reader_calibration, reader_ood
+
     figure = tmp_path / "reliability.png"
     args = ["--data-dir", str(data_dir), "--json", "--split", "val"]
     assert main(["evaluate", str(oe_run), "--calibration", "--figure", str(figure), *args]) == 0
@@ -131,8 +139,17 @@ def test_evaluate_calibration_and_ood_reports(oe_run, data_dir, tmp_path, capsys
     assert report["calibrated"] and report["clean"]["images"] == report["corrupted"]["images"] == 5000
     assert report["clean"]["after"]["nll"] <= report["clean"]["before"]["nll"] + 0.05
     assert figure.stat().st_size > 10_000
+    # The command prints the library's report, with what it was asked.
+    reader = Reader.from_run(oe_run)
+    asked = {"run_dir": str(oe_run), "split": "val", "calibrated": True}
+    assert report == {**asked, **printed(reader_calibration(reader, mnist.val))}
     assert main(["evaluate", str(oe_run), "--ood", *args]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert report == {
+        "run_dir": str(oe_run),
+        "calibrated": True,
+        **printed(reader_ood(reader, mnist, "val", data_dir)),
+    }
     names = [row["outliers"] for row in report["outliers"]]
     assert names == ["fashion-mnist", *outliers.MAKERS]
     assert all(0.0 <= row["auroc"] <= 1.0 for row in report["outliers"])
@@ -196,6 +213,9 @@ def test_evaluate_handwriting_reads_the_uci_digits(oe_run, capsys) -> None:
     assert report["accuracy"] == pytest.approx(right.mean(), abs=1e-12)
     assert report["abstained"] == pytest.approx(refused.mean(), abs=1e-12)
     assert report["read"] == pytest.approx((right & ~refused).mean(), abs=1e-12)
+    from mnistlab.evaluation.handwriting import reader_handwriting
+
+    assert report == {"run_dir": str(oe_run), "calibrated": True, **printed(reader_handwriting(reader))}
 
 
 def test_the_uci_digits_look_like_mnist() -> None:

@@ -1,7 +1,8 @@
 """How far the reader's answers can be trusted: its temperature and abstention rule, measured.
 
 The run's calibration (`mnistlab.reader.calibration`, fitted on the validation split alone) is
-measured here on any split: `calibration_report` and `ood_report`; the outlier sets
+measured here on any split: `calibration_report` and `ood_report` (`reader_calibration` and
+`reader_ood` of a `Reader`, what `evaluate --report calibration,ood` prints); the outlier sets
 are the other dataset (Fashion-MNIST for a digits run, MNIST for a clothing run) and the
 images `mnistlab.data.outliers` makes, from a seed that depends on the split, so the
 images a recipe is chosen on (`val`) are not those it is reported on (`test`).
