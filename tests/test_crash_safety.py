@@ -187,3 +187,25 @@ def test_calibrate_refuses_a_run_stopped_mid_training_and_says_how_to_continue_i
         f"--resume {run}` continues it and calibrates it when it ends.\n"
     )
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_a_run_killed_before_its_first_checkpoint_is_started_again_with_one_line(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    argv = ["train", "softmax", "--steps", "5", "--out", str(run), "--data-dir", str(data_dir)]
+    assert main(argv) == 0
+    for path in run.iterdir():  # what a SIGKILL before the first checkpoint leaves: the config
+        if path.name != "config.json":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    capsys.readouterr()
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    note = (
+        f"mnistlab: {run} holds a run stopped before its first checkpoint; nothing of it can be "
+        "resumed, so this run starts over it from step 0."
+    )
+    assert note in err.splitlines() and "Traceback" not in err
+    assert json.loads((run / "results.json").read_text())["steps"] == 5
+    assert main(argv) == 2  # now it holds a finished run: the usual refusal, not the note
+    assert note not in capsys.readouterr().err

@@ -24,6 +24,7 @@ from mnistlab.commands.tensorboard_flag import add_tensorboard_arg, end_events, 
 from mnistlab.config import TrainConfig, read_config_file
 from mnistlab.errors import UsageError
 from mnistlab.recipes import RECIPES
+from mnistlab.runs.progress import restart_note
 from mnistlab.runs.record import new_run, resumed_run
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 from mnistlab.training.ddp import from_environment, launched_by_torchrun
@@ -91,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     config, run_dir, resume = resolve_run(args)
     device = resolve_device(args.device)
     strategy = from_environment(device)
+    note = None if resume else restart_note(run_dir)
+    if note and strategy.is_main:
+        print(f"mnistlab: {note}", file=sys.stderr)
     try:
         return _train(args, config, run_dir, resume, strategy.device(device), strategy, imported)
     finally:

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnistlab.recipes import task_of
-from mnistlab.runs.checkpoint import STATE_FILE, has_checkpoint, read_json, read_results, read_run_config
+from mnistlab.runs.checkpoint import (
+    CONFIG_FILE,
+    STATE_FILE,
+    has_checkpoint,
+    read_json,
+    read_results,
+    read_run_config,
+)
 
 
 @dataclass(frozen=True)
@@ -43,3 +50,16 @@ def unfinished(run_dir: Path | str) -> Unfinished | None:
         return Unfinished(step, config.steps, f"`mnistlab calibrate {shlex.quote(str(run_dir))}`")
     task = task_of(config.model, config.recipe) or "TASK"
     return Unfinished(step, config.steps, f"`mnistlab train {task} --resume {shlex.quote(str(run_dir))}`")
+
+
+def restart_note(run_dir: Path | str) -> str | None:
+    """What to say when a new run starts in a folder whose run was stopped before its first
+    checkpoint (it wrote its config, then was killed): nothing of it can be resumed, so the new
+    run starts from step 0 over it. None for an empty or new folder."""
+    run_dir = Path(run_dir)
+    if has_checkpoint(run_dir) or not (run_dir / CONFIG_FILE).is_file():
+        return None
+    return (
+        f"{run_dir} holds a run stopped before its first checkpoint; nothing of it can be resumed, "
+        "so this run starts over it from step 0."
+    )
