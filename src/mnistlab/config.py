@@ -125,6 +125,8 @@ AUGMENTATIONS = ("flip", "shift", "thickness", "elastic", "slant", "affine", "er
 # letters and near-blank images are kept for evaluation.
 OUTLIER_SETS = ("other", "uniform_noise", "blurred_noise", "random_strokes", "pairs")
 PRECISIONS = ("fp32", "bf16", "fp16")
+
+
 def augmentations_of(values: Mapping[str, Any]) -> dict[str, Any]:
     """`values` with the retired `augment` flag read as it was: `augment = true` trained with the
     random affine maps unless `augmentations` named others, `augment = false` added nothing."""
