@@ -20,8 +20,9 @@ from mnistlab.cli import main
 from mnistlab.commands.common import print_json
 from mnistlab.errors import CheckpointError
 from mnistlab.models import pretrained
+from mnistlab.reader import calibration_file
 from mnistlab.reader.calibration import CALIBRATION_FILE, read_calibration, write_calibration
-from mnistlab.reader.confidence import _INVERSE_T_BOUNDS
+from mnistlab.reader.confidence import INVERSE_T_BOUNDS
 from mnistlab.reader.reader import Reader
 from mnistlab.runs import schema
 from mnistlab.runs.checkpoint import read_json
@@ -194,9 +195,9 @@ def test_a_bad_run_folder_is_one_sentence_naming_the_file_and_field(
 
 
 def test_the_temperature_bounds_are_the_range_the_fit_searches(softmax_run: Path, tmp_path: Path) -> None:
-    assert (schema.MIN_TEMPERATURE, schema.MAX_TEMPERATURE) == (0.01, 100.0)
-    fitted = tuple(1 / b for b in reversed(_INVERSE_T_BOUNDS))
-    assert fitted == (schema.MIN_TEMPERATURE, schema.MAX_TEMPERATURE)
+    assert (calibration_file.MIN_TEMPERATURE, calibration_file.MAX_TEMPERATURE) == (0.01, 100.0)
+    fitted = tuple(1 / b for b in reversed(INVERSE_T_BOUNDS))
+    assert fitted == (calibration_file.MIN_TEMPERATURE, calibration_file.MAX_TEMPERATURE)
     run = tmp_path / "run"
     shutil.copytree(softmax_run, run)
     for accepted in ("0.01", "100", "100.0"):
@@ -255,6 +256,7 @@ def test_the_shipped_reader_passes_every_schema() -> None:
     run = pretrained.reader_run()
     for name in schema.SCHEMAS:
         assert read_json(run / name, name) is not None
+    assert read_calibration(run) is not None  # calibration.json: the reader's schema
 
 
 JSON_VALUES = st.one_of(

@@ -4,6 +4,7 @@
 - `confidence`: the temperature fitted on validation, and ECE, NLL and Brier score.
 - `abstention`: the scores of how much an input looks like the classes, and the rule that refuses.
 - `calibration`: a run's temperature and rule fitted on its validation split, and calibration.json.
+- `calibration_file`: calibration.json's schema, checked on every read.
 - `reader`: a run's model with its temperature and its rule for saying "not a digit".
 """
 
@@ -25,6 +26,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "abstention": ["SCORES", "AbstentionRule", "fit_rule"],
         "calibration": [
             "CALIBRATION_FILE",
+            "calibration_content",
             "calibration_or_default",
             "fit_calibration",
             "read_calibration",

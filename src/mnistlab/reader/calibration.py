@@ -29,14 +29,13 @@ from mnistlab.fileio import atomic_write_json
 from mnistlab.reader.abstention import fit_rule
 from mnistlab.reader.confidence import CalibrationMetrics, calibration_metrics, fit_temperature
 from mnistlab.reader.prediction import predict_logits
-from mnistlab.runs.checkpoint import load_model, present, read_json
+from mnistlab.runs.checkpoint import CALIBRATION_FILE, load_model, present, read_json
 from mnistlab.runs.dataset import load_run_data
 from mnistlab.runs.progress import unfinished
 
 DEFAULT_SCORE = "msp"
 DEFAULT_QUANTILE = 0.005  # refuse the 0.5 % least sure validation digits (and all below them)
 
-CALIBRATION_FILE = "calibration.json"
 FORMAT = "mnistlab-calibration/1"
 # What a run without calibration.json is read with: the raw softmax, the max-softmax rule
 # with a threshold no probability is below, so it answers everything as before.
@@ -95,22 +94,30 @@ def summary(metrics: CalibrationMetrics) -> dict[str, float]:
     return {"ece": metrics.ece, "nll": metrics.nll, "brier": metrics.brier, "accuracy": metrics.accuracy}
 
 
-def write_calibration(run_dir: str | Path, record: dict[str, Any]) -> Path:
-    """Store `record`; a threshold of -inf (quantile 0: never abstain) is written as null, JSON having no infinity."""
-    path = Path(run_dir) / CALIBRATION_FILE
+def calibration_content(record: dict[str, Any]) -> dict[str, Any]:
+    """calibration.json's content for `record`; a threshold of -inf (quantile 0: never abstain) is
+    written as null, JSON having no infinity."""
     rule = dict(record["rule"])
     if rule["threshold"] == -math.inf:
         rule["threshold"] = None
-    atomic_write_json(path, {"format": FORMAT, **record, "rule": rule})
+    return {"format": FORMAT, **record, "rule": rule}
+
+
+def write_calibration(run_dir: str | Path, record: dict[str, Any]) -> Path:
+    """Store `record` as `run_dir`'s calibration.json (`calibration_content`)."""
+    path = Path(run_dir) / CALIBRATION_FILE
+    atomic_write_json(path, calibration_content(record))
     return path
 
 
 def read_calibration(run_dir: str | Path) -> dict[str, Any] | None:
-    """The run's calibration record (checked: `mnistlab.runs.schema`), or None when it has none."""
+    """The run's calibration record (checked: `mnistlab.reader.calibration_file`), or None when it has none."""
     path = Path(run_dir) / CALIBRATION_FILE
     if not present(path):
         return None
-    return read_json(path, "calibration file")
+    from mnistlab.reader.calibration_file import check_calibration  # pydantic, on first read only
+
+    return read_json(path, "calibration file", check_calibration)
 
 
 def calibration_or_default(run_dir: str | Path) -> tuple[dict[str, Any], str | None]:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 ECE_BINS = 15
 # The search range for 1/T: temperatures from 0.01 (sharpen 100x) to 100 (flatten 100x).
-_INVERSE_T_BOUNDS = (0.01, 100.0)
+INVERSE_T_BOUNDS = (0.01, 100.0)
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
         var_z = (p * z * z).sum(dim=1) - mean_z**2
         return float((mean_z - z_true).mean()), float(var_z.clamp_min(0).mean())
 
-    lo, hi = _INVERSE_T_BOUNDS
+    lo, hi = INVERSE_T_BOUNDS
     if slope_and_curvature(lo)[0] >= 0:
         return 1.0 / lo
     if slope_and_curvature(hi)[0] <= 0:

@@ -24,6 +24,7 @@ schema (`mnistlab.runs.schema`) and read only as a regular file inside the folde
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -52,6 +53,7 @@ BEST_FILE = "best.safetensors"
 METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
 DATASET_FILE = "dataset.json"
+CALIBRATION_FILE = "calibration.json"  # its schema and content are the reader's (mnistlab.reader)
 FORMAT = "mnistlab-run/1"
 
 
@@ -65,9 +67,10 @@ class Optimizer(Protocol):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None: ...
 
 
-def read_json(path: Path, what: str) -> Any:
+def read_json(path: Path, what: str, check: Callable[[Path, str], Any] | None = None) -> Any:
     """A JSON file of a run folder: a regular file inside it, of bounded size, checked against its
-    schema (`mnistlab.runs.schema`) when it is one of the files a run writes."""
+    schema (`mnistlab.runs.schema`) when it is one of the files a run writes, or by `check`
+    (path, text) -> content when the caller's package owns the file's schema."""
     path = Path(path)
     try:
         text = read_run_file(path, what, MAX_JSON_BYTES).decode("utf-8")
@@ -76,6 +79,8 @@ def read_json(path: Path, what: str) -> Any:
         raise CheckpointError(f"{path} does not exist; is {path.parent} a mnistlab run directory?") from None
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"The {what} {path} is unreadable or corrupt ({exc}).") from None
+    if check is not None:
+        return check(path, text)
     from mnistlab.runs import schema  # pydantic: loaded by the first read, not by a fresh training run
 
     return schema.validate(path, text) if path.name in schema.SCHEMAS else content

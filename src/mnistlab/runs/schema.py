@@ -1,38 +1,34 @@
 """The schema of each JSON file of a run folder, checked every time one is read.
 
-config.json, state.json, results.json, calibration.json and dataset.json are validated with
+config.json, state.json, results.json and dataset.json are validated with
 pydantic in strict JSON mode (a number is a number, not a string that looks like one; no NaN or
 infinity where a value must be finite) before anything acts on them, and a file that fails gets one
 sentence naming it, the field and what was found. Keys a schema does not name are kept: a newer
 mnistlab may write more. Imported on first read only: pydantic costs a fresh training run's
-start-up about 0.13 s that it does not need.
+start-up about 0.13 s that it does not need. calibration.json's schema is the reader's
+(`mnistlab.reader.calibration_file`), built on `problem` and `invalid` here.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import shlex
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from mnistlab.config import TrainConfig
 from mnistlab.errors import CheckpointError, UsageError
-from mnistlab.reader.abstention import SCORES
-from mnistlab.reader.confidence import _INVERSE_T_BOUNDS
 from mnistlab.runs.files import is_plain_name
 
-# The temperatures `fit_temperature` can return (1/T searched in _INVERSE_T_BOUNDS): 0.01 sharpens
-# the logits 100-fold, 100 flattens them as far. Outside, no fit wrote it: 0 or less divides by
-# zero or inverts the ranking, 1e308 turns every image into the uniform guess.
-MIN_TEMPERATURE, MAX_TEMPERATURE = 1.0 / _INVERSE_T_BOUNDS[1], 1.0 / _INVERSE_T_BOUNDS[0]
 # Bounds of the built-in models' options (mnistlab.models): far above any recipe (widths <= 192).
 MAX_WIDTH, MAX_HIDDEN, MAX_DEPTH = 4096, 65536, 16
 
 
-class _File(BaseModel):
+class FileSchema(BaseModel):
+    """A run-folder JSON file: strict JSON types, no NaN or infinity, unknown keys kept."""
+
     model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="allow")
 
 
@@ -42,30 +38,13 @@ def _plain_name(name: str) -> str:
     return name
 
 
-def _temperature(t: float) -> float:
-    if not MIN_TEMPERATURE <= t <= MAX_TEMPERATURE:
-        raise ValueError(
-            f"should be between {MIN_TEMPERATURE:g} and {MAX_TEMPERATURE:g}, the range it is fitted in"
-        )
-    return t
-
-
-def _threshold(t: float | None) -> float | None:
-    # None (and -inf in files written before null was) is the rule that never abstains.
-    if t is not None and (math.isnan(t) or t == math.inf):
-        raise ValueError("should be a finite number, or null for a rule that never abstains")
-    return t
-
-
 FileName = Annotated[str, AfterValidator(_plain_name)]
 Count = Annotated[int, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 BestAccuracy = Annotated[float, Field(ge=-1.0, le=1.0)]  # -1 before the first validation
-Temperature = Annotated[float, AfterValidator(_temperature)]
-Threshold = Annotated[Annotated[float, Field(allow_inf_nan=True)] | None, AfterValidator(_threshold)]
 
 
-class ModelOptions(_File):
+class ModelOptions(FileSchema):
     """The options of the built-in models; a model registered by a user may take others."""
 
     widths: list[Annotated[int, Field(ge=1, le=MAX_WIDTH)]] | None = Field(None, min_length=1, max_length=8)
@@ -76,19 +55,19 @@ class ModelOptions(_File):
     bias_init: float | None = None
 
 
-class ConfigFile(_File):
+class ConfigFile(FileSchema):
     config: TrainConfig  # its own checks (__post_init__) run too
     runtime: dict[str, Any] = {}
 
 
-class StateExtra(_File):
+class StateExtra(FileSchema):
     val_accuracy: Fraction | None = None
     test_milestones: dict[Annotated[str, Field(pattern=r"^[0-9]+$")], Fraction] = {}
     train_seconds: Annotated[float, Field(ge=0.0)] = 0.0
     grad_scaler: dict[str, Any] | None = None
 
 
-class StateFile(_File):
+class StateFile(FileSchema):
     format: Literal["mnistlab-run/1"] = "mnistlab-run/1"
     model: str
     step: Count
@@ -99,19 +78,19 @@ class StateFile(_File):
     extra: StateExtra = StateExtra()
 
 
-class Milestone(_File):
+class Milestone(FileSchema):
     step: Count
     test_accuracy: Fraction
 
 
-class TestSummary(_File):
+class TestSummary(FileSchema):
     accuracy: Fraction | None = None
     confusion: list[list[Count]] | None = None
     count: Count | None = None
     errors: Count | None = None
 
 
-class ResultsFile(_File):
+class ResultsFile(FileSchema):
     model: str | None = None
     recipe: str | None = None
     steps: Count | None = None
@@ -126,28 +105,7 @@ class ResultsFile(_File):
     test_milestones: list[Milestone] = []
 
 
-class Rule(_File):
-    score: Literal[SCORES]  # type: ignore[valid-type]
-    temperature: Temperature
-    threshold: Threshold
-    quantile: Annotated[float, Field(ge=0.0, lt=0.5)]
-    fitted_on: str
-
-
-class CalibrationFile(_File):
-    format: Literal["mnistlab-calibration/1"]
-    temperature: Temperature
-    rule: Rule
-    validation: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _one_temperature(self) -> CalibrationFile:
-        if self.rule.temperature != self.temperature:
-            raise ValueError("rule.temperature should equal temperature")
-        return self
-
-
-class DatasetFile(_File):
+class DatasetFile(FileSchema):
     name: Annotated[str, Field(min_length=1)]
     classes: list[str] = Field(min_length=2)
     title: str | None = None
@@ -159,16 +117,11 @@ class DatasetFile(_File):
 
 
 # Each file: its schema, what a file failing it is not, and how to repair it.
-SCHEMAS: dict[str, tuple[type[_File], str, str]] = {
+SCHEMAS: dict[str, tuple[type[FileSchema], str, str]] = {
     "config.json": (ConfigFile, "a valid run config", "restore it or train the run again"),
     "state.json": (StateFile, "a valid checkpoint state", "restore it or train the run again"),
     "results.json": (ResultsFile, "a valid results file", "restore it or train the run again"),
     "dataset.json": (DatasetFile, "a valid dataset record", "restore it or train the run again"),
-    "calibration.json": (
-        CalibrationFile,
-        "a calibration file mnistlab wrote",
-        "remove it and run `mnistlab calibrate {run_dir}`",
-    ),
 }
 
 
@@ -202,18 +155,17 @@ def problem(error: ValidationError, prefix: tuple[str, ...] = ()) -> str:
     return f"{where} {message}{found}"
 
 
-def invalid(path: Path, why: str) -> CheckpointError:
-    _, what, fix = SCHEMAS[path.name]
+def invalid(path: Path, why: str, what: str | None = None, fix: str | None = None) -> CheckpointError:
+    """One sentence: `path` is not `what` (a file of SCHEMAS by default), `why`, and `fix`."""
+    if what is None or fix is None:
+        _, what, fix = SCHEMAS[path.name]
     return CheckpointError(
         f"{path} is not {what}: {why}; {fix.format(run_dir=shlex.quote(str(path.parent)))}."
     )
 
 
 def validate(path: Path, text: str) -> Any:
-    """The content of run-folder file `path` (`text`, JSON), once its schema holds.
-
-    calibration.json's threshold comes back -inf where the file says null (never abstain).
-    """
+    """The content of run-folder file `path` (`text`, JSON), once its schema holds."""
     schema, _, _ = SCHEMAS[path.name]
     try:
         checked = schema.model_validate_json(text, strict=True)
@@ -231,6 +183,4 @@ def validate(path: Path, text: str) -> Any:
             TrainConfig.from_dict(content["config"])
         except UsageError as exc:
             raise invalid(path, f"config: {str(exc).rstrip('.')}") from None
-    if isinstance(checked, CalibrationFile) and checked.rule.threshold is None:
-        content["rule"]["threshold"] = -math.inf
     return content

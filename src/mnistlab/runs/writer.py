@@ -21,9 +21,9 @@ from torch import nn
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import DatasetRecord
 from mnistlab.fileio import atomic_write_bytes, atomic_write_json
-from mnistlab.reader.calibration import write_calibration
 from mnistlab.runs.checkpoint import (
     BEST_FILE,
+    CALIBRATION_FILE,
     DATASET_FILE,
     METRICS_FILE,
     RESULTS_FILE,
@@ -63,8 +63,8 @@ class Writer:
     def write_results(self, summary: dict[str, Any]) -> None:
         pass
 
-    def write_calibration(self, record: dict[str, Any]) -> None:
-        pass
+    def write_calibration(self, content: dict[str, Any]) -> None:
+        """calibration.json's content, as `mnistlab.reader.calibration.calibration_content` makes it."""
 
 
 class RunWriter(Writer):
@@ -108,8 +108,8 @@ class RunWriter(Writer):
     def write_results(self, summary: dict[str, Any]) -> None:
         atomic_write_json(self.run_dir / RESULTS_FILE, summary)
 
-    def write_calibration(self, record: dict[str, Any]) -> None:
-        write_calibration(self.run_dir, record)
+    def write_calibration(self, content: dict[str, Any]) -> None:
+        atomic_write_json(self.run_dir / CALIBRATION_FILE, content)
 
 
 def run_writer(run_dir: Path | None) -> Writer:

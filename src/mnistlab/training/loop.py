@@ -28,7 +28,7 @@ from mnistlab.data.batches import BatchSampler
 from mnistlab.data.splits import Dataset, Split, normalize
 from mnistlab.evaluation.metrics import Evaluation
 from mnistlab.models import create_model
-from mnistlab.reader.calibration import fit_calibration
+from mnistlab.reader.calibration import calibration_content, fit_calibration
 from mnistlab.runs.checkpoint import TrainingState, has_checkpoint, load_checkpoint
 from mnistlab.runs.writer import Writer
 from mnistlab.runtime import autocast, check_precision, describe_precision, load_average, prepare_model
@@ -295,6 +295,6 @@ def _finish(
     if not interrupted:
         calibration = fit_calibration(run.model, run.val_split, run.config.dataset)  # validation only
         summary["calibration"] = {"temperature": calibration["temperature"], "rule": calibration["rule"]}
-        run.writer.write_calibration(calibration)
+        run.writer.write_calibration(calibration_content(calibration))
         run.writer.write_results(summary)
     return dataclasses.replace(result, summary=summary)
