@@ -19,11 +19,12 @@ from PIL import Image
 
 from mnistlab.cli import main
 from mnistlab.data import written
+from mnistlab.data.layout import clean_ink
 from mnistlab.data.splits import Dataset
 from mnistlab.errors import ImageError
 from mnistlab.evaluation import numbers
 from mnistlab.inference import preprocess, read_number
-from mnistlab.inference.digits import clean_ink, image_ink
+from mnistlab.inference.digits import image_ink
 from mnistlab.inference.segmentation import MAX_DIGITS, STEP_COST, cut_paths, merged_pieces, segment
 from mnistlab.reader import Reader
 from mnistlab.training.exposure import digit_pairs

@@ -14,7 +14,7 @@ CACM 1984, vectorised over whole images) or a doodle's polylines, sampled densel
        the pen 7-17 % of the shape's longer side (MNIST's strokes: 2-3 px in 20 px)
 
 at `SIDE_PX` px to the longer side; `to_mnist` then gives the (28, 28) uint8 image through
-the pre-processing `predict` gives a drawing (`inference.digits.preprocess_intensities`:
+the pre-processing `predict` gives a drawing (`data.layout.preprocess_intensities`:
 ink crop, longer side to 20 px, centre of mass at the centre). All draws come from the
 numpy Generator passed in; there is no per-pixel Python.
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from mnistlab.inference.digits import preprocess_intensities
+from mnistlab.data.layout import preprocess_intensities
 
 SIDE_PX = 40  # px: the longer side of a shape as inked, twice the 20 px box it is scaled to
 PEN = (0.07, 0.17)  # pen width as a fraction of the longer side

@@ -17,9 +17,9 @@ import torch
 
 from mnistlab import __version__
 from mnistlab.config import TrainConfig
+from mnistlab.data.layout import BOX, CENTRE
 from mnistlab.data.splits import SIDE, DatasetRecord
 from mnistlab.evaluation.metrics import Evaluation
-from mnistlab.inference.digits import BOX, CENTRE
 from mnistlab.reader.abstention import AbstentionRule
 from mnistlab.runs import checkpoint as ckpt
 

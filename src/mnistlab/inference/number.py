@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mnistlab.inference.digits import centre_digit, drawing_ink, image_ink
+from mnistlab.data.layout import centre_digit, drawing_ink
+from mnistlab.inference.digits import image_ink
 from mnistlab.inference.preprocessing import for_kind
 from mnistlab.inference.segmentation import Piece, Segmentation, segment
 from mnistlab.reader.prediction import image_logits

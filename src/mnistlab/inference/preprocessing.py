@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnistlab.inference.digits import preprocess, preprocess_intensities
+from mnistlab.data.layout import preprocess_intensities
+from mnistlab.inference.digits import preprocess
 from mnistlab.inference.objects import preprocess_object, preprocess_object_intensities
 
 

@@ -31,8 +31,8 @@ from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from mnistlab.data.layout import centre_digit
 from mnistlab.errors import ImageError
-from mnistlab.inference.digits import centre_digit
 
 MAX_DIGITS = 32  # more digit candidates than this is not a number to read
 MAX_COMPONENTS = 1024  # more components than this, even before merging, is not one either

@@ -58,8 +58,8 @@ def digit_pairs(images: np.ndarray, count: int, seed: int) -> np.ndarray:
     centre): what a reader sees when two digits are read as one. Outliers for training, so made
     from the training split only."""
     # Here, not at the top: Pillow and the pre-processing load only for a run that trains on pairs.
+    from mnistlab.data.layout import centre_digit, clean_ink
     from mnistlab.data.written import SETS, compose, ink_crop
-    from mnistlab.inference.digits import centre_digit, clean_ink
 
     rng = np.random.default_rng([seed, len(SETS)])  # the stream after those of the number sets
     pairs = np.empty((count, 28, 28), dtype=np.uint8)
