@@ -145,3 +145,24 @@ def test_the_retired_fashion_wide_recipe_points_to_fashion(
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.err == f"mnistlab: error: {sentence}\n" and captured.out == "" and not out.exists()
+
+
+def test_an_interrupted_run_of_a_retired_recipe_still_resumes(
+    small, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    from mnistlab.cli import main
+    from mnistlab.runs.progress import unfinished
+    from mnistlab.training.loop import train
+
+    run = tmp_path / "run"
+    config = resolve_config("cnn", "fashion", overrides={"steps": 4, "eval_every": 4, "dataset": "mnist"})
+    config = dataclasses.replace(config, recipe="fashion_wide")  # as a run started before it was retired
+    calls = iter(range(100))
+    train(config, small, run_dir=run, should_stop=lambda: next(calls) >= 2)
+    assert unfinished(run) is not None and unfinished(run).step < 4
+    argv = ["train", "cnn", "--resume", str(run), "--data-dir", str(data_dir)]
+    assert main(argv) == 0, capsys.readouterr().err
+    results = json.loads((run / "results.json").read_text())
+    assert results["steps"] == 4 and results["recipe"] == "fashion_wide" and not results.get("interrupted")

@@ -20,7 +20,7 @@ from mnistlab.config import TrainConfig, resolve_config
 from mnistlab.data.registry import get_dataset_spec
 from mnistlab.data.splits import DatasetRecord
 from mnistlab.errors import UsageError
-from mnistlab.recipes import task_of
+from mnistlab.recipes import RETIRED, task_of
 from mnistlab.runs.checkpoint import DATASET_FILE, has_checkpoint, read_run_config, require_run_dir
 
 # The `mnistlab train` flags that set a config key directly (commands/train.py); any other
@@ -95,6 +95,8 @@ def resumed_run(run_dir: Path | str, task: str) -> tuple[TrainConfig, Path]:
     """The config and folder of an interrupted run of `task`, to continue where it stopped."""
     run_dir = require_run_dir(run_dir)
     config, _ = read_run_config(run_dir)
+    if (task, config.recipe) in RETIRED:  # started before its recipe was retired: it keeps its config
+        return config, run_dir
     if config.model != resolve_config(task, config.recipe).model:
         raise UsageError(
             f"{run_dir} is a {config.model!r} run, not {task!r}; resume it with the matching task."
