@@ -109,3 +109,19 @@ def open_regular(path: str | os.PathLike) -> tuple[BinaryIO, int]:
     except BaseException:
         os.close(fd)
         raise
+
+
+def open_named(path: str | os.PathLike, what: str, error: type[Exception], fix: str) -> tuple[BinaryIO, int]:
+    """`open_regular` for a file a person named, each way it fails one sentence as `error`:
+    "{what} does not exist", "is a directory" or "is a {kind}, not a regular file" (then `fix`),
+    or "cannot be read" with the system's reason."""
+    try:
+        return open_regular(path)
+    except FileNotFoundError:
+        raise error(f"{what} does not exist; check the path.") from None
+    except NotRegularFile as exc:
+        if exc.kind == "folder":
+            raise error(f"{what} is a directory; {fix}.") from None
+        raise error(f"{what} is a {exc.kind}, not a regular file; {fix}.") from None
+    except OSError as exc:
+        raise error(f"{what} cannot be read ({exc.strerror or exc}).") from None

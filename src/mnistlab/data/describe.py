@@ -11,7 +11,7 @@ from mnistlab.data.registry import DATASETS, get_dataset_spec, user_dataset_name
 from mnistlab.data.spec import DatasetSpec
 from mnistlab.data.splits import SPLITS, Dataset
 from mnistlab.errors import DataError
-from mnistlab.fileio import NotRegularFile, open_regular
+from mnistlab.fileio import open_named
 
 # 256 class names of a few hundred characters each fit many times over.
 MAX_CLASSES_FILE_BYTES = 1_000_000
@@ -68,16 +68,12 @@ def all_datasets() -> list[dict[str, object]]:
 
 def read_classes_file(path: str) -> str:
     """The text of a --classes-file: a regular file (never a FIFO or a device) of at most 1 MB."""
-    try:
-        file, size = open_regular(path)
-        with file:
+    file, size = open_named(path, f"Classes file {path}", DataError, "pass a text file")
+    with file:
+        try:
             data = file.read(MAX_CLASSES_FILE_BYTES + 1) if size <= MAX_CLASSES_FILE_BYTES else b""
-    except NotRegularFile as exc:
-        raise DataError(
-            f"Classes file {path} is a {exc.kind}, not a regular file; pass a text file."
-        ) from None
-    except OSError as exc:
-        raise DataError(f"Classes file {path} cannot be read ({exc.strerror or exc}).") from None
+        except OSError as exc:
+            raise DataError(f"Classes file {path} cannot be read ({exc.strerror or exc}).") from None
     if size > MAX_CLASSES_FILE_BYTES or len(data) > MAX_CLASSES_FILE_BYTES:
         raise DataError(
             f"Classes file {path} is over {MAX_CLASSES_FILE_BYTES:,} bytes; it should hold one class name a line."

@@ -24,7 +24,7 @@ from typing import BinaryIO, TypeVar
 import numpy as np
 
 from mnistlab.errors import DataError
-from mnistlab.fileio import NotRegularFile, atomic_write_bytes, open_regular
+from mnistlab.fileio import atomic_write_bytes, open_named
 
 __all__ = ["IDXFormatError", "read_idx", "read_idx_header", "write_idx"]
 
@@ -79,16 +79,7 @@ def _with_stream(source: str | os.PathLike | BinaryIO, name: str | None, parse: 
     """`parse(stream, name, compressed=...)` on the uncompressed bytes of a path or a stream."""
     if isinstance(source, (str, os.PathLike)):
         name = name or str(source)
-        try:
-            file, _ = open_regular(source)
-        except FileNotFoundError:
-            raise DataError(f"IDX file {name} does not exist; check the path.") from None
-        except NotRegularFile as e:
-            raise DataError(
-                f"IDX file {name} is a {e.kind}, not a regular file; pass the file itself."
-            ) from None
-        except OSError as e:
-            raise DataError(f"IDX file {name} cannot be read ({e.strerror}).") from None
+        file, _ = open_named(source, f"IDX file {name}", DataError, "pass the file itself")
         with file:
             try:
                 return _uncompressed(file, name, parse)

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageMode, UnidentifiedImageError
 
 from mnistlab.errors import ImageError
-from mnistlab.fileio import NotRegularFile, open_regular
+from mnistlab.fileio import open_named
 
 # Pillow format names, in the order tried; GIF, WebP and TIFF give their first frame.
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
@@ -52,7 +52,8 @@ def load_image(source: str | os.PathLike | bytes, *, name: str | None = None) ->
     Raises ImageError when the path is missing or not a regular file (a folder, a FIFO, a
     device), the file is empty or over MAX_FILE_BYTES, it is not one of FORMATS, its header
     claims more than MAX_PIXELS pixels, a side over MAX_SIDE or more than MAX_DECODED_BYTES,
-    it is truncated, or a floating-point image holds NaN or infinite pixels. `name` is how
+    or it is truncated (NaN or infinite pixels of a float image are the pre-processing's to
+    refuse: `check_finite`, where a grey level is needed). `name` is how
     messages refer to the image (default: the path, or "The image" for bytes).
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -86,24 +87,12 @@ def load_image(source: str | os.PathLike | bytes, *, name: str | None = None) ->
             # Pillow's decoders answer damaged bytes with OSError, SyntaxError, ValueError,
             # EOFError, and from deeper in a malformed header TypeError, IndexError or struct.error.
             raise ImageError(f"{what} is truncated or corrupt ({exc}); export it again.") from None
-    check_finite(image, what)
     return image
 
 
 def _read_file(path: str | os.PathLike, what: str) -> bytes:
     """The bytes of a regular file, at most MAX_FILE_BYTES of them, read without blocking."""
-    try:
-        file, size = open_regular(path)
-    except FileNotFoundError:
-        raise ImageError(f"{what} does not exist; check the path.") from None
-    except NotRegularFile as exc:
-        if exc.kind == "folder":
-            raise ImageError(f"{what} is a directory; pass an image file such as a PNG or JPEG.") from None
-        raise ImageError(
-            f"{what} is a {exc.kind}, not a regular file; pass an image file such as a PNG or JPEG."
-        ) from None
-    except OSError as exc:
-        raise ImageError(f"{what} cannot be read ({exc.strerror or exc}).") from None
+    file, size = open_named(path, what, ImageError, "pass an image file such as a PNG or JPEG")
     with file:
         if size > MAX_FILE_BYTES:
             raise _too_large(what, size)
