@@ -6,7 +6,6 @@ file, the field and what was found). Imported on first read only, for pydantic's
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -65,14 +64,13 @@ class CalibrationFile(FileSchema):
         return self
 
 
-def check_calibration(path: Path, text: str) -> dict[str, Any]:
-    """The content of calibration.json `path` (`text`), once its schema holds; a threshold of
-    null (never abstain) comes back as -inf, the rule's own value."""
+def check_calibration(path: Path, text: str, content: dict[str, Any]) -> dict[str, Any]:
+    """`content`, calibration.json `path` parsed from `text`, once its schema holds on `text`; a
+    threshold of null (never abstain) comes back as -inf, the rule's own value."""
     try:
         checked = CalibrationFile.model_validate_json(text, strict=True)
     except ValidationError as exc:
         raise invalid(path, problem(exc), WHAT, FIX) from None
-    content = json.loads(text)
     if checked.rule.threshold is None:
         content["rule"]["threshold"] = -math.inf
     return content

@@ -67,10 +67,10 @@ class Optimizer(Protocol):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None: ...
 
 
-def read_json(path: Path, what: str, check: Callable[[Path, str], Any] | None = None) -> Any:
+def read_json(path: Path, what: str, check: Callable[[Path, str, Any], Any] | None = None) -> Any:
     """A JSON file of a run folder: a regular file inside it, of bounded size, checked against its
     schema (`mnistlab.runs.schema`) when it is one of the files a run writes, or by `check`
-    (path, text) -> content when the caller's package owns the file's schema."""
+    (path, text, parsed) -> content when the caller's package owns the file's schema."""
     path = Path(path)
     try:
         text = read_run_file(path, what, MAX_JSON_BYTES).decode("utf-8")
@@ -80,10 +80,10 @@ def read_json(path: Path, what: str, check: Callable[[Path, str], Any] | None = 
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"The {what} {path} is unreadable or corrupt ({exc}).") from None
     if check is not None:
-        return check(path, text)
+        return check(path, text, content)
     from mnistlab.runs import schema  # pydantic: loaded by the first read, not by a fresh training run
 
-    return schema.validate(path, text) if path.name in schema.SCHEMAS else content
+    return schema.validate(path, text, content) if path.name in schema.SCHEMAS else content
 
 
 # -- the "last" checkpoint -----------------------------------------------------------------

@@ -11,7 +11,6 @@ start-up about 0.13 s that it does not need. calibration.json's schema is the re
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -164,20 +163,19 @@ def invalid(path: Path, why: str, what: str | None = None, fix: str | None = Non
     )
 
 
-def validate(path: Path, text: str) -> Any:
-    """The content of run-folder file `path` (`text`, JSON), once its schema holds."""
+def validate(path: Path, text: str, content: Any) -> Any:
+    """`content`, run-folder file `path` parsed from `text`, once its schema holds on `text`."""
     schema, _, _ = SCHEMAS[path.name]
     try:
         checked = schema.model_validate_json(text, strict=True)
         if isinstance(checked, ConfigFile):
-            options = json.loads(text)["config"].get("model_options", {})
+            options = content["config"].get("model_options", {})
             ModelOptions.model_validate(options, strict=True)
     except ValidationError as exc:
         prefix = ("config", "model_options") if exc.title == "ModelOptions" else ()
         raise invalid(path, problem(exc, prefix)) from None
     except UsageError as exc:  # TrainConfig's own checks
         raise invalid(path, str(exc).rstrip(".")) from None
-    content = json.loads(text)
     if isinstance(checked, ConfigFile):
         try:  # keys it does not know, and those an older mnistlab wrote, are TrainConfig's to judge
             TrainConfig.from_dict(content["config"])
