@@ -208,7 +208,7 @@ def numbers_report(args: argparse.Namespace, s: Subject) -> Output:
     from mnistlab.evaluation import numbers
     from mnistlab.reader import Reader
 
-    reader = Reader.from_run(args.run_dir, args.checkpoint, s.device)
+    reader = Reader.with_model(s.model, args.run_dir)  # the weights the other reports read
     data = s.run_data.dataset
     report = numbers.numbers_report(reader, data.split(args.split), args.run_dir)
     lines = [reader.note] if reader.note else []
