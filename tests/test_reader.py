@@ -13,7 +13,7 @@ from PIL import Image
 from mnistlab.cli import main
 from mnistlab.commands.common import finite_or_null
 from mnistlab.config import resolve_config
-from mnistlab.data import Dataset, outliers
+from mnistlab.data import Dataset, negatives, outliers
 from mnistlab.models import pretrained
 from mnistlab.reader import Reader
 from mnistlab.reader.abstention import AbstentionRule
@@ -151,7 +151,7 @@ def test_evaluate_calibration_and_ood_reports(oe_run, mnist, data_dir, tmp_path,
         **printed(reader_ood(reader, mnist, "val", data_dir)),
     }
     names = [row["outliers"] for row in report["outliers"]]
-    assert names == ["fashion-mnist", *outliers.MAKERS]
+    assert names == ["fashion-mnist", *outliers.MAKERS, *(f"pen_{f}" for f in negatives.FAMILIES)]
     assert all(0.0 <= row["auroc"] <= 1.0 for row in report["outliers"])
     assert 0.0 <= report["inside"]["abstained"] <= 0.2
     assert not (oe_run / "ood.json").exists()  # kept for the model card from the test split only

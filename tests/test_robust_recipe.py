@@ -85,3 +85,30 @@ def test_run_with_every_augmentation_resumes_bit_identically(mnist: Dataset, tmp
     # The augmentations did act: without them the same run ends elsewhere.
     plain = training.train(dataclasses.replace(_tiny_robust(6), augmentations=()), small)
     assert not torch.equal(plain.model.head.weight, full.model.head.weight)
+
+
+def test_lowres_averages_down_to_a_side_and_back_or_leaves_the_image() -> None:
+    from mnistlab.training.augment import LOW_SIDES, random_lowres
+
+    # A 2x2 checkerboard of 14 px squares: at side 7 or 14 each cell is one colour, so the
+    # round trip returns it exactly; at 9 and 11 cells straddle the squares and grey appears.
+    board = torch.zeros(1, 1, 28, 28)
+    board[..., :14, :14] = board[..., 14:, 14:] = 1.0
+    images = board.repeat(64, 1, 1, 1)
+    out = random_lowres(images, torch.Generator().manual_seed(0))
+    blurred = {
+        side: torch.nn.functional.interpolate(
+            torch.nn.functional.adaptive_avg_pool2d(board, side),
+            size=(28, 28),
+            mode="bilinear",
+            align_corners=False,
+        )
+        for side in LOW_SIDES
+    }
+    kinds = [
+        next(k for k, ref in {"same": board, **blurred}.items() if torch.allclose(img[None], ref))
+        for img in out
+    ]
+    assert 16 < kinds.count("same") < 48  # a random half is left as it was
+    assert any(k in (9, 11) for k in kinds)
+    assert torch.allclose(blurred[14][..., 3:11, 3:11], board[..., 3:11, 3:11])  # away from the edge: kept

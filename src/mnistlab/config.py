@@ -51,6 +51,15 @@ class TrainConfig:
     outlier_exposure: float = 0.0
     outlier_fraction: float = 0.5
     outlier_sets: tuple[str, ...] = ("other", "uniform_noise", "blurred_noise", "random_strokes")
+    # How the outliers are trained against: "uniform", "class" (one more output, "not a digit")
+    # or "objectosphere" (`mnistlab.training.exposure`); the weight is 0 for the first
+    # outlier_start x steps, then rises linearly over outlier_ramp x steps.
+    outlier_loss: str = "uniform"
+    outlier_start: float = 0.0
+    outlier_ramp: float = 0.0
+    augment_outliers: bool = False  # the outliers get the digits' augmentations too
+    # The score the end-of-run calibration's abstention rule thresholds (`mnistlab.reader.abstention`).
+    abstain_score: str = "msp"
     # Seconds of training between "last" checkpoints, besides the one after each validation:
     # what a crash (SIGKILL, power loss) can lose at most. Saving changes no number.
     checkpoint_seconds: float = 60.0
@@ -81,6 +90,19 @@ class TrainConfig:
                 "outlier_exposure must be >= 0 and outlier_fraction in (0, 4], got "
                 f"{self.outlier_exposure} and {self.outlier_fraction}."
             )
+        if self.outlier_loss not in OUTLIER_LOSSES:
+            raise UsageError(
+                f"outlier_loss must be one of {', '.join(OUTLIER_LOSSES)}, got {self.outlier_loss!r}."
+            )
+        if self.abstain_score not in ABSTAIN_SCORES:
+            raise UsageError(
+                f"abstain_score must be one of {', '.join(ABSTAIN_SCORES)}, got {self.abstain_score!r}."
+            )
+        if not (0 <= self.outlier_start <= 1 and 0 <= self.outlier_ramp <= 1):
+            raise UsageError(
+                f"outlier_start and outlier_ramp must be fractions of the steps in [0, 1], got "
+                f"{self.outlier_start} and {self.outlier_ramp}."
+            )
         unknown_sets = [s for s in self.outlier_sets if s not in OUTLIER_SETS]
         if unknown_sets:
             raise UsageError(
@@ -92,6 +114,11 @@ class TrainConfig:
                 raise UsageError(
                     f"Unknown augmentation {unknown[0]!r}; choose from {', '.join(AUGMENTATIONS)}."
                 )
+
+    def outputs(self, classes: int) -> int:
+        """The model's outputs for a dataset of `classes`: one more, "not a digit", with the
+        "class" outlier objective."""
+        return classes + int(self.outlier_exposure > 0 and self.outlier_loss == "class")
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -119,11 +146,26 @@ class TrainConfig:
 
 OPTIMIZERS = ("sgd", "adam", "nesterov")
 # The augmentations a config may name, in the order `mnistlab.training.augment` applies them.
-AUGMENTATIONS = ("flip", "shift", "thickness", "elastic", "slant", "affine", "erase", "contrast", "noise")
+AUGMENTATIONS = (
+    "flip",
+    "shift",
+    "thickness",
+    "elastic",
+    "slant",
+    "affine",
+    "lowres",
+    "erase",
+    "contrast",
+    "noise",
+)
 # What outlier exposure may train on (mnistlab.data.outliers.TRAINABLE, "other", and "pairs"
 # of the run's own training digits, training.exposure.digit_pairs);
 # letters and near-blank images are kept for evaluation.
+# "pen_*": the pen-stroke negatives' training families (mnistlab.data.negatives).
 OUTLIER_SETS = ("other", "uniform_noise", "blurred_noise", "random_strokes", "pairs")
+OUTLIER_SETS += ("pen_letters", "pen_doodles", "pen_scribbles", "pen_joined_pairs")
+OUTLIER_LOSSES = ("uniform", "class", "objectosphere")
+ABSTAIN_SCORES = ("msp", "energy")  # mnistlab.reader.abstention.SCORES (tested equal)
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 

@@ -18,7 +18,7 @@ from mnistlab.commands.common import (
 )
 from mnistlab.errors import UsageError
 from mnistlab.reader.abstention import SCORES
-from mnistlab.reader.calibration import DEFAULT_QUANTILE, DEFAULT_SCORE
+from mnistlab.reader.calibration import DEFAULT_QUANTILE
 from mnistlab.runtime import resolve_device, set_threads
 from mnistlab.training.finish import calibrate_run
 
@@ -29,7 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument(
-        "--score", choices=SCORES, default=DEFAULT_SCORE, help=f"abstention score (default: {DEFAULT_SCORE})"
+        "--score",
+        choices=SCORES,
+        default=None,
+        help="abstention score (default: the run's, msp unless its recipe names one)",
     )
     p.add_argument(
         "--quantile",

@@ -229,6 +229,29 @@ def make_negatives(
     return named_negatives(family, n, split=split, seed=seed, digits=digits)[0]
 
 
+def cached_negatives(
+    family: str, n: int, *, split: str, seed: int, digits: torch.Tensor | None = None
+) -> torch.Tensor:
+    """`make_negatives`, kept in the user cache under a key of everything that makes them: the
+    arguments, the digits, matplotlib's version (its fonts) and this code's source."""
+    import hashlib
+
+    import matplotlib
+
+    from mnistlab.data import tensor_cache
+
+    key = [f"negatives/{family}/{n}/{split}/{seed}/matplotlib-{matplotlib.__version__}"]
+    key += [hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest() for m in (pen, doodles)]
+    key.append(hashlib.sha256(Path(__file__).read_bytes()).hexdigest())
+    if digits is not None and family == "joined_pairs":
+        key.append(hashlib.sha256(np.ascontiguousarray(digits.numpy()).tobytes()).hexdigest())
+
+    def build() -> dict[str, np.ndarray]:
+        return {"images": make_negatives(family, n, split=split, seed=seed, digits=digits).numpy()}
+
+    return torch.from_numpy(np.array(tensor_cache.load_or_build(key, build)["images"]))
+
+
 def split_tables() -> dict[str, dict[str, Sequence[str]]]:
     """Per split, what each family draws from: fonts, characters, doodles, scribbles."""
     return {

@@ -5,7 +5,9 @@ measured here on any split: `calibration_report` and `ood_report` (`reader_calib
 `reader_ood` of a `Reader`, what `evaluate --report calibration,ood` prints); the outlier sets
 are the other dataset (Fashion-MNIST for a digits run, MNIST for a clothing run) and the
 images `mnistlab.data.outliers` makes, from a seed that depends on the split, so the
-images a recipe is chosen on (`val`) are not those it is reported on (`test`).
+images a recipe is chosen on (`val`) are not those it is reported on (`test`); for digits also
+the pen-stroke negatives of `mnistlab.data.negatives` ("pen_letters", "pen_doodles",
+"pen_scribbles", "pen_joined_pairs"), each split from its own fonts, shapes and digits.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from mnistlab.data import outliers
+from mnistlab.data import negatives, outliers
 from mnistlab.data.splits import Dataset, Split
 from mnistlab.evaluation.corruptions import CORRUPTIONS, corrupt
 from mnistlab.fileio import atomic_write_json
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from mnistlab.reader.reader import Reader
 
 OUTLIERS_PER_SET = 2000
+NEGATIVES_PER_FAMILY = 500  # pen-stroke negatives per family (~3 ms each to make, then cached)
 SEEDS = {"val": outliers.VALIDATION_SEED, "test": outliers.TEST_SEED}
 OOD_FILE = "ood.json"  # `evaluate --ood` of the test split, kept in the run folder for the model card
 
@@ -69,12 +72,20 @@ def one_corruption_each(split: Split, severity: int) -> Split:
 
 
 def outlier_images(data: Dataset, other: Dataset | None, split: str) -> dict[str, torch.Tensor]:
-    """The outlier sets of `split` ("val" or "test"): the other dataset's split, and the made ones."""
+    """The outlier sets of `split` ("val" or "test"): the other dataset's split, the made ones,
+    and for digits the pen-stroke negatives of the split's own fonts, shapes and digits."""
     sets: dict[str, torch.Tensor] = {}
     if other is not None:
         sets[other.name] = other.split(split).images
     for name in outliers.MAKERS:
         sets[name] = outliers.make(name, OUTLIERS_PER_SET, SEEDS[split])
+    if outliers.other_dataset_name(data) == "fashion-mnist":  # a digits run
+        digits = data.split(split).images
+        for family in negatives.FAMILIES:
+            pairs = digits if family == "joined_pairs" else None
+            sets[f"pen_{family}"] = negatives.cached_negatives(
+                family, NEGATIVES_PER_FAMILY, split=split, seed=0, digits=pairs
+            )
     return sets
 
 

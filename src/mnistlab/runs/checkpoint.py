@@ -252,7 +252,7 @@ def load_model(
         path = run_dir / read_json(run_dir / STATE_FILE, "checkpoint state")["model_file"]
     else:
         raise ValueError(f"which must be 'best', 'last' or 'final', got {which!r}")
-    model = _build_model(run_dir, config, num_classes, path)
+    model = _build_model(run_dir, config, config.outputs(num_classes), path)
     load_weights(path, model, model_name=config.model)
     return model.to(device).eval(), config
 

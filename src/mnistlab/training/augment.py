@@ -56,6 +56,9 @@ THICKNESS = (("erode", "plus3x3"), ("dilate", "plus3x3"))
 CONTRAST_LOW = 0.1
 # Cutout side in px: a covered or missing part of a stroke.
 ERASE_SIDE = 8
+# Low resolution (a small scan, a thumbnail, an 8x8 sensor like the UCI digits' upscaled): the
+# 28x28 image averaged down to one of these sides, then bilinearly up again.
+LOW_SIDES = (7, 9, 11, 14)
 # Sensor noise: Gaussian of std U[0, 0.3] (of full ink), clipped to [0, 1].
 NOISE_STD = 0.3
 
@@ -96,6 +99,18 @@ def random_thickness(images: torch.Tensor, generator: torch.Generator) -> torch.
     out = images
     for k, (op, element) in enumerate(THICKNESS):
         out = torch.where((choice == k).view(n, 1, 1, 1), imageops.morphology(images, element, op), out)
+    return _some(images, out, generator)
+
+
+def random_lowres(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Average images down to one of `LOW_SIDES` (chosen uniformly per image) and back up."""
+    n, _, h, w = images.shape
+    choice = torch.randint(0, len(LOW_SIDES), (n,), generator=generator, device=images.device)
+    out = images
+    for k, side in enumerate(LOW_SIDES):
+        small = F.adaptive_avg_pool2d(images, side)
+        blurred = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+        out = torch.where((choice == k).view(n, 1, 1, 1), blurred, out)
     return _some(images, out, generator)
 
 
@@ -165,6 +180,7 @@ AUGMENTATIONS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]
     "elastic": random_elastic,
     "slant": random_slant,
     "affine": random_affine,
+    "lowres": random_lowres,
     "erase": random_erase,
     "contrast": random_contrast,
     "noise": random_noise,

@@ -14,8 +14,20 @@ The pool is made once per run, as uint8 tensors: the other built-in dataset's *t
 (Fashion-MNIST's for a digits run, MNIST's for a clothing run; validation and test splits stay
 unseen), `TRAIN_SEED`'s images of `data.outliers.TRAINABLE`, and "pairs": two of the run's
 own training digits touching, pre-processed as one digit (what a number's reader must not
-read as one digit). Each step's outlier batch
-is drawn from a generator seeded by (seed, step), so a resumed run draws the same batches.
+read as one digit). The `pen_*` sets are `mnistlab.data.negatives`' training families, made
+with the training split's fonts, shapes and digits only (kept in the user cache). Each step's
+outlier batch is drawn from a generator seeded by (seed, step), so a resumed run draws the same
+batches.
+
+Three objectives (`config.outlier_loss`), each a term added to the digits' cross-entropy with a
+weight that can rise from 0 over the run (`outlier_weight`), so the network first learns digits:
+
+- "uniform": the outliers' prediction pulled to uniform (above; the entropic open-set loss of
+  Dhamija, Günther & Boult, NeurIPS 2018, is the same term).
+- "class": the model has one more output, "not a digit", and the outliers are its examples.
+- "objectosphere" (Dhamija et al. 2018): "uniform" plus the magnitude of the features the last
+  layer reads, pushed to at least `OBJECTOSPHERE_XI` for digits and towards 0 for outliers,
+  so an outlier's logits, and its energy, stay small.
 """
 
 from __future__ import annotations
@@ -24,11 +36,18 @@ import numpy as np
 import torch
 
 from mnistlab.config import TrainConfig
-from mnistlab.data import outliers
+from mnistlab.data import negatives, outliers
 from mnistlab.data.batches import SEED_STRIDE
 from mnistlab.data.splits import Dataset, load_dataset, normalize
 
 MADE_PER_SET = 10_000  # images of each made outlier set in the pool
+PEN_PER_SET = 6_000  # images of each pen-stroke negative family in the pool (~3 ms each to make)
+PEN_SETS = {f"pen_{family}": family for family in negatives.FAMILIES}  # config name -> family
+# The shipped reader's digits have feature norms 5.6 / 10.4 / 15.0 (1st / 50th / 99th percentile of
+# 1,000 validation digits), its validation letters 4.6 / 9.5 / 13.6: xi asks every digit for the
+# 99th percentile; the weight makes the feature term about as large as the uniform term at the start.
+OBJECTOSPHERE_XI = 15.0
+OBJECTOSPHERE_WEIGHT = 1e-3
 
 
 def outlier_pool(
@@ -40,6 +59,12 @@ def outlier_pool(
         if name == "other":
             other = load_dataset(outliers.other_dataset_name(data), data_dir, download=download)
             parts.append(other.train.images)
+        elif name in PEN_SETS:
+            family = PEN_SETS[name]  # made from the training split's fonts, shapes and digits
+            digits = data.train.images if family == "joined_pairs" else None
+            parts.append(
+                negatives.cached_negatives(family, PEN_PER_SET, split="train", seed=0, digits=digits)
+            )
         elif name == "pairs":  # two training digits read as one
             made = digit_pairs(data.train.images.numpy(), MADE_PER_SET, outliers.TRAIN_SEED)
             parts.append(torch.from_numpy(made))
@@ -88,3 +113,42 @@ def uniform_loss(logits: torch.Tensor) -> torch.Tensor:
     return (torch.logsumexp(logits, dim=1) - logits.mean(dim=1)).mean() - torch.log(
         torch.tensor(float(logits.shape[1]), device=logits.device)
     )
+
+
+def outlier_weight(config: TrainConfig, step: int) -> float:
+    """The outlier term's weight at `step`: 0 before `outlier_start` x steps, then rising linearly
+    to `outlier_exposure` over `outlier_ramp` x steps."""
+    progress = step / config.steps - config.outlier_start  # fractions of the run
+    if config.outlier_ramp == 0:
+        return config.outlier_exposure if progress >= 0 else 0.0
+    return config.outlier_exposure * min(max(progress / config.outlier_ramp, 0.0), 1.0)
+
+
+class FeatureTap:
+    """What the model's last linear layer read at the latest forward pass: (N, F) features."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.register_forward_pre_hook(self._keep)
+        self.features: torch.Tensor | None = None
+
+    def _keep(self, module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        self.features = inputs[0]
+
+
+def outlier_loss(
+    config: TrainConfig, logits: torch.Tensor, features: torch.Tensor | None, digits: int
+) -> torch.Tensor:
+    """The objective's outlier term for one batch: `logits` (B + O, C) of the B digits then the O
+    outliers, `features` (B + O, F) what the last layer read (objectosphere only)."""
+    outliers = logits[digits:]  # (O, C)
+    if config.outlier_loss == "class":
+        target = torch.full((outliers.shape[0],), outliers.shape[1] - 1, device=logits.device)
+        return torch.nn.functional.cross_entropy(outliers, target)
+    loss = uniform_loss(outliers)
+    if config.outlier_loss == "objectosphere":
+        norms = features.float().norm(dim=1)  # (B + O,)
+        known = torch.relu(OBJECTOSPHERE_XI - norms[:digits]).square().mean()
+        unknown = norms[digits:].square().mean()
+        loss = loss + OBJECTOSPHERE_WEIGHT * (known + unknown)
+    return loss

@@ -17,7 +17,6 @@ from mnistlab.errors import CheckpointError
 from mnistlab.reader.calibration import (
     CALIBRATION_FILE,
     DEFAULT_QUANTILE,
-    DEFAULT_SCORE,
     calibrate,
     read_calibration,
 )
@@ -78,14 +77,17 @@ def calibrate_run(
     data_dir: str | Path | None = None,
     device: torch.device | str = "cpu",
     *,
-    score: str = DEFAULT_SCORE,
+    score: str | None = None,
     quantile: float = DEFAULT_QUANTILE,
     checkpoint: str = "final",
 ) -> Calibrated:
-    """Fit and write `run_dir`'s calibration.json on its validation split; a run killed before its
-    test is finished first (`finish_run`), and its calibration kept when it was fitted as asked."""
+    """Fit and write `run_dir`'s calibration.json on its validation split with `score` (None: the
+    run config's `abstain_score`); a run killed before its test is finished first (`finish_run`),
+    and its calibration kept when it was fitted as asked."""
+    own = read_run_config(require_run_dir(run_dir))[0].abstain_score
+    score = own if score is None else score
     finished = finish_run(run_dir, data_dir, device)
-    if finished is not None and (score, quantile, checkpoint) == (DEFAULT_SCORE, DEFAULT_QUANTILE, "final"):
+    if finished is not None and (score, quantile, checkpoint) == (own, DEFAULT_QUANTILE, "final"):
         record = read_calibration(run_dir)  # just fitted by the finish, as training would have
         return Calibrated(record, Path(run_dir) / CALIBRATION_FILE, finished)
     record, path = calibrate(run_dir, data_dir, device, score=score, quantile=quantile, checkpoint=checkpoint)

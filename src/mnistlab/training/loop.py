@@ -34,7 +34,7 @@ from mnistlab.runs.writer import Writer
 from mnistlab.runtime import autocast, check_precision, describe_precision, load_average, prepare_model
 from mnistlab.training.augment import augment_batch
 from mnistlab.training.clock import Clock
-from mnistlab.training.exposure import outlier_pool, uniform_loss, with_outliers
+from mnistlab.training.exposure import FeatureTap, outlier_loss, outlier_pool, outlier_weight, with_outliers
 from mnistlab.training.optim import Optimizer, build_optimizer, learning_rate, match_layouts
 from mnistlab.training.result import StepReport, TrainResult, summarize
 from mnistlab.training.strategy import SINGLE, Strategy
@@ -59,6 +59,7 @@ class _Run:
     augment_generator: torch.Generator | None
     outliers: torch.Tensor | None  # uint8 (M, 28, 28) on the device, with outlier exposure
     run_dir: Path | None
+    features: FeatureTap | None = None  # the objectosphere objective's view of the last layer's input
     step: int = 0
     best_val: float = -1.0
     best_step: int = 0
@@ -81,7 +82,7 @@ def _set_up(
     sampler = strategy.sampler(len(data.train), config.batch_size, config.seed)  # checks the batch first
     check_precision(config.precision, device)
     torch.manual_seed(config.seed)  # the same initial weights in every process
-    model = create_model(config.model, num_classes=data.num_classes, **config.model_options)
+    model = create_model(config.model, num_classes=config.outputs(data.num_classes), **config.model_options)
     model = prepare_model(model.to(device))
     augment_generator = None
     if config.augmentations:
@@ -103,6 +104,9 @@ def _set_up(
         augment_generator=augment_generator,
         outliers=None if outliers is None else outliers.to(device),
         run_dir=run_dir,
+        features=FeatureTap(model)
+        if outliers is not None and config.outlier_loss == "objectosphere"
+        else None,
     )
     if run_dir is not None:
         resumed = resume and has_checkpoint(run_dir)
@@ -135,15 +139,20 @@ def _train_step(run: _Run) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, fl
     index = run.sampler.indices(run.step).to(run.device)
     x = normalize(run.train_split.images[index])  # (B, 1, 28, 28) float32 in [0, 1]
     y = run.train_split.labels[index]  # (B,)
-    if run.augment_generator is not None:
+    augment_all = run.config.augment_outliers and run.outliers is not None
+    if run.augment_generator is not None and not augment_all:
         x = augment_batch(x, run.config.augmentations, run.augment_generator)
     inputs = x if run.outliers is None else with_outliers(x, run.outliers, run.config, run.step)
+    if run.augment_generator is not None and augment_all:  # digits and outliers alike
+        inputs = augment_batch(inputs, run.config.augmentations, run.augment_generator)
     with autocast(run.config.precision, run.device):
         out = run.forward(inputs)  # (B, C), or (B + O, C) with outliers: one pass, shared BN statistics
         logits = out[: x.shape[0]]  # (B, C)
         loss = F.cross_entropy(logits, y, label_smoothing=run.config.label_smoothing)
         if run.outliers is not None:
-            loss = loss + run.config.outlier_exposure * uniform_loss(out[x.shape[0] :])
+            features = None if run.features is None else run.features.features
+            term = outlier_loss(run.config, out, features, x.shape[0])
+            loss = loss + outlier_weight(run.config, run.step) * term
     run.optimizer.zero_grad()
     run.scaler.scale(loss).backward()
     run.scaler.step(run.optimizer)
@@ -293,7 +302,10 @@ def _finish(
     if digests is not None:
         summary["distributed"]["weights_sha256"] = digests
     if not interrupted:
-        calibration = fit_calibration(run.model, run.val_split, run.config.dataset)  # validation only
+        # Validation only, with the score the config names.
+        calibration = fit_calibration(
+            run.model, run.val_split, run.config.dataset, score=run.config.abstain_score
+        )
         summary["calibration"] = {"temperature": calibration["temperature"], "rule": calibration["rule"]}
         run.writer.write_calibration(calibration_content(calibration))
         run.writer.write_results(summary)

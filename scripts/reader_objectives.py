@@ -1,0 +1,120 @@
+"""Compare objectives for refusing what is not a digit, on validation only (docs/reader.md).
+
+    PYTHONPATH=src python scripts/reader_objectives.py train NAME OUT_DIR [--threads N] [KEY=VALUE ...]
+    PYTHONPATH=src python scripts/reader_objectives.py measure RUN_DIR [RUN_DIR ...] [--split val]
+
+`train` trains the `reader` recipe with the variant's overrides (`VARIANTS[NAME]`, then any
+KEY=VALUE given as JSON values) into OUT_DIR. `measure` prints, per run, on the chosen split:
+MNIST accuracy, the abstention rule fitted on MNIST validation at the calibration's quantile
+(0.5 %) with each score, the share of MNIST digits it refuses and the accuracy among the
+answered, the UCI digits read right (right and answered), and the share refused of each
+outlier set of `evaluate --report ood` (`mnistlab.evaluation.trust.outlier_images`): the
+pen-stroke negatives of the split (500 a family), Fashion-MNIST's split and the made sets. A model trained with a "not a digit" output is
+read through its digit outputs' log-probabilities, log softmax(z)[:10], so that the energy
+score is log P(a digit) and "msp11" its most probable digit's probability.
+Not a test: a run takes 3-6 minutes on 2 threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from mnistlab.config import resolve_config
+from mnistlab.data import load_dataset
+from mnistlab.evaluation.handwriting import uci_digits
+from mnistlab.evaluation.trust import outlier_images
+from mnistlab.reader.abstention import fit_rule
+from mnistlab.reader.confidence import fit_temperature
+from mnistlab.reader.prediction import predict_logits
+from mnistlab.runs.checkpoint import load_model
+from mnistlab.training import train
+from mnistlab.training.exposure import outlier_pool
+
+PEN = ("pen_letters", "pen_doodles", "pen_scribbles", "pen_joined_pairs")
+BASE = {"outlier_sets": ("other", "uniform_noise", "blurred_noise", *PEN), "augment_outliers": True}
+VARIANTS = {
+    "uniform": {**BASE, "outlier_loss": "uniform"},
+    "class": {**BASE, "outlier_loss": "class"},
+    "objectosphere": {**BASE, "outlier_loss": "objectosphere"},
+}
+QUANTILE = 0.005
+
+
+def train_variant(name: str, out_dir: str, extra: dict) -> None:
+    data = load_dataset("mnist")
+    config = resolve_config("cnn", "reader", overrides={**VARIANTS[name], **extra})
+    result = train(config, data, run_dir=out_dir, outliers=outlier_pool(data, config.outlier_sets))
+    print(json.dumps({"run": out_dir, "val_accuracy": result.val_accuracy, "seconds": result.train_seconds}))
+
+
+def digit_logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """(N, 10): the logits, or a "not a digit" model's digit log-probabilities."""
+    z = predict_logits(model, images).cpu().double()
+    return torch.log_softmax(z, dim=1)[:, :10] if z.shape[1] == 11 else z
+
+
+def measure(run_dir: str, split: str) -> dict:
+    data = load_dataset("mnist")
+    fashion = load_dataset("fashion-mnist")
+    model, _ = load_model(run_dir, "final", "cpu")
+    val = digit_logits(model, data.val.images)
+    temperature = fit_temperature(val.float(), data.val.labels)
+    inside = digit_logits(model, data.split(split).images)
+    labels = data.split(split).labels
+    uci_images, uci_labels = uci_digits()
+    uci = digit_logits(model, uci_images)
+    sets = outlier_images(data, fashion, split)
+    outside = {n: digit_logits(model, x) for n, x in sets.items()}
+    report: dict = {
+        "run": run_dir,
+        "split": split,
+        "accuracy": float((inside.argmax(1) == labels).double().mean()),
+    }
+    scores = {"msp": temperature, "energy": temperature}
+    if json.loads((Path(run_dir) / "config.json").read_text()).get("outlier_loss") == "class":
+        scores = {"msp": 1.0, "energy": 1.0}  # log-probabilities: energy is log P(a digit)
+    for name, t in scores.items():
+        rule = fit_rule(val.float(), name, t, QUANTILE, "mnist validation")
+        refused = rule.abstains(inside.float())
+        right = inside.argmax(1) == labels
+        uci_refused = rule.abstains(uci.float())
+        report[name] = {
+            "abstained": float(refused.double().mean()),
+            "selective_accuracy": float(right[~refused].double().mean()),
+            "uci_read": float(((uci.argmax(1) == uci_labels) & ~uci_refused).double().mean()),
+            "refused": {
+                n: round(float(rule.abstains(z.float()).double().mean()), 4) for n, z in outside.items()
+            },
+        }
+    return report
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="what", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("name", choices=sorted(VARIANTS))
+    t.add_argument("out_dir")
+    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("extra", nargs="*", help="KEY=VALUE overrides, values as JSON")
+    m = sub.add_parser("measure")
+    m.add_argument("runs", nargs="+")
+    m.add_argument("--split", default="val", choices=("val", "test"))
+    m.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.what == "train":
+        extra = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.extra)}
+        train_variant(args.name, args.out_dir, extra)
+    else:
+        for run in args.runs:
+            print(json.dumps(measure(run, args.split)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
