@@ -263,3 +263,18 @@ def test_the_docs_show_the_protocol_and_the_sample_page() -> None:
             assert family in row.replace(" ", ""), (split, font)
         for name in [*tables[split]["doodles"], *tables[split]["scribbles"], *negatives.SYMBOLS[split]]:
             assert name in row, (split, name)
+
+
+def test_pen_digits_are_the_split_fonts_digits_through_the_same_pen() -> None:
+    from mnistlab.data.pen_digits import pen_digits
+
+    images, labels = pen_digits(40, split="val", seed=0)
+    assert images.dtype == torch.uint8 and images.shape == (40, 28, 28) and labels.shape == (40,)
+    assert set(labels.tolist()) <= set(range(10)) and len(set(labels.tolist())) >= 8
+    first, first_labels = pen_digits(10, split="val", seed=0)  # a prefix of any longer call
+    assert torch.equal(first, images[:10]) and torch.equal(first_labels, labels[:10])
+    assert not torch.equal(pen_digits(10, split="test", seed=0)[0], first)
+    ink = (images.float() / 255).sum(dim=(1, 2))
+    assert ink[1::2].mean() > 1.3 * ink[0::2].mean()  # the odd half is written with a heavy pen
+    with pytest.raises(UsageError, match="split val or test"):
+        pen_digits(1, split="train", seed=0)

@@ -187,19 +187,21 @@ def test_one_digit_reads_exactly_as_before(shipped: Path, mnist: Dataset) -> Non
 def test_predict_reads_a_number_with_boxes_in_the_images_pixels(
     shipped: Path, mnist: Dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    item = written.number_images(mnist.test, "four_digit", 3)[1]  # scale 2, light on dark
-    assert item.image.size[0] > 100
-    path = tmp_path / "number.png"
-    item.image.save(path)
     reader = Reader.from_run(shipped)
-    expected = read_number(reader, Image.open(path))  # the library's reading; the CLI must print it
-    assert len(expected.digits) == 4 and not expected.abstain
+    path = tmp_path / "number.png"
+    # The first of these numbers the reader reads as four digits without refusing one (the second
+    # on the reader shipped today): scale 2, light on dark. The CLI must print the library's reading.
+    for item in written.number_images(mnist.test, "four_digit", 6):
+        item.image.save(path)
+        expected = read_number(reader, Image.open(path))
+        if item.image.size[0] > 100 and len(expected.digits) == 4 and not expected.abstain:
+            break
+    else:
+        pytest.fail("the shipped reader read none of six 4-digit numbers whole")
     assert main(["predict", str(shipped), str(path), "--json", "--device", "cpu"]) == 0
     row = json.loads(capsys.readouterr().out)["predictions"][0]
     assert row["number"] == expected.number(reader.classes) and len(row["digits"]) == 4
-    assert (
-        sum(a == b for a, b in zip(row["number"], item.truth, strict=True)) >= 3
-    )  # this reader: "4023" for 9023
+    assert sum(a == b for a, b in zip(row["number"], item.truth, strict=True)) >= 3
     assert row["abstain"] is False and row["reason"] is None
     for digit, truth, mine in zip(row["digits"], item.boxes, expected.digits, strict=True):
         assert overlap_ratio(tuple(digit["box"]), truth, 2) == 1.0 and tuple(digit["box"]) == mine.box
@@ -253,7 +255,7 @@ def test_outlier_exposure_may_train_on_pairs_of_its_own_training_digits(
     from mnistlab.data.outliers import TRAIN_SEED, TRAINABLE
     from mnistlab.training import exposure
 
-    assert set(OUTLIER_SETS) == {"other", "pairs", *TRAINABLE}
+    assert set(OUTLIER_SETS) == {"other", "pairs", *TRAINABLE, *exposure.PEN_SETS}
     monkeypatch.setattr(exposure, "MADE_PER_SET", 300)  # the real 10,000 take ~5 s to make
     pool = exposure.outlier_pool(mnist, ("pairs",))
     assert pool.shape == (300, 28, 28)

@@ -89,11 +89,26 @@ def test_the_class_objective_trains_and_loads_one_more_output(small: Dataset, tm
         "abstain_score": "energy",
     }
     train(resolve_config("cnn", "fast", overrides=overrides), small, run_dir=tmp_path, outliers=pool)
-    model, loaded = load_model(tmp_path, "final", "cpu")
-    assert loaded.outputs(10) == 11 and model(torch.zeros(1, 1, 28, 28)).shape == (1, 11)
+    model, loaded = load_model(tmp_path, "final", "cpu")  # read as ten digits' log-probabilities
+    assert loaded.outputs(10) == 11 and model.model(torch.zeros(1, 1, 28, 28)).shape == (1, 11)
+    assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
     assert TrainConfig(model="cnn_bn", outlier_loss="class").outputs(10) == 10  # no outliers: no extra output
     assert read_calibration(tmp_path)["rule"]["score"] == "energy"  # the config's score, fitted at the end
 
 
 def test_the_configs_scores_are_the_readers() -> None:
     assert ABSTAIN_SCORES == SCORES
+
+
+def test_a_not_a_digit_output_is_read_as_the_classes_log_probabilities() -> None:
+    from mnistlab.models.heads import ClassLogProbabilities, reading_view
+
+    inner = torch.nn.Linear(4, 11)
+    x = torch.randn(5, 4)
+    read = reading_view(inner, 11, 10)
+    assert isinstance(read, ClassLogProbabilities) and reading_view(inner, 10, 10) is inner
+    p = torch.softmax(inner(x), dim=1)
+    assert torch.allclose(read(x).exp(), p[:, :10], atol=1e-6)
+    assert torch.allclose(torch.logsumexp(read(x), dim=1).exp(), 1 - p[:, 10], atol=1e-6)  # P(a digit)
+    with pytest.raises(ValueError, match="12 outputs"):
+        reading_view(torch.nn.Linear(4, 12), 12, 10)

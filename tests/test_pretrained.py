@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from pathlib import Path
 
@@ -37,16 +36,17 @@ def test_the_shipped_reader_reads_its_recorded_test_accuracy(mnist: Dataset) -> 
     run_dir = pretrained.reader_run()
     results = ckpt.read_results(run_dir)
     config, _ = ckpt.read_run_config(run_dir)
-    # Its files name the model as it was called when it was trained; it reads as the same model.
-    assert json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["config"]["model"] == "cnn_fast"
-    assert (config.model, config.recipe, config.seed) == ("cnn_bn", "reader", 0)
+    assert (config.model, config.recipe, config.seed, config.outlier_loss) == ("cnn_bn", "reader", 0, "class")
     model, _ = ckpt.load_model(run_dir)  # the weights its own test used ("final")
     right = int((predict_logits(model, mnist.test.images).argmax(1) == mnist.test.labels).sum())
-    # Recorded with 1 thread; another thread count may move a near-tie, so one image of slack.
+    # Recorded with 2 threads; another thread count may move a near-tie, so one image of slack.
     assert abs(right - round(results["test_accuracy"] * 10_000)) <= 1
-    assert results["test_accuracy"] >= 0.993
+    assert results["test_accuracy"] >= 0.99
     reader = Reader.from_run(run_dir)
-    assert reader.rule.to_dict() == read_calibration(run_dir)["rule"] and reader.rule.threshold > 0
+    assert reader.rule.to_dict() == read_calibration(run_dir)["rule"]
+    assert (
+        reader.rule.score == "energy" and -1.0 < reader.rule.threshold < 0
+    )  # energy of the digit log-probabilities
 
 
 def test_a_damaged_shipped_reader_is_one_sentence(tmp_path: Path, monkeypatch) -> None:

@@ -144,9 +144,10 @@ def hand(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return moved + np.einsum("amk,ak->ma", waves, amplitude)
 
 
-def pen_ink(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Float ink (H, W) in 0..1 of a pen of random width drawn along the points (y, x)."""
-    width = rng.uniform(*PEN) * SIDE_PX
+def pen_ink(points: np.ndarray, rng: np.random.Generator, pen: tuple[float, float] = PEN) -> np.ndarray:
+    """Float ink (H, W) in 0..1 of a pen of random width (in `pen`, fractions of the longer side)
+    drawn along the points (y, x)."""
+    width = rng.uniform(*pen) * SIDE_PX
     lo, hi = points.min(axis=0), points.max(axis=0)
     scale = (SIDE_PX - 1) / max(float((hi - lo).max()), 1e-9)
     margin = int(np.ceil(width / 2)) + 2
@@ -163,6 +164,8 @@ def to_mnist(ink: np.ndarray, name: str) -> np.ndarray:
     return preprocess_intensities((ink * 255.0).astype(np.float32), name=name)
 
 
-def draw(points: np.ndarray, rng: np.random.Generator, name: str) -> np.ndarray:
+def draw(
+    points: np.ndarray, rng: np.random.Generator, name: str, pen: tuple[float, float] = PEN
+) -> np.ndarray:
     """A centre line (M, 2) drawn by `hand` with `pen_ink`, pre-processed as a drawing."""
-    return to_mnist(pen_ink(hand(points, rng), rng), name)
+    return to_mnist(pen_ink(hand(points, rng), rng, pen), name)

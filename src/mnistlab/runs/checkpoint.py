@@ -254,6 +254,9 @@ def load_model(
         raise ValueError(f"which must be 'best', 'last' or 'final', got {which!r}")
     model = _build_model(run_dir, config, config.outputs(num_classes), path)
     load_weights(path, model, model_name=config.model)
+    from mnistlab.models.heads import reading_view  # here, as the models: torch.nn loads on first use
+
+    model = reading_view(model, config.outputs(num_classes), num_classes)  # C logits, whatever the head
     return model.to(device).eval(), config
 
 

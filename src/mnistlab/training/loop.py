@@ -28,6 +28,7 @@ from mnistlab.data.batches import BatchSampler
 from mnistlab.data.splits import Dataset, Split, normalize
 from mnistlab.evaluation.metrics import Evaluation
 from mnistlab.models import create_model
+from mnistlab.models.heads import reading_view
 from mnistlab.reader.calibration import calibration_content, fit_calibration
 from mnistlab.runs.checkpoint import TrainingState, has_checkpoint, load_checkpoint
 from mnistlab.runs.writer import Writer
@@ -49,6 +50,7 @@ class _Run:
     writer: Writer
     device: torch.device
     model: nn.Module  # the weights; `forward` is the same module, DDP-wrapped under torchrun
+    reading: nn.Module  # the same weights as evaluation and calibration read them (`models.heads`)
     forward: nn.Module
     optimizer: Optimizer
     scaler: torch.amp.GradScaler  # loss scaling, enabled for fp16 only
@@ -94,6 +96,7 @@ def _set_up(
         writer=strategy.writer(run_dir),
         device=device,
         model=model,
+        reading=reading_view(model, config.outputs(data.num_classes), data.num_classes),
         forward=model,
         optimizer=build_optimizer(config, model),
         scaler=torch.amp.GradScaler(device.type, enabled=config.precision == "fp16"),
@@ -163,7 +166,7 @@ def _train_step(run: _Run) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, fl
 
 def _evaluate(run: _Run, split: Split) -> Evaluation:
     with autocast(run.config.precision, run.device):
-        return run.strategy.evaluate_split(run.model, split.to(run.device))
+        return run.strategy.evaluate_split(run.reading, split.to(run.device))
 
 
 def _validate(run: _Run) -> None:
@@ -283,7 +286,7 @@ def _finish(
     digests = run.strategy.replica_digests(run.model)
     result = TrainResult(
         config=run.config,
-        model=run.model,
+        model=run.reading,
         step=run.step,
         interrupted=interrupted,
         val_accuracy=run.val_accuracy,
@@ -304,7 +307,7 @@ def _finish(
     if not interrupted:
         # Validation only, with the score the config names.
         calibration = fit_calibration(
-            run.model, run.val_split, run.config.dataset, score=run.config.abstain_score
+            run.reading, run.val_split, run.config.dataset, score=run.config.abstain_score
         )
         summary["calibration"] = {"temperature": calibration["temperature"], "rule": calibration["rule"]}
         run.writer.write_calibration(calibration_content(calibration))
