@@ -112,3 +112,9 @@ def test_a_not_a_digit_output_is_read_as_the_classes_log_probabilities() -> None
     assert torch.allclose(torch.logsumexp(read(x), dim=1).exp(), 1 - p[:, 10], atol=1e-6)  # P(a digit)
     with pytest.raises(ValueError, match="12 outputs"):
         reading_view(torch.nn.Linear(4, 12), 12, 10)
+
+
+def test_the_pen_outlier_sets_are_the_negatives_families() -> None:
+    from mnistlab.training.exposure import PEN_SETS
+
+    assert tuple(PEN_SETS.values()) == negatives.FAMILIES

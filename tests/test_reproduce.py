@@ -13,7 +13,7 @@ from PIL import Image
 from mnistlab.cli import main
 from mnistlab.commands.progress import MAX_LINES, format_eta
 from mnistlab.config import resolve_config
-from mnistlab.data import Dataset, outliers
+from mnistlab.data import Dataset, negatives, outliers
 from mnistlab.errors import UsageError
 from mnistlab.evaluation import trust
 from mnistlab.evaluation.robustness import evaluate_robustness
@@ -351,14 +351,18 @@ def test_full_report_reads_each_model_on_the_corrupted_test_split(
     for row in results["experiments"]:
         _, expected = _reference_reader(tmp_path / row["runs"][0]["run_dir"], small, sets=None)
         assert row["runs"][0]["reader"]["ood"] == expected
-        assert [o["outliers"] for o in expected["outliers"]] == list(outliers.MAKERS)
+        pen = [f"pen_{family}" for family in negatives.FAMILIES]  # a digits run: the pen families too
+        assert [o["outliers"] for o in expected["outliers"]] == [*outliers.MAKERS, *pen]
         for o in expected["outliers"]:
+            count = 100 if o["outliers"] in outliers.MAKERS else trust.NEGATIVES_PER_FAMILY
             line = (
-                f"| {row['title']} | {o['outliers'].replace('_', ' ')} | 100 | {o['auroc']:.4f} | "
+                f"| {row['title']} | {o['outliers'].replace('_', ' ')} | {count} | {o['auroc']:.4f} | "
                 f"{100 * o['fpr_at_95_tpr']:.2f} % | {100 * o['abstained']:.2f} % |"
             )
             assert line in markdown
-    assert len(outlier_cells) == len(results["experiments"]) * len(outliers.MAKERS)
+    assert len(outlier_cells) == len(results["experiments"]) * (
+        len(outliers.MAKERS) + len(negatives.FAMILIES)
+    )
     assert '<table id="outliers">' in (tmp_path / "index.html").read_text()
     # Cached by each run's results.json: a rebuilt report evaluates nothing again.
     monkeypatch.setattr(robust_rows, "robustness_on", lambda *a, **k: pytest.fail("evaluated again"))

@@ -35,14 +35,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mnistlab.config import TrainConfig
-from mnistlab.data import negatives, outliers
+from mnistlab.config import OUTLIER_SETS, TrainConfig
+from mnistlab.data import outliers
 from mnistlab.data.batches import SEED_STRIDE
 from mnistlab.data.splits import Dataset, load_dataset, normalize
+from mnistlab.training.augment import augment_batch
 
 MADE_PER_SET = 10_000  # images of each made outlier set in the pool
 PEN_PER_SET = 6_000  # images of each pen-stroke negative family in the pool (~3 ms each to make)
-PEN_SETS = {f"pen_{family}": family for family in negatives.FAMILIES}  # config name -> family
+# Config name -> `mnistlab.data.negatives` family (tested equal to its FAMILIES).
+PEN_SETS = {name: name.removeprefix("pen_") for name in OUTLIER_SETS if name.startswith("pen_")}
 # The shipped reader's digits have feature norms 5.6 / 10.4 / 15.0 (1st / 50th / 99th percentile of
 # 1,000 validation digits), its validation letters 4.6 / 9.5 / 13.6: xi asks every digit for the
 # 99th percentile; the weight makes the feature term about as large as the uniform term at the start.
@@ -60,6 +62,8 @@ def outlier_pool(
             other = load_dataset(outliers.other_dataset_name(data), data_dir, download=download)
             parts.append(other.train.images)
         elif name in PEN_SETS:
+            from mnistlab.data import negatives  # here: Pillow and the fonts load only for these sets
+
             family = PEN_SETS[name]  # made from the training split's fonts, shapes and digits
             digits = data.train.images if family == "joined_pairs" else None
             parts.append(
@@ -75,6 +79,13 @@ def outlier_pool(
                 )
             parts.append(outliers.make(name, MADE_PER_SET, outliers.TRAIN_SEED))
     return torch.cat(parts)
+
+
+def run_pool(config: TrainConfig, data: Dataset, given: torch.Tensor | None) -> torch.Tensor | None:
+    """The run's outlier pool: `given`, or made from `config.outlier_sets`; None without exposure."""
+    if config.outlier_exposure == 0:
+        return None
+    return outlier_pool(data, config.outlier_sets) if given is None else given
 
 
 def digit_pairs(images: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -136,6 +147,11 @@ class FeatureTap:
         self.features = inputs[0]
 
 
+def feature_tap(model: torch.nn.Module, config: TrainConfig) -> FeatureTap | None:
+    """The tap the objectosphere objective reads; None for the other objectives."""
+    return FeatureTap(model) if config.outlier_loss == "objectosphere" else None
+
+
 def outlier_loss(
     config: TrainConfig, logits: torch.Tensor, features: torch.Tensor | None, digits: int
 ) -> torch.Tensor:
@@ -152,3 +168,28 @@ def outlier_loss(
         unknown = norms[digits:].square().mean()
         loss = loss + OBJECTOSPHERE_WEIGHT * (known + unknown)
     return loss
+
+
+def step_inputs(
+    x: torch.Tensor,
+    pool: torch.Tensor | None,
+    config: TrainConfig,
+    step: int,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """One step's input: the digits `x` (B, 1, 28, 28), then (with a `pool`) this step's outliers,
+    each augmented by `config.augmentations` (the outliers too when `config.augment_outliers`)."""
+    if generator is None:
+        return x if pool is None else with_outliers(x, pool, config, step)
+    if pool is not None and config.augment_outliers:  # digits and outliers alike, in one draw
+        return augment_batch(with_outliers(x, pool, config, step), config.augmentations, generator)
+    x = augment_batch(x, config.augmentations, generator)
+    return x if pool is None else with_outliers(x, pool, config, step)
+
+
+def outlier_term(
+    config: TrainConfig, out: torch.Tensor, tap: FeatureTap | None, digits: int, step: int
+) -> torch.Tensor:
+    """The step's weighted outlier term (`outlier_weight` x `outlier_loss`)."""
+    features = None if tap is None else tap.features
+    return outlier_weight(config, step) * outlier_loss(config, out, features, digits)

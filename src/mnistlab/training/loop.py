@@ -6,9 +6,8 @@ and every `checkpoint_seconds`), and ends with a test evaluation. It never print
 through `on_report`, and stops early (saving a checkpoint) when `should_stop()` turns true,
 which the CLI wires to SIGINT/SIGTERM.
 
-Whether this process trains alone or as one of torchrun's data-parallel group is the
-`Strategy`'s business (`mnistlab.training.strategy`), and what lands in the run folder the
-`Writer`'s (`mnistlab.runs.writer`): the loop reads the same either way.
+Alone or in torchrun's data-parallel group is the `Strategy`'s business (`training.strategy`),
+what lands in the run folder the `Writer`'s (`runs.writer`): the loop reads the same either way.
 """
 
 from __future__ import annotations
@@ -33,9 +32,8 @@ from mnistlab.reader.calibration import calibration_content, fit_calibration
 from mnistlab.runs.checkpoint import TrainingState, has_checkpoint, load_checkpoint
 from mnistlab.runs.writer import Writer
 from mnistlab.runtime import autocast, check_precision, describe_precision, load_average, prepare_model
-from mnistlab.training.augment import augment_batch
 from mnistlab.training.clock import Clock
-from mnistlab.training.exposure import FeatureTap, outlier_loss, outlier_pool, outlier_weight, with_outliers
+from mnistlab.training.exposure import FeatureTap, feature_tap, outlier_term, run_pool, step_inputs
 from mnistlab.training.optim import Optimizer, build_optimizer, learning_rate, match_layouts
 from mnistlab.training.result import StepReport, TrainResult, summarize
 from mnistlab.training.strategy import SINGLE, Strategy
@@ -86,9 +84,7 @@ def _set_up(
     torch.manual_seed(config.seed)  # the same initial weights in every process
     model = create_model(config.model, num_classes=config.outputs(data.num_classes), **config.model_options)
     model = prepare_model(model.to(device))
-    augment_generator = None
-    if config.augmentations:
-        augment_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
+    augment_generator = torch.Generator(device).manual_seed(config.seed + 1) if config.augmentations else None
     strategy.seed(config.seed, augment_generator)
     run = _Run(
         config=config,
@@ -107,9 +103,7 @@ def _set_up(
         augment_generator=augment_generator,
         outliers=None if outliers is None else outliers.to(device),
         run_dir=run_dir,
-        features=FeatureTap(model)
-        if outliers is not None and config.outlier_loss == "objectosphere"
-        else None,
+        features=feature_tap(model, config) if outliers is not None else None,
     )
     if run_dir is not None:
         resumed = resume and has_checkpoint(run_dir)
@@ -142,20 +136,13 @@ def _train_step(run: _Run) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, fl
     index = run.sampler.indices(run.step).to(run.device)
     x = normalize(run.train_split.images[index])  # (B, 1, 28, 28) float32 in [0, 1]
     y = run.train_split.labels[index]  # (B,)
-    augment_all = run.config.augment_outliers and run.outliers is not None
-    if run.augment_generator is not None and not augment_all:
-        x = augment_batch(x, run.config.augmentations, run.augment_generator)
-    inputs = x if run.outliers is None else with_outliers(x, run.outliers, run.config, run.step)
-    if run.augment_generator is not None and augment_all:  # digits and outliers alike
-        inputs = augment_batch(inputs, run.config.augmentations, run.augment_generator)
+    inputs = step_inputs(x, run.outliers, run.config, run.step, run.augment_generator)  # (B [+ O], 1, 28, 28)
     with autocast(run.config.precision, run.device):
         out = run.forward(inputs)  # (B, C), or (B + O, C) with outliers: one pass, shared BN statistics
         logits = out[: x.shape[0]]  # (B, C)
         loss = F.cross_entropy(logits, y, label_smoothing=run.config.label_smoothing)
         if run.outliers is not None:
-            features = None if run.features is None else run.features.features
-            term = outlier_loss(run.config, out, features, x.shape[0])
-            loss = loss + outlier_weight(run.config, run.step) * term
+            loss = loss + outlier_term(run.config, out, run.features, x.shape[0], run.step)
     run.optimizer.zero_grad()
     run.scaler.scale(loss).backward()
     run.scaler.step(run.optimizer)
@@ -216,9 +203,7 @@ def train(
     pool of `training.exposure.outlier_pool` for outlier exposure (made here when not given).
     """
     run_dir = Path(run_dir) if run_dir is not None else None
-    if config.outlier_exposure > 0 and outliers is None:
-        outliers = outlier_pool(data, config.outlier_sets)
-    outliers = outliers if config.outlier_exposure > 0 else None
+    outliers = run_pool(config, data, outliers)
     run = _set_up(config, data, run_dir, resume, torch.device(device), runtime or {}, strategy, outliers)
     report = strategy.main_only(on_report)  # one progress stream for the whole group
     run.model.train()
