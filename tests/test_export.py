@@ -448,3 +448,22 @@ def test_model_card_renders_a_robustness_file(
     card = export_run(run, test=small_test).card_path.read_text(encoding="utf-8")
     assert "| corruptions.rotate-15.accuracy | 87.50% |" in card
     assert "| corruptions.noise-0.3.accuracy | 50.00% |" in card
+
+
+def test_the_shipped_readers_not_a_digit_output_exports_as_ten_log_probabilities(
+    onnx_extra, mnist: Dataset, tmp_path: Path
+) -> None:
+    from mnistlab.data.negatives import make_negatives
+    from mnistlab.models import pretrained
+
+    run = _copy_run(pretrained.reader_run(), tmp_path)
+    letters = make_negatives("letters", 60, split="test", seed=0)
+    images = torch.cat([mnist.test.images[:240], letters])
+    result = export_run(run, test=Split(mnist.test.images[:240], mnist.test.labels[:240]))
+    assert result.rule.score == "energy"
+    p, scores, abstain = decide_from_metadata(result.path, images.numpy())
+    readings = Reader.from_run(run).read(images)
+    assert p.shape == (300, 10)  # the eleventh output, "not a digit", is folded into the ten
+    assert np.array_equal(abstain, [r.abstain for r in readings])
+    np.testing.assert_allclose(scores, [r.score for r in readings], rtol=1e-5, atol=1e-5)
+    assert abstain[240:].mean() > 0.5  # most letters refused in onnxruntime too
