@@ -1,10 +1,10 @@
 """Compare objectives for refusing what is not a digit, on validation only (docs/reader.md).
 
-    PYTHONPATH=src python scripts/reader_objectives.py train NAME OUT_DIR [--threads N] [KEY=VALUE ...]
+    PYTHONPATH=src python scripts/reader_objectives.py train NAME OUT_DIR [KEY=VALUE ...] [--threads N]
     PYTHONPATH=src python scripts/reader_objectives.py measure RUN_DIR [RUN_DIR ...] [--split val]
 
-`train` trains the `reader` recipe with the variant's overrides (`VARIANTS[NAME]`, then any
-KEY=VALUE given as JSON values) into OUT_DIR. `measure` prints, per run, on the chosen split:
+`train` trains the `reader` recipe with the candidate's overrides (`VARIANTS[NAME]`, then any
+KEY=VALUE given as JSON values) into OUT_DIR, with `--threads 1` as the table's runs. `measure` prints, per run, on the chosen split:
 MNIST accuracy, the abstention rule fitted on MNIST validation at the calibration's quantile
 (0.5 %) with each score, the share of MNIST digits it refuses and the accuracy among the
 answered, the UCI digits and 1,000 digits written with a pen (`mnistlab.data.pen_digits`: half
@@ -36,12 +36,21 @@ from mnistlab.runs.checkpoint import load_model
 from mnistlab.training import train
 from mnistlab.training.exposure import outlier_pool
 
-PEN = ("pen_letters", "pen_doodles", "pen_scribbles", "pen_joined_pairs")
-BASE = {"outlier_sets": ("other", "uniform_noise", "blurred_noise", *PEN), "augment_outliers": True}
+# The candidates of docs/reader.md's table, each as overrides of today's `reader` recipe (the class
+# objective, low resolution, outliers from half the run). "early": outliers from a quarter of the
+# run, as the first candidates were trained; "digits only": without the low-resolution augmentation.
+EARLY = {"outlier_start": 0.25, "outlier_ramp": 0.25}
+DIGITS_ONLY = {"augmentations": ["thickness", "affine"]}
 VARIANTS = {
-    "uniform": {**BASE, "outlier_loss": "uniform"},
-    "class": {**BASE, "outlier_loss": "class"},
-    "objectosphere": {**BASE, "outlier_loss": "objectosphere"},
+    "uniform": {**EARLY, **DIGITS_ONLY, "outlier_loss": "uniform"},
+    "class": {**EARLY, **DIGITS_ONLY},
+    "objectosphere": {**EARLY, **DIGITS_ONLY, "outlier_loss": "objectosphere"},
+    "uniform-lowres": {**EARLY, "outlier_loss": "uniform"},
+    "objectosphere-lowres": {**EARLY, "outlier_loss": "objectosphere"},
+    "class-lowres": {**EARLY},
+    "class-lowres-w03": {**EARLY, "outlier_exposure": 0.3},
+    "class-lowres-8ep": {**EARLY, "steps": 1720, "eval_every": 1720},
+    "reader": {},
 }
 QUANTILE = 0.005
 PEN_DIGITS = 1000
