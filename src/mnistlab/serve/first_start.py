@@ -29,7 +29,7 @@ from mnistlab.training.result import StepReport, TrainResult
 # ~97 % test accuracy, instead of the paper's 20,000 steps (~99.2 %, tens of minutes).
 FALLBACK_CNN_STEPS = 1000
 # The CNN recipe a first start trains, the first of these that exists: `reader` knows when it
-# does not know (outlier exposure, calibrated), `robust` reads corrupted digits best.
+# does not know (a "not a digit" output, calibrated), `robust` reads corrupted digits best.
 FIRST_START_CNN_RECIPES = ("reader", "robust", "fast")
 
 
