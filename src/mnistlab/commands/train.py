@@ -28,7 +28,7 @@ from mnistlab.runs.progress import restart_note
 from mnistlab.runs.record import new_run, resumed_run
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
 from mnistlab.training.ddp import from_environment, launched_by_torchrun
-from mnistlab.training.exposure import outlier_pool
+from mnistlab.training.exposure import run_pool
 from mnistlab.training.loop import train
 from mnistlab.training.result import StepReport
 from mnistlab.training.strategy import Strategy
@@ -114,7 +114,7 @@ def _train(
     if strategy.is_main:
         check_and_warn(config.precision, device)
     data = load_data(args, default=config.dataset)  # --dataset is in the config; a resumed run keeps its own
-    outliers = outlier_pool(data, config.outlier_sets, args.data_dir) if config.outlier_exposure > 0 else None
+    outliers = run_pool(config, data, data_dir=args.data_dir)
     data_loaded = seconds_since_process_start()
     runtime = describe_runtime(device)
 

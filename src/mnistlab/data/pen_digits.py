@@ -21,8 +21,7 @@ from mnistlab.errors import UsageError
 
 HEAVY_PEN = (0.17, 0.40)  # pen width as a fraction of the longer side, for the heavy half
 FAMILY_CODE = 5  # after the negatives' four families: its own streams
-NOT_HANDWRITTEN = {("DejaVuSansMono.ttf", "0"), ("DejaVuSansMono-Bold.ttf", "0"),
-                   ("DejaVuSansMono-Oblique.ttf", "0"), ("DejaVuSansMono-BoldOblique.ttf", "0")}  # fmt: skip
+NOT_HANDWRITTEN = {(font, "0") for font in FONTS["val"] if font.startswith("DejaVuSansMono")}
 
 
 def pen_digits(n: int, *, split: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

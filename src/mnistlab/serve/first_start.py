@@ -21,7 +21,7 @@ from mnistlab.recipes import RECIPES
 from mnistlab.runs.record import default_run_dir
 from mnistlab.runtime import describe_runtime
 from mnistlab.serve.models import TASKS, latest_finished_runs
-from mnistlab.training.exposure import outlier_pool
+from mnistlab.training.exposure import run_pool
 from mnistlab.training.loop import train
 from mnistlab.training.result import StepReport, TrainResult
 
@@ -105,5 +105,5 @@ def train_first_start(
         runtime=describe_runtime(device),
         on_report=on_report,
         should_stop=should_stop,
-        outliers=outlier_pool(data, config.outlier_sets, data_dir) if config.outlier_exposure > 0 else None,
+        outliers=run_pool(config, data, data_dir=data_dir),
     )

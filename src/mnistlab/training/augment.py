@@ -92,26 +92,33 @@ def random_elastic(
     return _some(images, warped, generator)
 
 
+def _one_of(
+    images: torch.Tensor, variants: list[Callable[[torch.Tensor], torch.Tensor]], generator: torch.Generator
+) -> torch.Tensor:
+    """Each image changed by one of `variants` (whole-batch maps), chosen uniformly per image,
+    for a random fraction P_APPLY of the images (`_some`)."""
+    n = images.shape[0]
+    choice = torch.randint(0, len(variants), (n,), generator=generator, device=images.device)
+    out = images
+    for k, variant in enumerate(variants):
+        out = torch.where((choice == k).view(n, 1, 1, 1), variant(images), out)
+    return _some(images, out, generator)
+
+
 def random_thickness(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Erode or dilate images by one of `THICKNESS`, chosen uniformly per image."""
-    n = images.shape[0]
-    choice = torch.randint(0, len(THICKNESS), (n,), generator=generator, device=images.device)
-    out = images
-    for k, (op, element) in enumerate(THICKNESS):
-        out = torch.where((choice == k).view(n, 1, 1, 1), imageops.morphology(images, element, op), out)
-    return _some(images, out, generator)
+    ops = [lambda x, op=op, element=element: imageops.morphology(x, element, op) for op, element in THICKNESS]
+    return _one_of(images, ops, generator)
 
 
 def random_lowres(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Average images down to one of `LOW_SIDES` (chosen uniformly per image) and back up."""
-    n, _, h, w = images.shape
-    choice = torch.randint(0, len(LOW_SIDES), (n,), generator=generator, device=images.device)
-    out = images
-    for k, side in enumerate(LOW_SIDES):
-        small = F.adaptive_avg_pool2d(images, side)
-        blurred = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
-        out = torch.where((choice == k).view(n, 1, 1, 1), blurred, out)
-    return _some(images, out, generator)
+    size = images.shape[-2:]
+
+    def round_trip(x: torch.Tensor, side: int) -> torch.Tensor:
+        return F.interpolate(F.adaptive_avg_pool2d(x, side), size=size, mode="bilinear", align_corners=False)
+
+    return _one_of(images, [lambda x, s=s: round_trip(x, s) for s in LOW_SIDES], generator)
 
 
 def random_contrast(

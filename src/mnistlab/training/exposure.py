@@ -81,11 +81,14 @@ def outlier_pool(
     return torch.cat(parts)
 
 
-def run_pool(config: TrainConfig, data: Dataset, given: torch.Tensor | None) -> torch.Tensor | None:
-    """The run's outlier pool: `given`, or made from `config.outlier_sets`; None without exposure."""
+def run_pool(
+    config: TrainConfig, data: Dataset, given: torch.Tensor | None = None, data_dir: str | None = None
+) -> torch.Tensor | None:
+    """The run's outlier pool: `given`, or made from `config.outlier_sets` (the other dataset from
+    `data_dir`); None without outlier exposure."""
     if config.outlier_exposure == 0:
         return None
-    return outlier_pool(data, config.outlier_sets) if given is None else given
+    return outlier_pool(data, config.outlier_sets, data_dir) if given is None else given
 
 
 def digit_pairs(images: np.ndarray, count: int, seed: int) -> np.ndarray:
