@@ -69,7 +69,7 @@ def small(mnist: Dataset) -> Dataset:
 def softmax_run(mnist: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished paper-recipe softmax run (1,000 steps, about 2 s)."""
     run_dir = tmp_path_factory.mktemp("runs") / "softmax"
-    train(resolve_config("softmax", "paper", overrides={"seed": 0}), mnist, run_dir=run_dir)
+    train(resolve_config("softmax", "softmax", overrides={"seed": 0}), mnist, run_dir=run_dir)
     return run_dir
 
 
@@ -77,6 +77,6 @@ def softmax_run(mnist: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Pat
 def cnn_run(mnist: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A short paper-CNN run (300 steps, about 30 s on 2 cores; ~92 % test accuracy)."""
     run_dir = tmp_path_factory.mktemp("runs") / "cnn"
-    config = resolve_config("cnn", "paper", overrides={"steps": 300, "eval_every": 100, "seed": 0})
+    config = resolve_config("cnn", "cnn", overrides={"steps": 300, "eval_every": 100, "seed": 0})
     train(config, mnist, run_dir=run_dir)
     return run_dir

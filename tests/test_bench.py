@@ -34,7 +34,7 @@ from mnistlab.models import create_model
 
 
 def test_both_pipelines_compute_the_same_loss_on_the_same_batch(mnist: Dataset) -> None:
-    config = resolve_config("cnn", "paper")
+    config = resolve_config("cnn", "cnn")
     index = torch.arange(0, 50) * 997 % len(mnist.train)
     reference_batch = default_collate([MnistSamples(mnist.train)[int(i)] for i in index])
     ours = normalize(mnist.train.images[index]), mnist.train.labels[index]
@@ -87,7 +87,7 @@ def test_process_age_and_peak_memory_are_measured() -> None:
 
 
 def test_compare_training_ratio_is_engine_over_reference(mnist: Dataset) -> None:
-    config = resolve_config("softmax", "paper")
+    config = resolve_config("softmax", "softmax")
     record = compare_training(config, mnist, interval=5, rounds=2)
     ours, theirs, ratio = (record[k] for k in ("mnistlab", "reference", "ratio"))
     assert ours["images_per_second"]["count"] == theirs["images_per_second"]["count"] == 2
@@ -139,7 +139,7 @@ def test_run_bench_with_a_tiny_plan_produces_a_table(mnist: Dataset) -> None:
 
 
 def test_timed_train_runs_a_child_process_and_reads_its_result(data_dir: Path) -> None:
-    run = timed_train("softmax", "paper", seed=0, steps=20, data_dir=data_dir, threads=1)
+    run = timed_train("softmax", "softmax", seed=0, steps=20, data_dir=data_dir, threads=1)
     assert run.wall_seconds > run.train_seconds > 0
     assert 0.5 < run.test_accuracy <= 1.0  # 20 SGD steps of the paper's softmax reach ~85 %
     assert run.peak_rss_mib > 50  # at least torch and MNIST
@@ -158,7 +158,7 @@ def test_bench_plan_quick_skips_time_to_accuracy() -> None:
 def test_records_only_runs_the_accuracy_rows_and_nothing_else(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    target = Target(0.5, "paper", steps=20, task="softmax")  # 20 SGD steps reach ~85 %
+    target = Target(0.5, "softmax", steps=20, task="softmax")  # 20 SGD steps reach ~85 %
     plan = dataclasses.replace(BenchPlan.records_only(), accuracy_seeds=(0,), targets=(target,))
     mnist = load_dataset("mnist", data_dir)
     record = run_bench(mnist, plan, data_dir=data_dir, threads=1)

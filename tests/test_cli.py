@@ -156,7 +156,7 @@ def test_train_json_then_evaluate_agree(capsys, tmp_path: Path, data_dir: Path) 
     result = json.loads(out)
     assert 0.8 < result["test_accuracy"] < 1 and result["steps"] == 50
     # stderr is not a terminal here: one plain progress line per report, no bar redraws.
-    assert "\r" not in err and err.startswith("softmax (paper): step 50/50 | loss ")
+    assert "\r" not in err and err.startswith("softmax (softmax): step 50/50 | loss ")
     saved = json.loads((run / "results.json").read_text())
     assert saved["test_accuracy"] == result["test_accuracy"]
     assert json.loads((run / "config.json").read_text())["config"]["steps"] == 50

@@ -8,7 +8,7 @@ import pytest
 
 from mnistlab.config import TrainConfig, read_config_file, resolve_config
 from mnistlab.errors import UsageError
-from mnistlab.recipes import RECIPES
+from mnistlab.recipes import RECIPES, task_of_recipe
 
 
 def test_paper_recipes_hold_the_papers_hyperparameters() -> None:
@@ -20,10 +20,27 @@ def test_paper_recipes_hold_the_papers_hyperparameters() -> None:
     assert (cnn.model, cnn.optimizer, cnn.lr, cnn.batch_size, cnn.steps) == ("cnn", "adam", 1e-4, 50, 20_000)
 
 
+def test_recipes_have_flat_names_and_the_old_paper_name_reads_as_each_tasks_paper_recipe() -> None:
+    assert set(RECIPES) >= {"softmax", "cnn", "fast", "best", "robust", "reader", "fashion", "sprint"}
+    assert task_of_recipe("softmax") == "softmax" and task_of_recipe("reader") == "cnn"
+    # `--recipe paper`, a study's or an older run's "paper", is the task's paper recipe.
+    assert resolve_config("cnn", "paper") == resolve_config("cnn") == resolve_config("cnn", "cnn")
+    assert resolve_config("softmax", "paper").recipe == "softmax"
+    old = {**resolve_config("cnn").to_dict(), "recipe": "paper"}
+    assert TrainConfig.from_dict(old) == resolve_config("cnn")
+    old_softmax = {**resolve_config("softmax").to_dict(), "recipe": "paper"}
+    assert TrainConfig.from_dict(old_softmax).recipe == "softmax"
+    with pytest.raises(UsageError) as raised:
+        resolve_config("softmax", "fast")
+    assert str(raised.value) == (
+        "Recipe 'fast' trains a cnn, not a softmax; run mnistlab train cnn --recipe fast."
+    )
+
+
 def test_defaults_then_file_then_flags(tmp_path) -> None:
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"steps": 7, "lr": 0.1}))
-    config = resolve_config("softmax", "paper", read_config_file(path), {"lr": 0.2, "seed": None})
+    config = resolve_config("softmax", "softmax", read_config_file(path), {"lr": 0.2, "seed": None})
     assert (config.steps, config.lr, config.seed, config.batch_size) == (7, 0.2, 0, 100)
 
 
@@ -44,7 +61,7 @@ def test_toml_config_file(tmp_path) -> None:
 )
 def test_bad_values_are_usage_errors(values, message) -> None:
     with pytest.raises(UsageError, match=message):
-        resolve_config("softmax", "paper", values)
+        resolve_config("softmax", "softmax", values)
 
 
 def test_bad_config_files(tmp_path) -> None:
@@ -59,8 +76,8 @@ def test_bad_config_files(tmp_path) -> None:
 
 
 def test_config_round_trips_through_a_dict() -> None:
-    for task, recipe in RECIPES:
-        config = resolve_config(task, recipe)
+    for recipe in RECIPES:
+        config = resolve_config(task_of_recipe(recipe), recipe)
         assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
@@ -70,7 +87,7 @@ def test_every_committed_record_config_resolves_with_the_recipe_its_command_name
     assert files
     for path in files:
         command = next(line for line in path.read_text().splitlines() if "mnistlab train" in line)
-        task, recipe = re.search(r"mnistlab train (\w+) --recipe (\w+)", command).groups()
+        task, recipe = re.search(r"mnistlab train (\w+)(?: --recipe (\w+))?", command).groups()
         config = resolve_config(task, recipe, read_config_file(path))
         assert config != resolve_config(task, recipe), path  # it changes something
 
@@ -98,8 +115,8 @@ def test_an_old_config_with_augment_reads_as_the_same_augmentations() -> None:
 def test_an_old_config_file_with_augment_resolves_as_it_did(tmp_path: Path) -> None:
     old = tmp_path / "cnn-affine.toml"
     old.write_text('model = "cnn"\naugment = true\n')
-    new = resolve_config("cnn", "paper", {"model": "cnn", "augmentations": ["affine"]})
-    assert resolve_config("cnn", "paper", read_config_file(old)) == new
+    new = resolve_config("cnn", "cnn", {"model": "cnn", "augmentations": ["affine"]})
+    assert resolve_config("cnn", "cnn", read_config_file(old)) == new
     # A recipe's own augmentations were kept over `augment = true`, and still are.
     robust = resolve_config("cnn", "robust")
     assert resolve_config("cnn", "robust", {"augment": True}) == robust
@@ -131,15 +148,13 @@ def test_the_retired_fashion_wide_recipe_points_to_fashion(
     from mnistlab.recipes import RETIRED, recipe_names
 
     sentence = (
-        "Recipe 'fashion_wide' for 'cnn' is retired (its test accuracy was no better than fashion's); "
+        "Recipe 'fashion_wide' is retired (its test accuracy was no better than fashion's); "
         "use --recipe fashion instead."
     )
     with pytest.raises(UsageError) as raised:
         resolve_config("cnn", "fashion_wide")
     assert str(raised.value) == sentence
-    assert "fashion_wide" not in recipe_names("cnn") and RETIRED[("cnn", "fashion_wide")][0] in recipe_names(
-        "cnn"
-    )
+    assert "fashion_wide" not in recipe_names("cnn") and RETIRED["fashion_wide"][0] in recipe_names("cnn")
     out = tmp_path / "run"
     argv = ["train", "cnn", "--recipe", "fashion_wide", "--dataset", "fashion-mnist", "--out", str(out)]
     assert main(argv) == 2
@@ -158,9 +173,9 @@ def test_an_interrupted_run_of_a_retired_recipe_still_resumes(
     from mnistlab.training.loop import train
 
     # A softmax recipe retired after the run started (fashion_wide's case, at a softmax's cost).
-    monkeypatch.setitem(recipes.RETIRED, ("softmax", "old_paper"), ("paper", "no better than paper"))
+    monkeypatch.setitem(recipes.RETIRED, "old_paper", ("softmax", "no better than softmax"))
     run = tmp_path / "run"
-    config = resolve_config("softmax", "paper", overrides={"steps": 40, "eval_every": 20})
+    config = resolve_config("softmax", "softmax", overrides={"steps": 40, "eval_every": 20})
     config = dataclasses.replace(config, recipe="old_paper")
     calls = iter(range(100))
     train(config, small, run_dir=run, should_stop=lambda: next(calls) >= 20)

@@ -42,7 +42,7 @@ def fashion(data_dir: Path) -> Dataset:
 def fashion_run(fashion: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A paper-recipe softmax on Fashion-MNIST (1,000 steps, a few seconds; ~76 % test)."""
     run_dir = tmp_path_factory.mktemp("runs") / "fashion-softmax"
-    config = resolve_config("softmax", "paper", overrides={"seed": 0, "dataset": "fashion-mnist"})
+    config = resolve_config("softmax", "softmax", overrides={"seed": 0, "dataset": "fashion-mnist"})
     train(config, fashion, run_dir=run_dir)
     # What training writes beside every run (the lead's training change); the same bytes if it already did.
     atomic_write_json(run_dir / ckpt.DATASET_FILE, fashion.record())
@@ -195,7 +195,7 @@ def _three_class_run(tmp_path: Path) -> tuple[Path, Dataset]:
     assert main(["data", "add", "pets", str(folder), "--classes", "cat,dog,bird", "--kind", "objects"]) == 0
     data = load_dataset("pets")
     run_dir = tmp_path / "run"
-    ckpt.write_run_config(run_dir, resolve_config("softmax", "paper", overrides={"dataset": "pets"}), {})
+    ckpt.write_run_config(run_dir, resolve_config("softmax", "softmax", overrides={"dataset": "pets"}), {})
     torch.manual_seed(0)
     model = create_model("softmax", num_classes=3)
     torch.nn.init.normal_(model.linear.weight)

@@ -37,7 +37,7 @@ from mnistlab.reader.abstention import AbstentionRule
 from mnistlab.reader.calibration import fit_calibration, read_calibration, write_calibration
 from mnistlab.reader.confidence import calibration_metrics
 from mnistlab.reader.prediction import predict_logits
-from mnistlab.recipes import RECIPES
+from mnistlab.recipes import RECIPES, task_of_recipe
 from mnistlab.runs.checkpoint import load_model, read_dataset_record, read_results, write_run_config
 from mnistlab.runs.record import exported_record, train_command
 from mnistlab.training.loop import train
@@ -75,7 +75,7 @@ def onnx_extra() -> None:
 
 
 def _recipe_of(model: str) -> tuple[str, str]:
-    return next((task, recipe) for (task, recipe), values in RECIPES.items() if values["model"] == model)
+    return next((task_of_recipe(name), name) for name, values in RECIPES.items() if values["model"] == model)
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +187,7 @@ def test_cli_exports_with_the_runs_own_test_accuracy(
     card = (run / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert f"**{report['test_accuracy']:.2%}** (" in card
     assert f"`{report['sha256']}`" in card
-    assert f"mnistlab train softmax --recipe paper --out {run}" in card
+    assert f"mnistlab train softmax --out {run}" in card
     assert "## Robustness" not in card
     rule = read_calibration(run)["rule"]
     assert f"- Temperature **{rule['temperature']:.4f}**, fitted on the {rule['fitted_on']} " in card

@@ -150,10 +150,8 @@ def test_training_never_imports_torch_dynamo() -> None:
         "data = dataset_from_arrays('toy', tuple('0123456789'), (images(300), labels(300)),"
         " (images(50), labels(50)), validation_size=50)\n"
         "for name in ('softmax', 'fast'):\n"
-        "    task = 'softmax' if name == 'softmax' else 'cnn'\n"
-        "    recipe = 'paper' if name == 'softmax' else name\n"
-        "    train(TrainConfig(**{**RECIPES[(task, recipe)], 'steps': 3, 'batch_size': 20}), data)\n"
-        "train(TrainConfig(**{**RECIPES[('cnn', 'paper')], 'steps': 2, 'batch_size': 20}), data)\n"
+        "    train(TrainConfig(**{**RECIPES[name], 'steps': 3, 'batch_size': 20}), data)\n"
+        "train(TrainConfig(**{**RECIPES['cnn'], 'steps': 2, 'batch_size': 20}), data)\n"
         "print('torch._dynamo' in sys.modules)\n"
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

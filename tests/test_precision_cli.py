@@ -22,7 +22,7 @@ def test_train_records_and_prints_the_precision(capsys, data_dir: Path, tmp_path
     argv += ["--threads", "1", "--data-dir", str(data_dir), "--out", str(tmp_path / "run")]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert out.startswith("softmax (paper, bf16), 20 steps")
+    assert out.startswith("softmax (softmax, bf16), 20 steps")
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["precision"] == runtime.describe_precision("bf16", "cpu")
     assert json.loads((tmp_path / "run" / "config.json").read_text())["config"]["precision"] == "bf16"

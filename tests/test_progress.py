@@ -20,7 +20,7 @@ def report(step: int, steps: int = 20_000) -> StepReport:
 
 def test_a_log_gets_tens_of_plain_lines_for_a_long_run() -> None:
     log = io.StringIO()
-    progress = StepProgress(20_000, "cnn (paper)", stream=log)
+    progress = StepProgress(20_000, "cnn (cnn)", stream=log)
     for step in range(100, 20_001, 100):  # the paper CNN reports every 100 steps: 200 reports
         r = report(step)
         progress.update(step, "loss 0.2500", format_eta(run_seconds_left(r, 50)))
@@ -28,8 +28,8 @@ def test_a_log_gets_tens_of_plain_lines_for_a_long_run() -> None:
     lines = log.getvalue().splitlines()
     assert "\r" not in log.getvalue() and len(lines) == MAX_LINES == 25
     # 20,000 / 25 = 800 steps apart; at 500 img/s and 50 images a step, 0.1 s a step: 19,200 steps left take 32 minutes.
-    assert lines[0] == "cnn (paper): step 800/20,000 | loss 0.2500 | ~32:00 left"
-    assert lines[-1] == "cnn (paper): step 20,000/20,000 | loss 0.2500 | ~0:00 left"
+    assert lines[0] == "cnn (cnn): step 800/20,000 | loss 0.2500 | ~32:00 left"
+    assert lines[-1] == "cnn (cnn): step 20,000/20,000 | loss 0.2500 | ~0:00 left"
 
 
 def test_the_last_step_is_always_logged_and_short_runs_log_each_report() -> None:

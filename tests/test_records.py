@@ -46,7 +46,7 @@ def test_validation_passes_are_every_eval_every_steps_and_after_the_last() -> No
 
 
 def test_run_flops_of_the_paper_softmax_match_the_closed_form() -> None:
-    config = resolve_config("softmax", "paper")  # 1,000 steps at batch 100, validated every 100
+    config = resolve_config("softmax", "softmax")  # 1,000 steps at batch 100, validated every 100
     out = run_flops(config, val_images=5000, test_images=10_000)
     forward = 2 * 784 * 10
     assert out["images_seen"] == 100_000 and out["validation_passes"] == 10

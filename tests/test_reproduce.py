@@ -244,15 +244,15 @@ def test_paper_experiments_use_the_paper_hyper_parameters() -> None:
 
 
 def test_beyond_paper_rows_follow_the_recipes(monkeypatch) -> None:
-    monkeypatch.delitem(RECIPES, ("cnn", "fast"), raising=False)
-    monkeypatch.delitem(RECIPES, ("cnn", "best"), raising=False)
-    monkeypatch.delitem(RECIPES, ("cnn", "robust"), raising=False)
+    monkeypatch.delitem(RECIPES, "fast", raising=False)
+    monkeypatch.delitem(RECIPES, "best", raising=False)
+    monkeypatch.delitem(RECIPES, "robust", raising=False)
     assert experiments.available_experiments() == (*experiments.PAPER_EXPERIMENTS, experiments.SOFTMAX_STEPS)
     with pytest.raises(UsageError, match="best"):
         experiments.available_experiments(best=True)
-    monkeypatch.setitem(RECIPES, ("cnn", "fast"), RECIPES[("cnn", "paper")])
-    monkeypatch.setitem(RECIPES, ("cnn", "best"), RECIPES[("cnn", "paper")])
-    monkeypatch.setitem(RECIPES, ("cnn", "robust"), RECIPES[("cnn", "paper")])
+    monkeypatch.setitem(RECIPES, "fast", RECIPES["cnn"])
+    monkeypatch.setitem(RECIPES, "best", RECIPES["cnn"])
+    monkeypatch.setitem(RECIPES, "robust", RECIPES["cnn"])
     extra = experiments.available_experiments(best=True)[4:]
     assert [(e.key, e.recipe, e.beyond_paper) for e in extra] == [
         ("cnn-fast", "fast", True),
@@ -305,7 +305,7 @@ def test_eta_from_reports_leaves_out_each_runs_start_up() -> None:
 def test_cli_quick_writes_the_report(tmp_path: Path, data_dir: Path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(experiments, "PAPER_EXPERIMENTS", TINY)
     monkeypatch.setattr(figures, "figure_specs", lambda *args: [])  # drawn in the tests above
-    monkeypatch.delitem(RECIPES, ("cnn", "fast"), raising=False)
+    monkeypatch.delitem(RECIPES, "fast", raising=False)
     out, data = tmp_path / "X", ["--data-dir", str(data_dir)]
     assert main(["reproduce", "--quick", "--only", "softmax-1k", "--out", str(out), *data]) == 0
     results = json.loads((out / "results.json").read_text())
@@ -436,8 +436,8 @@ def test_fashion_report_has_no_paper_column_but_the_publishers_reference(
     monkeypatch.setattr(report_results, "add_robustness", lambda *args: None)  # measured on MNIST above
     all_figures = figures.figure_specs  # the dataset's two figures; the runs' figures are drawn above
     monkeypatch.setattr(figures, "figure_specs", lambda *args: all_figures(*args)[:2])
-    monkeypatch.delitem(RECIPES, ("cnn", "fast"), raising=False)
-    monkeypatch.delitem(RECIPES, ("cnn", "robust"), raising=False)
+    monkeypatch.delitem(RECIPES, "fast", raising=False)
+    monkeypatch.delitem(RECIPES, "robust", raising=False)
     out = tmp_path / "fashion"
     args = [
         "reproduce",

@@ -79,7 +79,7 @@ def test_precision_throughput_alternates_and_reports_the_ratio_of_each_round(
         return [99.0] + [per] * (intervals - 2)
 
     monkeypatch.setattr(hardware, "engine_intervals", fake_intervals)
-    config = resolve_config("cnn", "paper")
+    config = resolve_config("cnn", "cnn")
     record = hardware.precision_throughput(
         config,
         None,  # type: ignore[arg-type]  # the fake engine reads no data

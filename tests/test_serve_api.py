@@ -161,8 +161,8 @@ def test_healthz(client: TestClient) -> None:
 def test_models_report_their_runs(client: TestClient, softmax_run: Path, cnn_run: Path) -> None:
     models = client.get("/api/models").json()["models"]
     assert [(m["name"], m["kind"], m["recipe"]) for m in models] == [
-        ("softmax", "softmax", "paper"),
-        ("cnn", "cnn", "paper"),
+        ("softmax", "softmax", "softmax"),
+        ("cnn", "cnn", "cnn"),
     ]
     for model, run_dir in zip(models, (softmax_run, cnn_run), strict=True):
         assert model["accuracy"] == read_results(run_dir)["test_accuracy"]
@@ -733,10 +733,10 @@ def test_serve_trains_what_it_needs_on_first_start(
     # The CNN is the reader that ships in the package; only the softmax (2 s) is trained.
     assert "no finished cnn run on mnist" in console and "serving the reader that ships" in console
     assert "no finished softmax run" in console and "training" in console
-    assert "\r" not in console and "softmax (paper): step 4/4 | loss " in console  # a log, not a bar
+    assert "\r" not in console and "softmax (softmax): step 4/4 | loss " in console  # a log, not a bar
     trained = latest_finished_runs(runs)
     assert set(trained) == {"softmax"}
-    assert read_results(trained["softmax"])["recipe"] == "paper"
+    assert read_results(trained["softmax"])["recipe"] == "softmax"
     with TestClient(captured["app"], base_url=LOCAL) as test_client:
         models = test_client.get("/api/models").json()["models"]
     assert [m["name"] for m in models] == ["softmax", "cnn"]
@@ -771,22 +771,22 @@ def test_serve_trains_a_cnn_where_no_reader_ships(
     assert "no finished softmax or cnn run" in capsys.readouterr().err
     trained = latest_finished_runs(runs, "fashion-mnist")
     assert set(trained) == {"softmax", "cnn"}
-    cnn_recipe = next((r for r in first_start.FIRST_START_CNN_RECIPES if ("cnn", r) in RECIPES), "paper")
+    cnn_recipe = next((r for r in first_start.FIRST_START_CNN_RECIPES if r in RECIPES), "cnn")
     assert read_results(trained["cnn"])["recipe"] == cnn_recipe
 
 
 def test_first_start_recipes() -> None:
     softmax, note = first_start.first_start_config("softmax")
-    assert (softmax.model, softmax.recipe, softmax.steps, note) == ("softmax", "paper", 1000, None)
+    assert (softmax.model, softmax.recipe, softmax.steps, note) == ("softmax", "softmax", 1000, None)
     cnn, note = first_start.first_start_config("cnn")
-    if ("cnn", "reader") in RECIPES:
+    if "reader" in RECIPES:
         assert cnn == resolve_config("cnn", "reader") and note is None and cnn.outlier_exposure > 0
-    elif ("cnn", "robust") in RECIPES:
+    elif "robust" in RECIPES:
         assert cnn == resolve_config("cnn", "robust") and note is None
-    elif ("cnn", "fast") in RECIPES:
+    elif "fast" in RECIPES:
         assert cnn == resolve_config("cnn", "fast") and note is None
     else:
-        assert (cnn.model, cnn.recipe, cnn.steps) == ("cnn", "paper", first_start.FALLBACK_CNN_STEPS)
+        assert (cnn.model, cnn.recipe, cnn.steps) == ("cnn", "cnn", first_start.FALLBACK_CNN_STEPS)
         assert note and "paper CNN" in note
 
 

@@ -113,7 +113,7 @@ def test_without_the_flag_nothing_of_tensorboard_is_imported(data_dir: Path, tmp
 def test_a_resumed_run_purges_what_its_killed_process_wrote_after_the_checkpoint(tmp_path: Path) -> None:
     from mnistlab.training.tensorboard import RunEvents
 
-    config = resolve_config("softmax", "paper")
+    config = resolve_config("softmax", "softmax")
     first = RunEvents(tmp_path, config)
     for step in (50, 100, 150):
         first.report(StepReport(step, 1000, 1.0, 0.5, 0.5, None, 1.0, 1.0))
@@ -134,4 +134,4 @@ def test_without_tensorboard_installed_the_flag_names_the_extra(monkeypatch) -> 
 
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if tensorboard were missing
     with pytest.raises(UsageError, match=r"pip install 'mnistlab\[tensorboard\]'"):
-        RunEvents(Path("unused"), resolve_config("softmax", "paper"))
+        RunEvents(Path("unused"), resolve_config("softmax", "softmax"))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistlab.errors import UsageError
-from mnistlab.recipes import canonical_model, recipe_defaults
+from mnistlab.recipes import canonical_model, canonical_recipe, recipe_defaults
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class TrainConfig:
     """Everything that decides the numbers a training run produces."""
 
     model: str = "softmax"
-    recipe: str = "paper"
+    recipe: str = "softmax"
     dataset: str = "mnist"
     steps: int = 1000
     batch_size: int = 100
@@ -130,11 +130,14 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
         """A config from its keys; a run's config.json from before `augmentations` replaced the
-        `augment` flag reads as the same augmentation (`augmentations_of`), and a model's old
-        name as its registered one (`recipes.OLD_MODEL_NAMES`)."""
+        `augment` flag reads as the same augmentation (`augmentations_of`), a model's old name
+        as its registered one (`recipes.OLD_MODEL_NAMES`), and the old "paper" recipe as its
+        task's paper recipe."""
         values = augmentations_of(values)
         if isinstance(values.get("model"), str):
             values["model"] = canonical_model(values["model"])
+        if isinstance(values.get("recipe"), str):
+            values["recipe"] = canonical_recipe(values["recipe"], str(values.get("model", cls.model)))
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -206,11 +209,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 def resolve_config(
     task: str,
-    recipe: str = "paper",
+    recipe: str | None = None,
     file_values: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> TrainConfig:
-    """Defaults of `recipe` for `task`, then the config file, then flags (None = not given)."""
+    """Defaults of `recipe` (None: the task's paper recipe), then the config file, then flags
+    (None = not given)."""
     values = recipe_defaults(task, recipe)
     file_values = file_values or {}
     if (
@@ -223,7 +227,7 @@ def resolve_config(
         names = ", ".join(f'"{a}"' for a in values["augmentations"])
         raise UsageError(
             f"The config key augment is gone: write augmentations = [] for no augmentation, "
-            f"or keep recipe {recipe}'s augmentations = [{names}] by removing augment."
+            f"or keep recipe {values['recipe']}'s augmentations = [{names}] by removing augment."
         )
     values.update(file_values)  # `augment` is read with the recipe's augmentations (from_dict)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})

@@ -11,11 +11,13 @@ from typing import Any
 
 from mnistlab.errors import UsageError
 
-# (task, recipe) -> defaults. A task is what the user asks to train ("softmax", "cnn");
-# the recipe picks the registered model and its hyper-parameters.
-RECIPES: dict[tuple[str, str], dict[str, Any]] = {
+# Recipe name -> defaults. The recipe picks the registered model and its hyper-parameters; the
+# task (what `mnistlab train TASK` trains) follows from the model: `task_of_recipe`. Each task's
+# paper recipe carries the task's name, so `mnistlab train softmax` and `mnistlab train cnn` are
+# the paper's two models.
+RECIPES: dict[str, dict[str, Any]] = {
     # The paper / TensorFlow "MNIST for ML Beginners": zero init, SGD 0.5, batch 100.
-    ("softmax", "paper"): dict(
+    "softmax": dict(
         model="softmax",
         steps=1000,
         batch_size=100,
@@ -25,7 +27,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
         log_every=50,
     ),
     # The paper / "Deep MNIST for Experts": Adam 1e-4, batch 50, 20,000 steps.
-    ("cnn", "paper"): dict(
+    "cnn": dict(
         model="cnn",
         steps=20_000,
         batch_size=50,
@@ -38,7 +40,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     # Beyond the paper: a small batch-norm CNN, one-cycle SGD, 3 epochs, validated only at
     # the end. Chosen on the validation split; >= 99.27 % test in < 60 s on 2 cores
     # (`mnistlab bench`). `--steps 215` (1 epoch) aims at 99.0 % in < 20 s.
-    ("cnn", "fast"): dict(
+    "fast": dict(
         model="cnn_bn",
         model_options={"widths": [16, 32, 64]},
         steps=645,
@@ -55,7 +57,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     # The best single model: two convolutions per block, random affine augmentation and a
     # longer one-cycle schedule (~14 min fp32 on a 2-core EPYC, 4 min 48 s bf16 on the 2-core
     # Xeon with AMX: docs/records.md); `mnistlab ensemble` averages several.
-    ("cnn", "best"): dict(
+    "best": dict(
         model="cnn_bn_deep",
         model_options={"widths": [32, 64, 128], "dropout": 0.2},
         steps=4300,  # 10 epochs at batch 128
@@ -80,8 +82,8 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
 # clean accuracy and added nothing to the mean over corruptions there; 6 epochs beat 4 on
 # validation, clean 99.27 vs 99.22 % and corrupted 96.63 vs 96.58 % (means of seeds 0-2,
 # 1 thread, 2-core AMD EPYC, torch 2.13.0; issue 13).
-RECIPES[("cnn", "robust")] = {
-    **RECIPES[("cnn", "fast")],
+RECIPES["robust"] = {
+    **RECIPES["fast"],
     "model": "cnn_bn_ink",
     "steps": 1290,  # 6 epochs at batch 256
     "eval_every": 1290,
@@ -96,8 +98,8 @@ RECIPES[("cnn", "robust")] = {
 # on the energy of its digit log-probabilities. Chosen on validation only (MNIST's validation
 # split, the negatives and pen-written digits of held-out fonts and shapes, the UCI digits)
 # against outlier exposure, objectosphere and seven variants of itself: docs/reader.md.
-RECIPES[("cnn", "reader")] = {
-    **RECIPES[("cnn", "fast")],
+RECIPES["reader"] = {
+    **RECIPES["fast"],
     "model_options": {"widths": [32, 64, 128]},
     "steps": 1290,  # 6 epochs at batch 256
     "eval_every": 1290,
@@ -126,16 +128,16 @@ RECIPES[("cnn", "reader")] = {
 # 94.22 %; averaging each image's prediction with its mirror's gave -0.12 / +0.16 points,
 # so it is not used. The epoch counts did not separate on validation; 20 were kept because
 # their three seeds are the ones measured (README, "Datasets").
-RECIPES[("cnn", "fashion")] = {
-    **RECIPES[("cnn", "best")],
+RECIPES["fashion"] = {
+    **RECIPES["best"],
     "augmentations": ("flip", "shift", "erase"),
     "steps": 8600,  # 20 epochs at batch 128
     "eval_every": 1720,
 }
 
 # Few training FLOPs to 99.0 / 99.27 % (issue 25; models/sprint.py), chosen on validation: docs/speed.md
-RECIPES[("cnn", "sprint")] = {
-    **RECIPES[("cnn", "fast")],
+RECIPES["sprint"] = {
+    **RECIPES["fast"],
     "model": "cnn_unpadded",
     "model_options": {"widths": [16, 32], "hidden": 128},
     "steps": 250,
@@ -145,8 +147,8 @@ RECIPES[("cnn", "sprint")] = {
     "warmup_fraction": 0.392,
     "label_smoothing": 0.113,
 }
-RECIPES[("cnn", "sprint_long")] = {
-    **RECIPES[("cnn", "sprint")],
+RECIPES["sprint_long"] = {
+    **RECIPES["sprint"],
     "steps": 645,
     "eval_every": 645,
     "lr": 0.626,
@@ -160,10 +162,15 @@ RECIPES[("cnn", "sprint_long")] = {
 # Recipes no measured result justifies any longer, and the recipe that replaces each.
 # fashion_wide (the fashion recipe at widths 48/96/192 for 15 epochs): its test median, 93.88 %
 # over seeds 0-2, is no better than fashion's 93.89 % (docs/records.md keeps its runs).
-RETIRED: dict[tuple[str, str], tuple[str, str]] = {
-    ("cnn", "fashion_wide"): ("fashion", "its test accuracy was no better than fashion's"),
+RETIRED: dict[str, tuple[str, str]] = {
+    "fashion_wide": ("fashion", "its test accuracy was no better than fashion's"),
 }
 
+# What `mnistlab train` trains, each by its paper recipe unless --recipe names another.
+TASKS = ("cnn", "softmax")
+# Before recipes had flat names both paper recipes were "paper"; run folders and studies of that
+# time say so, and `--recipe paper` still means the task's paper recipe.
+OLD_PAPER_NAME = "paper"
 
 # Models are named by architecture. Older run folders name theirs after the recipe that trained
 # it, in config.json, state.json and the weights (the shipped reader's files, whose hashes are
@@ -181,26 +188,43 @@ def canonical_model(name: str) -> str:
     return OLD_MODEL_NAMES.get(name, name)
 
 
+def canonical_recipe(recipe: str, model: str) -> str:
+    """The recipe's flat name: an older run's "paper" is its task's paper recipe."""
+    if recipe == OLD_PAPER_NAME:
+        return "softmax" if canonical_model(model) == "softmax" else "cnn"
+    return recipe
+
+
+def task_of_recipe(recipe: str) -> str:
+    """The task a recipe trains: "softmax" for the regression, "cnn" for every network."""
+    return "softmax" if RECIPES[recipe]["model"] == "softmax" else "cnn"
+
+
 def task_of(model: str, recipe: str) -> str | None:
-    """The task ("softmax", "cnn", ...) whose `recipe` trains the registered `model` (or the name an
-    older run gave it), if any."""
-    for (task, name), defaults in RECIPES.items():
-        if name == recipe and defaults.get("model") == canonical_model(model):
-            return task
+    """The task whose `recipe` trains the registered `model` (or the name an older run gave it),
+    if any."""
+    recipe = canonical_recipe(recipe, model)
+    if recipe in RECIPES and RECIPES[recipe]["model"] == canonical_model(model):
+        return task_of_recipe(recipe)
     return None
 
 
 def recipe_names(task: str) -> list[str]:
-    return sorted(recipe for t, recipe in RECIPES if t == task)
+    return sorted(name for name in RECIPES if task_of_recipe(name) == task)
 
 
-def recipe_defaults(task: str, recipe: str) -> dict[str, Any]:
-    if (task, recipe) in RETIRED:
-        replacement, why = RETIRED[(task, recipe)]
-        raise UsageError(
-            f"Recipe {recipe!r} for {task!r} is retired ({why}); use --recipe {replacement} instead."
-        )
-    if (task, recipe) not in RECIPES:
+def recipe_defaults(task: str, recipe: str | None = None) -> dict[str, Any]:
+    """The defaults of `recipe` (None or "paper": the task's paper recipe), which must train `task`."""
+    recipe = task if recipe in (None, OLD_PAPER_NAME) else recipe
+    if recipe in RETIRED:
+        replacement, why = RETIRED[recipe]
+        raise UsageError(f"Recipe {recipe!r} is retired ({why}); use --recipe {replacement} instead.")
+    if recipe not in RECIPES:
         known = ", ".join(recipe_names(task)) or "none"
         raise UsageError(f"No recipe {recipe!r} for {task!r}; known recipes: {known}.")
-    return {"recipe": recipe, **RECIPES[(task, recipe)]}
+    if task_of_recipe(recipe) != task:
+        raise UsageError(
+            f"Recipe {recipe!r} trains a {task_of_recipe(recipe)}, not a {task}; "
+            f"run mnistlab train {task_of_recipe(recipe)} --recipe {recipe}."
+        )
+    return {"recipe": recipe, **RECIPES[recipe]}

@@ -35,7 +35,7 @@ from mnistlab.models import create_model
 
 PRECISIONS = ("fp32", "bf16")
 # Benchmark name -> (task, recipe): the paper's two models and the fast recipe's CNN.
-MODELS = {"softmax": ("softmax", "paper"), "cnn": ("cnn", "paper"), "cnn_fast": ("cnn", "fast")}
+MODELS = {"softmax": ("softmax", "softmax"), "cnn": ("cnn", "cnn"), "cnn_fast": ("cnn", "fast")}
 PARITY_TARGET = 0.9927  # the paper CNN's accuracy, which the fast recipe's full schedule aims at
 
 

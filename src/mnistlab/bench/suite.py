@@ -113,7 +113,7 @@ def run_bench(
     intervals = {"softmax": plan.softmax_interval, "cnn": plan.cnn_interval}
     for task in ("softmax", "cnn") if "throughput" in plan.sections else ():
         say(f"training throughput: {task} (paper recipe) vs. DataLoader reference")
-        config = dataclasses.replace(resolve_config(task, "paper"), precision=plan.precision)
+        config = dataclasses.replace(resolve_config(task), precision=plan.precision)
         record["training"][task] = compare_training(
             config, data, interval=intervals[task], rounds=plan.rounds, device=device
         )

@@ -23,7 +23,7 @@ from mnistlab.commands.progress import StepProgress, format_eta, run_seconds_lef
 from mnistlab.commands.tensorboard_flag import add_tensorboard_arg, end_events, run_events
 from mnistlab.config import TrainConfig, read_config_file
 from mnistlab.errors import UsageError
-from mnistlab.recipes import RECIPES
+from mnistlab.recipes import RECIPES, TASKS
 from mnistlab.runs.progress import restart_note
 from mnistlab.runs.record import new_run, resumed_run
 from mnistlab.runtime import describe_runtime, resolve_device, set_threads
@@ -33,7 +33,6 @@ from mnistlab.training.loop import train
 from mnistlab.training.result import StepReport
 from mnistlab.training.strategy import Strategy
 
-TASKS = sorted({task for task, _ in RECIPES})
 # Flags that change the numbers; with --resume they come from the run's config instead.
 CONFIG_FLAGS = ("steps", "batch_size", "lr", "seed", "eval_every", "dataset", "precision")
 
@@ -43,7 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train", help="train a model (softmax: the paper's regression; cnn: its deep net)"
     )
     p.add_argument("task", choices=TASKS, help="what to train")
-    p.add_argument("--recipe", default="paper", help="hyper-parameter recipe (default: paper)")
+    p.add_argument(
+        "--recipe",
+        metavar="NAME",
+        help=f"hyper-parameter recipe, one of {', '.join(RECIPES)} (default: the task's, the paper's)",
+    )
     p.add_argument("--config", metavar="FILE", help="TOML or JSON file of config keys (flags win)")
     p.add_argument("--steps", type=int, metavar="N", help="optimisation steps")
     p.add_argument("--batch-size", type=int, metavar="B")
@@ -54,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out",
         metavar="RUN_DIR",
-        help="run directory (default: runs/<task>-<recipe>-s<seed>-<time>)",
+        help="run directory (default: runs/<recipe>-s<seed>-<time>)",
     )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run where it stopped")
     add_tensorboard_arg(p)

@@ -31,7 +31,7 @@ class Experiment:
     key: str  # names the run folders and the row in results.json
     title: str
     task: str
-    recipe: str = "paper"
+    recipe: str | None = None  # None: the task's paper recipe
     overrides: Mapping[str, Any] = field(default_factory=dict)
     paper_accuracy: float | None = None  # a fraction; None for rows beyond the paper
     quick_steps: int | None = None  # steps under --quick; None leaves the row out of --quick
@@ -149,13 +149,13 @@ def available_experiments(
     The robust recipe models pen strokes, so only datasets of digits get its row.
     """
     rows = [*PAPER_EXPERIMENTS, SOFTMAX_STEPS]
-    if ("cnn", "fast") in RECIPES:
+    if "fast" in RECIPES:
         rows.append(Experiment("cnn-fast", "Fast CNN recipe", "cnn", "fast", beyond_paper=True))
-    if ("cnn", "robust") in RECIPES and image_kind == "digits":
+    if "robust" in RECIPES and image_kind == "digits":
         rows.append(Experiment("cnn-robust", "Robust CNN recipe", "cnn", "robust", beyond_paper=True))
     if best:
         recipe, title = TUNED_RECIPES.get(dataset, ("best", "Best CNN recipe"))
-        if ("cnn", recipe) not in RECIPES:
+        if recipe not in RECIPES:
             raise UsageError(f"--best needs the {recipe!r} CNN recipe, which this install does not have.")
         rows.append(Experiment(f"cnn-{recipe}", title, "cnn", recipe, beyond_paper=True))
     if ablations:

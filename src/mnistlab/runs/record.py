@@ -59,7 +59,9 @@ def train_command(
     defaults = resolve_config(task, config.recipe).to_dict()
     wanted = config.to_dict()
     changed = {k: v for k, v in wanted.items() if v != defaults[k]}
-    argv = ["mnistlab", "train", task, "--recipe", config.recipe]
+    argv = ["mnistlab", "train", task]
+    if config.recipe != task:  # a task's own name is its paper recipe, the default
+        argv += ["--recipe", config.recipe]
     for key in TRAIN_FLAGS:
         if key in changed:
             argv += [f"--{key.replace('_', '-')}", str(changed.pop(key))]
@@ -69,21 +71,21 @@ def train_command(
     return TrainCommand(tuple(argv), changed or None)
 
 
-def default_run_dir(task: str, config: TrainConfig, root: Path | str = "runs") -> Path:
-    """ROOT/<task>-<recipe>-s<seed>-<local time>: the folder of a new run that names none."""
-    return Path(root) / f"{task}-{config.recipe}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+def default_run_dir(config: TrainConfig, root: Path | str = "runs") -> Path:
+    """ROOT/<recipe>-s<seed>-<local time>: the folder of a new run that names none."""
+    return Path(root) / f"{config.recipe}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def new_run(
     task: str,
-    recipe: str,
+    recipe: str | None,
     file_values: Mapping[str, Any],
     overrides: Mapping[str, Any],
     out: Path | str | None,
 ) -> tuple[TrainConfig, Path]:
     """The config of a new run (recipe, then file values, then overrides) and its folder, still empty."""
     config = resolve_config(task, recipe, file_values, overrides)
-    run_dir = Path(out) if out else default_run_dir(task, config)
+    run_dir = Path(out) if out else default_run_dir(config)
     if has_checkpoint(run_dir):
         raise UsageError(
             f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, or another --out."
@@ -95,7 +97,7 @@ def resumed_run(run_dir: Path | str, task: str) -> tuple[TrainConfig, Path]:
     """The config and folder of an interrupted run of `task`, to continue where it stopped."""
     run_dir = require_run_dir(run_dir)
     config, _ = read_run_config(run_dir)
-    if (task, config.recipe) in RETIRED:  # started before its recipe was retired: it keeps its config
+    if config.recipe in RETIRED:  # started before its recipe was retired: it keeps its config
         return config, run_dir
     if config.model != resolve_config(task, config.recipe).model:
         raise UsageError(

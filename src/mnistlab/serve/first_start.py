@@ -36,11 +36,11 @@ FIRST_START_CNN_RECIPES = ("reader", "robust", "fast")
 def first_start_config(task: str) -> tuple[TrainConfig, str | None]:
     """The recipe a first start trains for `task`, and a note when it is a stand-in."""
     if task != "cnn":
-        return resolve_config(task, "paper"), None
+        return resolve_config(task), None
     for recipe in FIRST_START_CNN_RECIPES:
-        if ("cnn", recipe) in RECIPES:
+        if recipe in RECIPES:
             return resolve_config("cnn", recipe), None
-    config = resolve_config("cnn", "paper", overrides={"steps": FALLBACK_CNN_STEPS, "eval_every": 500})
+    config = resolve_config("cnn", overrides={"steps": FALLBACK_CNN_STEPS, "eval_every": 500})
     return config, f"no fast CNN recipe here, so the paper CNN for {FALLBACK_CNN_STEPS:,} steps"
 
 
@@ -83,7 +83,7 @@ def first_start_run(task: str, dataset: str, runs_dir: Path | str) -> FirstStart
     """The run a first start trains for `task` on `dataset`, in a new folder of `runs_dir`."""
     config, note = first_start_config(task)
     config = dataclasses.replace(config, dataset=dataset)
-    return FirstStartRun(task, config, note, Path(runs_dir) / default_run_dir(task, config).name)
+    return FirstStartRun(task, config, note, Path(runs_dir) / default_run_dir(config).name)
 
 
 def train_first_start(

@@ -7,7 +7,7 @@ A space names a base recipe (`[study] task`, `recipe`), values every trial share
 
     [study]
     task = "softmax"
-    recipe = "paper"
+    recipe = "softmax"              # default: the task's (paper) recipe
     objectives = ["val_accuracy"]   # a second, "train_seconds" or "train_flops", gives a Pareto front
     sampler = "tpe"                 # "tpe" | "random" | "nsga2"
     pruner = "median"               # "median" | "none" (two objectives: none)
@@ -172,7 +172,7 @@ def parse_space(values: Mapping[str, Any], source: str) -> Space:
     pruner = study.get("pruner", "median" if len(objectives) == 1 else "none")
     space = Space(
         task=str(study.get("task", "")),
-        recipe=str(study.get("recipe", "paper")),
+        recipe=str(study.get("recipe", study.get("task", ""))),
         objectives=objectives,
         sampler=_choice(study.get("sampler", "tpe"), SAMPLERS, "sampler", source),
         pruner=_choice(pruner, PRUNERS, "pruner", source),
