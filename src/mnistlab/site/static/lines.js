@@ -1,0 +1,82 @@
+// The line reader's side of the page: its input from the pad's ink, and the greedy CTC decoding
+// of its output, both as its exported metadata `mnistlab_line` describes them:
+//   ink (light on dark, 0..255, background 0) -> cropped to ink > 0 -> scaled by
+//   s = (ink_rows[1] - ink_rows[0]) / crop height (20 px; width max(1, round(w s))) with exact
+//   area averaging -> a zero canvas `height` (32) rows tall with the ink on rows ink_rows
+//   (6..25) and `pad` (8) empty columns each side -> divided by its maximum;
+//   log_probs (T, C): argmax per column, repeats collapsed, blanks dropped; any "not a digit"
+//   symbol refuses the line; a digit's confidence is the largest softmax(log_probs / T) of its
+//   class over its columns; the line abstains when the least confident digit is under the
+//   rule's threshold.
+"use strict";
+
+import { inkBox, cropOf, resample, roundHalfEven } from "./layout.js";
+
+// Cleaned ink (Float64Array, width x height) -> {data: Float32Array(height * W), width: W}.
+export function lineInput(ink, width, height, record) {
+  const box = inkBox(ink, width, height);
+  if (box === null) return null;
+  const [rowTop, rowEnd] = record.ink_rows;
+  const inkHeight = rowEnd - rowTop;
+  const h = box[3] - box[1];
+  const w = box[2] - box[0];
+  const scale = inkHeight / h;
+  const nw = Math.max(1, roundHalfEven(w * scale));
+  let crop = cropOf(Float64Array.from(ink), width, box);
+  if (h !== inkHeight || nw !== w) crop = resample(crop, h, w, inkHeight, nw, true);
+  const W = nw + 2 * record.pad;
+  const data = new Float32Array(record.height * W);
+  let peak = 0;
+  for (const v of crop) if (v > peak) peak = v;
+  for (let y = 0; y < inkHeight; y++) {
+    for (let x = 0; x < nw; x++) data[(rowTop + y) * W + record.pad + x] = peak > 0 ? crop[y * nw + x] / peak : 0;
+  }
+  return { data, width: W };
+}
+
+// log_probs: Float32Array (T * C), row-major. Returns {text, digits: [{symbol, confidence,
+// columns: [first, last]}], refused, abstain, minConfidence, reason}.
+export function ctcDecode(logProbs, T, C, record) {
+  const temperature = record.temperature;
+  const blank = record.blank;
+  const symbols = record.symbols;
+  const digits = [];
+  let previous = -1;
+  let refused = false;
+  for (let t = 0; t < T; t++) {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (logProbs[t * C + c] > logProbs[t * C + best]) best = c;
+    // softmax(log_probs[t] / T) of the column's best class, in doubles
+    let top = -Infinity;
+    for (let c = 0; c < C; c++) top = Math.max(top, logProbs[t * C + c] / temperature);
+    let total = 0;
+    for (let c = 0; c < C; c++) total += Math.exp(logProbs[t * C + c] / temperature - top);
+    const p = Math.exp(logProbs[t * C + best] / temperature - top) / total;
+    if (best !== previous && best !== blank) {
+      const symbol = symbols[best];
+      if (!/^[0-9]$/.test(symbol)) refused = true;
+      digits.push({ symbol, index: best, confidence: p, columns: [t, t] });
+    } else if (best === previous && best !== blank) {
+      const last = digits[digits.length - 1];
+      last.confidence = Math.max(last.confidence, p);
+      last.columns[1] = t;
+    }
+    previous = best;
+  }
+  const minConfidence = digits.length ? Math.min(...digits.map((d) => d.confidence)) : 0;
+  const threshold = record.rule?.threshold ?? null;
+  let reason = null;
+  if (refused) reason = "not a digit: a symbol of the line is not one of the digits";
+  else if (!digits.length) reason = "not a digit: no digit found in the line";
+  else if (threshold !== null && minConfidence < threshold) {
+    reason = `unsure: the least confident digit is at ${minConfidence.toFixed(3)}, under the threshold ${threshold.toFixed(3)}`;
+  }
+  return {
+    text: digits.filter((d) => /^[0-9]$/.test(d.symbol)).map((d) => d.symbol).join(""),
+    digits,
+    refused,
+    abstain: reason !== null,
+    minConfidence,
+    reason,
+  };
+}
