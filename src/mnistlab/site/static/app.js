@@ -65,6 +65,7 @@ function padPoint(event) {
 pad.addEventListener("pointerdown", (event) => {
   event.preventDefault();
   pad.setPointerCapture(event.pointerId);
+  pad.dataset.pointer = event.pointerType; // mouse, pen or touch: the tests check which arrived
   drawing = true;
   drawn = true;
   const [x, y] = padPoint(event);
