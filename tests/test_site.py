@@ -429,3 +429,78 @@ def test_touch_on_a_phone(browser: object, page_dir: Path, reader: object) -> No
     finally:
         context.close()
         server.stop()
+
+
+def _area(m: int, n: int) -> np.ndarray:
+    """Exact area averaging from m pixels to n, either way (the line reader's resampling)."""
+    k, i = np.arange(n)[:, None], np.arange(m)[None, :]
+    return np.clip(np.minimum((k + 1) * m, (i + 1) * n) - np.maximum(k * m, i * n), 0, None) / m
+
+
+LINE = {
+    "height": 32,
+    "ink_rows": [6, 26],
+    "pad": 8,
+    "blank": 0,
+    "symbols": ["", *"0123456789", "not a digit"],
+    "temperature": 1.5,
+    "rule": {"score": "min_confidence", "threshold": 0.6},
+    "stride": 4,
+}
+
+
+def _log_probs(columns: list[int], sure: float = 0.97) -> list[float]:
+    """T x 12 log-probabilities whose argmax per column is `columns`."""
+    rows = np.full((len(columns), 12), (1 - sure) / 11)
+    rows[np.arange(len(columns)), columns] = sure
+    return np.log(rows).ravel().tolist()
+
+
+def test_number_mode_functions_and_weights_in_the_browser(browser: object, page_dir: Path) -> None:
+    """`lineInput` and `ctcDecode` (number mode, against the line reader's contract) and the
+    resampling weights of layout.js, on hand-made inputs against numpy."""
+    from mnistlab.data.layout import weights
+
+    server = Static(page_dir)
+    context = browser.new_context()
+    try:
+        page = _guarded(context, server.url, [])
+        page.goto(server.url)
+        for m, n in [(3, 7), (8, 20), (20, 20), (280, 20), (37, 13), (1, 5)]:
+            found = page.evaluate(
+                "async ([m, n]) => { const { weights } = await import('./layout.js');"
+                " return weights(m, n).map(({ start, w }) => { const row = new Array(m).fill(0);"
+                " w.forEach((v, j) => (row[start + j] = v)); return row; }); }",
+                [m, n],
+            )
+            assert np.allclose(found, weights(m, n), atol=1e-15), (m, n)
+        # lineInput: a 30 x 45 ink block with a gradient -> rows 6..25, 8 columns of margin each side.
+        ink = np.zeros((50, 70))
+        ink[10:40, 5:50] = np.linspace(10, 255, 45)[None, :]
+        got = page.evaluate(
+            "async ([ink, w, h, record]) => { const { lineInput } = await import('./lines.js');"
+            " const r = lineInput(Float64Array.from(ink), w, h, record); return [Array.from(r.data), r.width]; }",
+            [ink.ravel().tolist(), 70, 50, LINE],
+        )
+        width = round(45 * 20 / 30) + 16
+        expected = np.zeros((32, width))
+        expected[6:26, 8:-8] = _area(30, 20) @ ink[10:40, 5:50] @ _area(45, width - 16).T
+        expected /= expected.max()
+        assert got[1] == width and np.allclose(np.array(got[0]).reshape(32, width), expected, atol=1e-6)
+        # ctcDecode: repeats collapse, blanks separate, "not a digit" refuses, unsure abstains.
+        decode = "async ([lp, T, record]) => (await import('./lines.js')).ctcDecode(Float32Array.from(lp), T, 12, record)"
+        line = page.evaluate(decode, [_log_probs(c := [0, 2, 2, 0, 3, 0, 3, 3, 0, 10]), len(c), LINE])
+        assert (line["text"], line["abstain"], line["refused"]) == ("1229", False, False)
+        assert [d["columns"] for d in line["digits"]] == [[1, 2], [4, 4], [6, 7], [9, 9]]
+        p = np.exp(np.log(0.97) / 1.5) / np.exp(np.log(np.array([0.97] + [0.03 / 11] * 11)) / 1.5).sum()
+        assert math.isclose(line["minConfidence"], p, rel_tol=1e-6)
+        refused = page.evaluate(decode, [_log_probs(c := [0, 2, 11, 11, 0, 3]), len(c), LINE])
+        assert refused["refused"] and refused["abstain"] and refused["reason"].startswith("not a digit")
+        unsure = page.evaluate(decode, [_log_probs(c := [4, 0, 5], sure=0.3), len(c), LINE])
+        assert unsure["text"] == "34" and unsure["abstain"] and not unsure["refused"]
+        empty = page.evaluate(decode, [_log_probs([0, 0, 0]), 3, LINE])
+        assert empty["abstain"] and empty["digits"] == []
+        assert page._site_errors == []
+    finally:
+        context.close()
+        server.stop()
