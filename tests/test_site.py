@@ -143,6 +143,7 @@ def test_damaged_runtime_unwritable_folder_and_unexportable_model(
     out = tmp_path / "page"
     out.mkdir()
     (out / "kept.txt").write_text("an earlier page")
+    (out / "site.json").write_text("{}")  # what marks a folder as a page `mnistlab site` made
     damaged = tmp_path / "damaged.tgz"
     damaged.write_bytes(FAKE[:-100])
     assert "SHA-512 differs" in _one_line_failure(capsys, ["site", str(out), "--runtime", str(damaged)])
@@ -153,6 +154,12 @@ def test_damaged_runtime_unwritable_folder_and_unexportable_model(
     assert "Cannot write the page" in _one_line_failure(
         capsys, ["site", str(blocker / "page"), "--runtime", str(damaged)]
     )
+    # A folder that is not an earlier page (a run, say) is never replaced.
+    run_like = tmp_path / "run"
+    run_like.mkdir()
+    (run_like / "config.json").write_text("{}")
+    refused = _one_line_failure(capsys, ["site", str(run_like), "--runtime", str(damaged)])
+    assert "not a page made by `mnistlab site`" in refused
     # A model that does not export: the runtime passes (a fake one with its own hash), then the export fails.
     import mnistlab.export.onnx as onnx_export
     import mnistlab.site.build as build
@@ -173,8 +180,9 @@ def test_damaged_runtime_unwritable_folder_and_unexportable_model(
     with pytest.raises(ExportError):
         build_site(None, out, runtime=good)
     # The earlier page is untouched and no staging folder is left beside it.
-    assert [p.name for p in out.iterdir()] == ["kept.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "damaged.tgz", "fake.tgz", "page"]
+    assert sorted(p.name for p in out.iterdir()) == ["kept.txt", "site.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "damaged.tgz", "fake.tgz", "page", "run"]
+    assert [p.name for p in run_like.iterdir()] == ["config.json"]
 
 
 # -- the page in Chromium ------------------------------------------------------------------
@@ -322,15 +330,17 @@ def python_answer(reader: object, png: bytes) -> tuple[np.ndarray | None, str]:
     return digit.image, "abstain" if digit.reading.abstain else reader.classes[digit.reading.prediction.label]
 
 
-def page_answer(page: object) -> tuple[np.ndarray | None, str, float, bytes]:
-    answer = page.evaluate("mnistlab.settled()")
-    png = base64.b64decode(
-        page.evaluate("document.getElementById('pad').toDataURL('image/png')").split(",", 1)[1]
+def page_answer(page: object) -> tuple[np.ndarray | None, str, float, bytes, str]:
+    """The page's answer for what its pad shows now, and the pad's PNG (one round trip)."""
+    both = page.evaluate(
+        "async () => [await mnistlab.settled(), document.getElementById('pad').toDataURL('image/png'),"
+        " document.getElementById('reason').textContent]"
     )
+    answer, png, reason = both[0], base64.b64decode(both[1].split(",", 1)[1]), both[2]
     if answer is None or answer["kind"] == "blank":
-        return None, "blank", math.nan, png
+        return None, "blank", math.nan, png, reason
     verdict = "abstain" if answer["abstain"] else str(answer["label"])
-    return np.array(answer["image"], dtype=np.uint8).reshape(28, 28), verdict, answer["ms"], png
+    return np.array(answer["image"], dtype=np.uint8).reshape(28, 28), verdict, answer["ms"], png, reason
 
 
 @pytest.fixture(scope="module")
@@ -355,13 +365,18 @@ def test_the_page_reads_what_predict_reads(browser: object, page_dir: Path, read
             draw(page, strokes, pen)
             results.append((name, *page_answer(page)))
         verdicts, timings = {}, []
-        for name, image, verdict, ms, png in results:
+        for name, image, verdict, ms, png, reason in results:
             expected_image, expected = python_answer(reader, png)
             assert verdict == expected, f"{name}: the page says {verdict}, predict {expected}"
             if image is not None:
                 diff = np.abs(image.astype(int) - expected_image.astype(int)).max()
                 assert diff <= 2, f"{name}: a pixel of the 28x28 differs by {diff}/255"
                 timings.append(ms)
+            if verdict == "abstain":  # worded as predict words it: "not a digit: energy -1.234 is below ..."
+                assert (
+                    reason.startswith(f"{reader.refusal}: {reader.rule.score} ")
+                    and "below the threshold" in reason
+                )
             verdicts[name] = verdict
         assert len(results) >= 50 and len(timings) >= 45
         assert "abstain" in verdicts.values() and len({v for v in verdicts.values()} - {"abstain"}) >= 8
@@ -391,7 +406,7 @@ def test_offline_after_one_visit(browser: object, page_dir: Path, reader: object
         page.reload()
         page.evaluate("mnistlab.ready")
         draw(page, DIGITS["7"], 24)
-        image, verdict, _, png = page_answer(page)
+        image, verdict, _, png, _ = page_answer(page)
         assert (verdict, image is not None) == (python_answer(reader, png)[1], True)
         assert page._site_errors == [] and outside == []
     finally:
@@ -421,7 +436,7 @@ def test_touch_on_a_phone(browser: object, page_dir: Path, reader: object) -> No
             for point in points[1:]:
                 cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
             cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-        image, verdict, _, png = page_answer(page)
+        image, verdict, _, png, _ = page_answer(page)
         assert page.evaluate("document.getElementById('pad').dataset.pointer") == "touch"
         expected_image, expected = python_answer(reader, png)
         assert verdict == expected and np.abs(image.astype(int) - expected_image.astype(int)).max() <= 2
@@ -458,22 +473,23 @@ def _log_probs(columns: list[int], sure: float = 0.97) -> list[float]:
 
 def test_number_mode_functions_and_weights_in_the_browser(browser: object, page_dir: Path) -> None:
     """`lineInput` and `ctcDecode` (number mode, against the line reader's contract) and the
-    resampling weights of layout.js, on hand-made inputs against numpy."""
-    from mnistlab.data.layout import weights
+    resampling weights of layout.js (Lanczos for digits, area averaging for lines) against Python."""
+    from mnistlab.data.layout import lanczos_weights
 
     server = Static(page_dir)
     context = browser.new_context()
     try:
         page = _guarded(context, server.url, [])
         page.goto(server.url)
-        for m, n in [(3, 7), (8, 20), (20, 20), (280, 20), (37, 13), (1, 5)]:
-            found = page.evaluate(
-                "async ([m, n]) => { const { weights } = await import('./layout.js');"
-                " return weights(m, n).map(({ start, w }) => { const row = new Array(m).fill(0);"
-                " w.forEach((v, j) => (row[start + j] = v)); return row; }); }",
-                [m, n],
-            )
-            assert np.allclose(found, weights(m, n), atol=1e-15), (m, n)
+        table = (
+            "async ([name, m, n]) => { const module = await import('./layout.js');"
+            " return module[name](m, n).map(({ start, w }) => { const row = new Array(m).fill(0);"
+            " w.forEach((v, j) => (row[start + j] = v)); return row; }); }"
+        )
+        for m, n in [(3, 7), (8, 20), (20, 20), (280, 20), (37, 13), (1, 5), (500, 17)]:
+            lanczos = np.array(page.evaluate(table, ["lanczosWeights", m, n]))
+            assert np.abs(lanczos - lanczos_weights(m, n)).max() < 1e-14, (m, n)
+            assert np.array_equal(page.evaluate(table, ["areaWeights", m, n]), _area(m, n)), (m, n)
         # lineInput: a 30 x 45 ink block with a gradient -> rows 6..25, 8 columns of margin each side.
         ink = np.zeros((50, 70))
         ink[10:40, 5:50] = np.linspace(10, 255, 45)[None, :]

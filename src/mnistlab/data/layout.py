@@ -12,32 +12,35 @@ Measured on the real test set, the centre of mass of an MNIST digit is at (row, 
 box has a longer side of 20 px for 9,997 of the 10,000 digits; `centre_digit` reproduces both.
 
 `centre_digit` is one explicit algorithm, so that the static page (`mnistlab site`, its
-`layout.js`) computes the same pixels in JavaScript, within rounding of the last float bits:
+`layout.js`) computes the same pixels in JavaScript, within a rounding of the last float bits:
 
-1. Crop to the rows and columns holding ink (> 0).
+1. Crop to the rows and columns holding ink (> 0), as float32.
 2. s = BOX / max(h, w); the new size is nh = max(1, round(h * s)), nw = max(1, round(w * s)),
    rounding half to even (Python's `round`).
-3. Resampling, one axis at a time, widths first, as a weight matrix W(m, n) from m pixels to
-   n (`weights`): the result is W(h, nh) @ (crop @ W(w, nw).T) in float64.
-   - Shrinking (n <= m), exact area averaging: output pixel k covers the input interval
-     [k m / n, (k + 1) m / n) and is the mean of the input over it, each input pixel weighted
-     by the length of its overlap (anti-aliased grey levels, as a scanner makes MNIST's).
-   - Growing (n > m), linear interpolation between pixel centres: output pixel k reads the
-     input at x = (k + 1/2) m / n - 1/2, clamped to [0, m - 1], with weights 1 - f and f on
-     pixels floor(x) and floor(x) + 1 (f = x - floor(x)); area averaging would copy blocks.
-   Overlaps (counted in units of 1 / n) and x (a fraction over 2n) are ratios of integers, so
-   the weights are the same in any language.
-4. Strongest ink -> 255 (float64 multiply by 255 / max).
+3. Lanczos-3 resampling written out as weight matrices (`lanczos_weights(m, n)`, (n, m)), which
+   is Pillow's `resize(..., LANCZOS)` on a float image step for step: for output pixel k,
+   scale = m / n, f = max(scale, 1), support = 3 f, centre = (k + 0.5) scale; taps i from
+   trunc(centre - support + 0.5) (at least 0) to trunc(centre + support + 0.5) (at most m),
+   exclusive; weight L((i - centre + 0.5) * (1 / f)) with L(x) = sinc(x) sinc(x / 3) on
+   [-3, 3) and 0 elsewhere, sinc(x) = sin(pi x) / (pi x), sinc(0) = 1; each row divided by its
+   sum (added in tap order). Widths first, only when nw != w: crop @ W(w, nw).T in float64,
+   stored as float32; then heights, only when nh != h: W(h, nh) @ that, stored as float32.
+   Negative lobes are clipped to 0. Shrinking widens the kernel (anti-aliased grey levels,
+   like MNIST's); growing interpolates.
+4. Strongest ink -> 255: the float32 crop times float32(255 / max), in float32.
 5. Centre of mass (cy, cx) = sum(v * index) / sum(v) over rows and columns; the digit is pasted
    at top = clip(round(14 - cy), 0, 28 - nh), left = clip(round(14 - cx), 0, 28 - nw), with
    round half to even: an integer shift, which leaves the strokes exactly as scaled.
 6. Pixels rounded half to even (`np.rint`) and clipped to 0..255 as uint8.
 
-Until this algorithm, step 3 was Pillow's Lanczos resize (float32); `docs/site.md` gives what the
-change did to the shipped reader's numbers.
+Pillow computes the same filter but in C, where a page cannot follow it; the matrices keep
+its numbers. Exact area averaging (a box filter, the other candidate) moved the shipped
+reader's refusals of the pen-drawn negatives by up to 5.4 points (`docs/site.md`).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -98,12 +101,15 @@ def centre_digit(ink: np.ndarray, name: str = "The image", fix: str = IMAGE_FIX)
     """Cleaned ink (H, W) holding one digit to the centred (28, 28) uint8 digit: cropped to
     the ink, longer side scaled to BOX, centre of mass at CENTRE."""
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = np.asarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], dtype=np.float64)
+    crop = np.asarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], dtype=np.float32)
     height, width = crop.shape
     scale = BOX / max(height, width)
     new_height, new_width = max(1, round(height * scale)), max(1, round(width * scale))
-    if (new_height, new_width) != (height, width):
-        crop = weights(height, new_height) @ (crop @ weights(width, new_width).T)
+    if new_width != width:  # each pass stored as float32, as Pillow's float images are
+        crop = (crop.astype(np.float64) @ lanczos_weights(width, new_width).T).astype(np.float32)
+    if new_height != height:
+        crop = (lanczos_weights(height, new_height) @ crop.astype(np.float64)).astype(np.float32)
+    crop = np.clip(crop, 0.0, None)  # the negative lobes
     if not crop.max() > 0:  # a speck so faint that scaling it down leaves nothing
         raise ImageError(f"{name} holds no digit: nothing stands out from its background; {fix}.")
     digit = crop * (255.0 / float(crop.max()))  # strongest ink -> 255, as in MNIST
@@ -121,22 +127,32 @@ def centre_digit(ink: np.ndarray, name: str = "The image", fix: str = IMAGE_FIX)
     return field
 
 
-def weights(m: int, n: int) -> np.ndarray:
-    """(n, m) float64 resampling weights from m pixels to n, each row summing to 1: exact area
-    averaging when shrinking, linear interpolation between pixel centres when growing."""
-    k = np.arange(n)[:, None]
-    if n <= m:
-        # In units of 1 / n, input pixel i spans [i n, (i + 1) n) and output pixel k spans
-        # [k m, (k + 1) m): the overlaps are integers, and each row's sum to m.
-        i = np.arange(m)[None, :]
-        overlap = np.minimum((k + 1) * m, (i + 1) * n) - np.maximum(k * m, i * n)
-        return np.clip(overlap, 0, None).astype(np.float64) / m
-    # x = ((2k + 1) m - n) / (2n), clamped to [0, m - 1]: integer part and fraction exactly.
-    numerator = np.clip((2 * k[:, 0] + 1) * m - n, 0, 2 * n * (m - 1))
-    left = numerator // (2 * n)
-    fraction = (numerator - left * 2 * n) / (2 * n)
-    right = np.minimum(left + 1, m - 1)
+def lanczos_weights(m: int, n: int) -> np.ndarray:
+    """(n, m) float64 Lanczos-3 weights from m pixels to n, each row summing to 1: Pillow's
+    `precompute_coeffs` (src/libImaging/Resample.c) in Python floats, tap by tap."""
+    scale = m / n
+    filterscale = max(scale, 1.0)
+    support = 3.0 * filterscale
+    inverse = 1.0 / filterscale
     matrix = np.zeros((n, m), dtype=np.float64)
-    np.add.at(matrix, (np.arange(n), left), 1.0 - fraction)
-    np.add.at(matrix, (np.arange(n), right), fraction)
+    for k in range(n):
+        centre = (k + 0.5) * scale
+        first = max(int(centre - support + 0.5), 0)
+        end = min(int(centre + support + 0.5), m)
+        taps = [_lanczos((i - centre + 0.5) * inverse) for i in range(first, end)]
+        total = 0.0
+        for w in taps:
+            total += w
+        matrix[k, first:end] = [w / total for w in taps] if total != 0.0 else taps
     return matrix
+
+
+def _lanczos(x: float) -> float:
+    return _sinc(x) * _sinc(x / 3.0) if -3.0 <= x < 3.0 else 0.0
+
+
+def _sinc(x: float) -> float:
+    if x == 0.0:
+        return 1.0
+    x = x * math.pi
+    return math.sin(x) / x

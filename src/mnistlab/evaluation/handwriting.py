@@ -9,7 +9,7 @@ scikit-learn wheel (`sklearn.datasets.load_digits`), so nothing is downloaded.
 Each digit is made to look like MNIST's the way `mnistlab predict` treats a person's image:
 its counts as light-on-dark intensities (16 -> 255), then MNIST's size-normalisation
 (`mnistlab.data.layout.preprocess_intensities`: longer side of the ink scaled to 20 px
-with linear interpolation, centre of mass at the centre). The 8x8 source is coarse: upscaled 2.5x, its
+with Lanczos, centre of mass at the centre). The 8x8 source is coarse: upscaled 2.5x, its
 strokes are soft and blocky, harder than a photo of a digit; what a model reads here is a
 lower bound for clean handwriting, and a fair way to rank models against each other.
 """

@@ -32,7 +32,7 @@ PREPROCESSING = (
     "light ink on a black background. A digit that is not from the dataset must first be made "
     "like MNIST's (what `mnistlab predict` does): grey -> light-on-dark (inverted when the border "
     "is light) -> background subtracted, pixels under 20 % of the strongest ink dropped -> "
-    f"cropped to the ink -> longer side scaled to {BOX} px (area averaging; linear interpolation when growing) -> strongest ink = 255 -> "
+    f"cropped to the ink -> longer side scaled to {BOX} px (Lanczos) -> strongest ink = 255 -> "
     f"pasted into a {SIDE}x{SIDE} field with its centre of mass at (row, column) "
     f"({CENTRE:g}, {CENTRE:g}) -> /255. Output: logits; softmax(logits / temperature) gives the "
     "calibrated class probabilities (see 'temperature' and 'decision')."

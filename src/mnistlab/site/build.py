@@ -59,6 +59,12 @@ def build_site(run: str | Path | None, out_dir: str | Path, runtime: str | Path 
     run_dir = reader_run() if run is None else require_run_dir(run)
     if out.exists() and not out.is_dir():
         raise SiteError(f"OUT_DIR {out} is a file; pass a folder to write the page into.")
+    if out.is_dir() and any(out.iterdir()) and not (out / CONFIG).is_file():
+        # Only an earlier page is replaced: `mnistlab site runs/x` must not wipe the run `runs/x`.
+        raise SiteError(
+            f"OUT_DIR {out} holds files that are not a page made by `mnistlab site`; choose a new "
+            "or empty folder, or remove it first."
+        )
     staging = _staging(out)
     try:
         tarball = Path(runtime) if runtime is not None else fetch_runtime()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,9 @@ def digit_model(run_dir: Path) -> tuple[bytes, dict[str, Any]]:
         ) from None
     images = _verify_images()
     reference = reader.model(torch.from_numpy(images).unsqueeze(1).float() / 255.0).detach()
-    with _written(data) as path:
+    with tempfile.TemporaryDirectory(prefix="mnistlab-site-") as folder:  # onnxruntime reads a path
+        path = Path(folder) / "model.onnx"
+        path.write_bytes(data)
         verification = compare_logits(reference, run_onnx(path, torch.from_numpy(images), threads=1))
     if not verification.passed:
         raise ExportError(
@@ -85,23 +88,6 @@ def _verify_images() -> np.ndarray:
     images = (rng.random((VERIFY_IMAGES, 28, 28)) < 0.15) * rng.integers(0, 256, (VERIFY_IMAGES, 28, 28))
     images[0], images[1] = 0, 255
     return images.astype(np.uint8)
-
-
-class _written:
-    """A temporary .onnx file holding `data`, removed afterwards (onnxruntime reads a path)."""
-
-    def __init__(self, data: bytes) -> None:
-        import tempfile
-
-        self._dir = tempfile.TemporaryDirectory(prefix="mnistlab-site-")
-        self.path = Path(self._dir.name) / "model.onnx"
-        self.path.write_bytes(data)
-
-    def __enter__(self) -> Path:
-        return self.path
-
-    def __exit__(self, *exc: object) -> None:
-        self._dir.cleanup()
 
 
 def line_model() -> tuple[bytes, dict[str, Any]] | None:

@@ -108,7 +108,11 @@ $("modes").addEventListener("change", (event) => setMode(event.target.value));
 // -- reading ---------------------------------------------------------------------------------
 
 function requestRead() {
-  if (!running) running = readLoop().finally(() => (running = null));
+  if (!running) {
+    running = readLoop()
+      .catch((err) => setStatus(`The reader failed (${err.message ?? err}); reload the page.`, true))
+      .finally(() => (running = null));
+  }
   return running;
 }
 
@@ -162,6 +166,7 @@ function show(answer) {
   card.dataset.verdict = verdictOf(answer);
   $("answer").classList.toggle("refused", Boolean(answer?.abstain));
   $("timing").textContent = answer ? `read in ${answer.ms.toFixed(1)} ms after the last stroke` : "";
+  $("reason").textContent = answer?.reason ?? ""; // as `mnistlab predict` words a refusal
   $("digits").replaceChildren();
   showSeen(answer?.kind === "digit" ? answer.image : null);
   showOcclusion(null);

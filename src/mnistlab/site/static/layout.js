@@ -1,7 +1,8 @@
 // MNIST's layout in JavaScript: `mnistlab.data.layout` and `mnistlab.inference.digits` step by
 // step, so the page's 28x28 equals what `mnistlab predict` makes of the pad's PNG (the Python
-// docstring of `centre_digit` lists the algorithm; both follow it). Floats are doubles, as
-// numpy's float64; where Python compares in float32 (the noise floor), Math.fround does too.
+// module docstring of `mnistlab.data.layout` lists the algorithm; both follow it). Floats are
+// doubles; where Python computes in float32 (the ink, the Lanczos passes, the gain), Math.fround
+// rounds as numpy does.
 "use strict";
 
 export const SIDE = 28;
@@ -73,56 +74,77 @@ export function padInk(rgba, width, height) {
   return cleanInk(lightOnDark(greyOf(rgba, width, height), width, height), width, height);
 }
 
-// `layout.weights`: (n rows of {start, w}) from m pixels to n. Shrinking: exact area averaging
-// (overlaps counted in units of 1/n are integers); growing: linear interpolation between pixel
-// centres, clamped at the ends. With `areaOnly`, area averaging both ways (the line reader's).
-export function weights(m, n, areaOnly = false) {
+// `layout.lanczos_weights`: Pillow's Lanczos-3 coefficients from m pixels to n, as rows of
+// {start, w} (the taps from `start` on), each row divided by its sum added in tap order.
+export function lanczosWeights(m, n) {
+  const scale = m / n;
+  const filterscale = Math.max(scale, 1);
+  const support = 3 * filterscale;
+  const inverse = 1 / filterscale;
   const rows = [];
-  if (n <= m || areaOnly) {
-    for (let k = 0; k < n; k++) {
-      const lo = k * m;
-      const hi = (k + 1) * m;
-      const start = Math.floor(lo / n);
-      const w = [];
-      for (let i = start; i < m && i * n < hi; i++) {
-        const overlap = Math.min(hi, (i + 1) * n) - Math.max(lo, i * n);
-        w.push(Math.max(overlap, 0) / m);
-      }
-      rows.push({ start, w });
-    }
-    return rows;
-  }
   for (let k = 0; k < n; k++) {
-    const numerator = Math.min(Math.max((2 * k + 1) * m - n, 0), 2 * n * (m - 1));
-    const left = Math.floor(numerator / (2 * n));
-    const fraction = (numerator - left * 2 * n) / (2 * n);
-    rows.push(left + 1 <= m - 1 ? { start: left, w: [1 - fraction, fraction] } : { start: left, w: [1] });
+    const centre = (k + 0.5) * scale;
+    const start = Math.max(Math.trunc(centre - support + 0.5), 0);
+    const end = Math.min(Math.trunc(centre + support + 0.5), m);
+    const w = [];
+    let total = 0;
+    for (let i = start; i < end; i++) {
+      const x = (i - centre + 0.5) * inverse;
+      w.push(lanczos(x));
+      total += w[w.length - 1];
+    }
+    rows.push({ start, w: total !== 0 ? w.map((v) => v / total) : w });
   }
   return rows;
 }
 
-// crop (h, w) -> (nh, nw): widths first, then heights, as W(h, nh) @ (crop @ W(w, nw).T).
-export function resample(crop, h, w, nh, nw, areaOnly = false) {
-  const across = weights(w, nw, areaOnly);
-  const down = weights(h, nh, areaOnly);
-  const tmp = new Float64Array(h * nw);
-  for (let y = 0; y < h; y++) {
-    for (let k = 0; k < nw; k++) {
-      const { start, w: ws } = across[k];
+function lanczos(x) {
+  return -3 <= x && x < 3 ? sinc(x) * sinc(x / 3) : 0;
+}
+
+function sinc(x) {
+  if (x === 0) return 1;
+  const y = x * Math.PI;
+  return Math.sin(y) / y;
+}
+
+// Exact area averaging from m pixels to n, either way (the line reader's resampling): output
+// pixel k is the mean over [k m / n, (k + 1) m / n); overlaps in units of 1 / n are integers.
+export function areaWeights(m, n) {
+  const rows = [];
+  for (let k = 0; k < n; k++) {
+    const lo = k * m;
+    const hi = (k + 1) * m;
+    const start = Math.floor(lo / n);
+    const w = [];
+    for (let i = start; i < m && i * n < hi; i++) w.push((Math.min(hi, (i + 1) * n) - Math.max(lo, i * n)) / m);
+    rows.push({ start, w });
+  }
+  return rows;
+}
+
+// One pass of a weight matrix along rows (across = true: each row's width m -> n) or columns.
+function pass(values, h, w, rows, across, float32) {
+  const n = rows.length;
+  const out = new Float64Array(across ? h * n : n * w);
+  for (let k = 0; k < n; k++) {
+    const { start, w: ws } = rows[k];
+    for (let o = 0; o < (across ? h : w); o++) {
       let sum = 0;
-      for (let j = 0; j < ws.length; j++) sum += crop[y * w + start + j] * ws[j];
-      tmp[y * nw + k] = sum;
+      for (let j = 0; j < ws.length; j++) sum += (across ? values[o * w + start + j] : values[(start + j) * w + o]) * ws[j];
+      out[across ? o * n + k : k * w + o] = float32 ? Math.fround(sum) : sum;
     }
   }
-  const out = new Float64Array(nh * nw);
-  for (let k = 0; k < nh; k++) {
-    const { start, w: ws } = down[k];
-    for (let x = 0; x < nw; x++) {
-      let sum = 0;
-      for (let j = 0; j < ws.length; j++) sum += ws[j] * tmp[(start + j) * nw + x];
-      out[k * nw + x] = sum;
-    }
-  }
+  return out;
+}
+
+// crop (h, w) -> (nh, nw): widths first, then heights, each pass only when that side changes.
+// Lanczos passes are stored as float32, as Pillow stores them; area averaging stays in doubles.
+export function resample(crop, h, w, nh, nw, area = false) {
+  const weights = area ? areaWeights : lanczosWeights;
+  let out = crop;
+  if (nw !== w) out = pass(out, h, w, weights(w, nw), true, !area);
+  if (nh !== h) out = pass(out, h, nw, weights(h, nh), false, !area);
   return out;
 }
 
@@ -159,16 +181,16 @@ export function centreDigit(ink, width, height, name = "The drawing", fix = "dra
   if (box === null) throw new LayoutError(`${name} holds no digit: nothing stands out from its background; ${fix}.`);
   const h = box[3] - box[1];
   const w = box[2] - box[0];
-  let crop = cropOf(Float64Array.from(ink), width, box);
+  let crop = cropOf(Float64Array.from(ink, Math.fround), width, box); // float32 ink, in doubles
   const scale = BOX / Math.max(h, w);
   const nh = Math.max(1, roundHalfEven(h * scale));
   const nw = Math.max(1, roundHalfEven(w * scale));
-  if (nh !== h || nw !== w) crop = resample(crop, h, w, nh, nw);
+  crop = resample(crop, h, w, nh, nw).map((v) => Math.max(v, 0)); // the negative lobes clipped
   let peak = 0;
   for (const v of crop) if (v > peak) peak = v;
   if (!(peak > 0)) throw new LayoutError(`${name} holds no digit: nothing stands out from its background; ${fix}.`);
-  const gain = 255 / peak;
-  const digit = crop.map((v) => v * gain);
+  const gain = Math.fround(255 / peak); // numpy: float32 crop times a Python float, in float32
+  const digit = crop.map((v) => Math.fround(v * gain));
   // Centre of mass, then the integer shift that puts it nearest (14, 14) inside the field.
   let mass = 0;
   let my = 0;

@@ -23,7 +23,7 @@ export function lineInput(ink, width, height, record) {
   const scale = inkHeight / h;
   const nw = Math.max(1, roundHalfEven(w * scale));
   let crop = cropOf(Float64Array.from(ink), width, box);
-  if (h !== inkHeight || nw !== w) crop = resample(crop, h, w, inkHeight, nw, true);
+  crop = resample(crop, h, w, inkHeight, nw, true);
   const W = nw + 2 * record.pad;
   const data = new Float32Array(record.height * W);
   let peak = 0;
