@@ -9,6 +9,7 @@ import { ctcDecode, lineInput } from "./lines.js";
 import { decide, digitLogits, lineLogProbs, loadModel, occlusion, PATCH, STRIDE } from "./reader.js";
 
 const DEBOUNCE_MS = 120; // while drawing, read at most this often after the last move
+const OCCLUSION_DELAY_MS = 250; // the pen's rest before the occlusion map is made
 const PADS = { digit: [280, 280], number: [840, 280] }; // canvas px; the number pad as tall
 const pad = document.getElementById("pad");
 const ink = pad.getContext("2d", { willReadFrequently: true });
@@ -22,6 +23,7 @@ let readVersion = 0; // the version the shown answer belongs to
 let strokeEnd = null; // performance.now() of the last pointerup, for the read's timing
 let running = null; // the read loop, while it runs
 let timer = null;
+let occlusionTimer = null;
 let drawing = false;
 let drawn = false;
 let last = null; // the last answer, for the page's tests (window.mnistlab.settled)
@@ -68,6 +70,7 @@ pad.addEventListener("pointerdown", (event) => {
   pad.dataset.pointer = event.pointerType; // mouse, pen or touch: the tests check which arrived
   drawing = true;
   drawn = true;
+  clearTimeout(occlusionTimer);
   const [x, y] = padPoint(event);
   const width = Number(penInput.value);
   ink.lineWidth = width;
@@ -111,7 +114,10 @@ function requestRead() {
   if (!running) {
     running = readLoop()
       .catch((err) => setStatus(`The reader failed (${err.message ?? err}); reload the page.`, true))
-      .finally(() => (running = null));
+      .finally(() => {
+        running = null;
+        scheduleOcclusion();
+      });
   }
   return running;
 }
@@ -128,11 +134,23 @@ async function readLoop() {
     readVersion = seen;
     last = answer;
     show(answer);
-    if (answer.kind === "digit" && readVersion === version) {
-      const map = await occlusion(state.digit.session, answer.image, answer.label, state.digit.record);
-      if (readVersion === version) showOcclusion(answer.image, map);
-    }
   }
+}
+
+// The occlusion map once the pen has rested OCCLUSION_DELAY_MS (49 more inputs: not while a
+// person is still writing), in turn with the reads (one session runs one batch at a time).
+function scheduleOcclusion() {
+  clearTimeout(occlusionTimer);
+  occlusionTimer = setTimeout(() => {
+    const answer = last;
+    if (running || drawing || answer?.kind !== "digit" || readVersion !== version) return;
+    running = occlusion(state.digit.session, answer.image, answer.label, state.digit.record)
+      .then((map) => {
+        if (last === answer && readVersion === version) showOcclusion(answer.image, map);
+      })
+      .catch(() => {}) // the map is an extra: the answer stands without it
+      .finally(() => (running = null));
+  }, OCCLUSION_DELAY_MS);
 }
 
 async function readPad() {
@@ -235,6 +253,7 @@ function showOcclusion(image, map) {
     }
   }
   canvas.putImageData(data, 0, 0);
+  canvas.canvas.dataset.shown = map ? "yes" : "";
 }
 
 function makeBars(classes) {
