@@ -149,7 +149,10 @@ function scheduleOcclusion() {
         if (last === answer && readVersion === version) showOcclusion(answer.image, map);
       })
       .catch(() => {}) // the map is an extra: the answer stands without it
-      .finally(() => (running = null));
+      .finally(() => {
+        running = null;
+        if (drawn && readVersion !== version) requestRead(); // a stroke ended while it ran
+      });
   }, OCCLUSION_DELAY_MS);
 }
 

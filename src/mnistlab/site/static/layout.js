@@ -123,16 +123,32 @@ export function areaWeights(m, n) {
   return rows;
 }
 
-// One pass of a weight matrix along rows (across = true: each row's width m -> n) or columns.
-function pass(values, h, w, rows, across, float32) {
+// One pass of a weight matrix: along each row (across, each row's w -> n) or down each column
+// (each column's h -> n); sums in tap order, stored as float32 when asked.
+function across(values, h, w, rows, float32) {
   const n = rows.length;
-  const out = new Float64Array(across ? h * n : n * w);
+  const out = new Float64Array(h * n);
+  for (let y = 0; y < h; y++) {
+    const base = y * w;
+    for (let k = 0; k < n; k++) {
+      const { start, w: ws } = rows[k];
+      let sum = 0;
+      for (let j = 0; j < ws.length; j++) sum += values[base + start + j] * ws[j];
+      out[y * n + k] = float32 ? Math.fround(sum) : sum;
+    }
+  }
+  return out;
+}
+
+function down(values, h, w, rows, float32) {
+  const n = rows.length;
+  const out = new Float64Array(n * w);
   for (let k = 0; k < n; k++) {
     const { start, w: ws } = rows[k];
-    for (let o = 0; o < (across ? h : w); o++) {
+    for (let x = 0; x < w; x++) {
       let sum = 0;
-      for (let j = 0; j < ws.length; j++) sum += (across ? values[o * w + start + j] : values[(start + j) * w + o]) * ws[j];
-      out[across ? o * n + k : k * w + o] = float32 ? Math.fround(sum) : sum;
+      for (let j = 0; j < ws.length; j++) sum += values[(start + j) * w + x] * ws[j];
+      out[k * w + x] = float32 ? Math.fround(sum) : sum;
     }
   }
   return out;
@@ -143,8 +159,8 @@ function pass(values, h, w, rows, across, float32) {
 export function resample(crop, h, w, nh, nw, area = false) {
   const weights = area ? areaWeights : lanczosWeights;
   let out = crop;
-  if (nw !== w) out = pass(out, h, w, weights(w, nw), true, !area);
-  if (nh !== h) out = pass(out, h, nw, weights(h, nh), false, !area);
+  if (nw !== w) out = across(out, h, w, weights(w, nw), !area);
+  if (nh !== h) out = down(out, h, nw, weights(h, nh), !area);
   return out;
 }
 
@@ -181,7 +197,7 @@ export function centreDigit(ink, width, height, name = "The drawing", fix = "dra
   if (box === null) throw new LayoutError(`${name} holds no digit: nothing stands out from its background; ${fix}.`);
   const h = box[3] - box[1];
   const w = box[2] - box[0];
-  let crop = cropOf(Float64Array.from(ink, Math.fround), width, box); // float32 ink, in doubles
+  let crop = cropOf(ink, width, box); // cleaned ink: whole or half units, exact in float32
   const scale = BOX / Math.max(h, w);
   const nh = Math.max(1, roundHalfEven(h * scale));
   const nw = Math.max(1, roundHalfEven(w * scale));

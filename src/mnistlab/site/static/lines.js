@@ -22,7 +22,7 @@ export function lineInput(ink, width, height, record) {
   const w = box[2] - box[0];
   const scale = inkHeight / h;
   const nw = Math.max(1, roundHalfEven(w * scale));
-  let crop = cropOf(Float64Array.from(ink), width, box);
+  let crop = cropOf(ink, width, box);
   crop = resample(crop, h, w, inkHeight, nw, true);
   const W = nw + 2 * record.pad;
   const data = new Float32Array(record.height * W);
