@@ -19,11 +19,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "`pip install 'mnistlab[export]'`.",
     )
     p.add_argument(
-        "paths",
-        nargs="+",
-        metavar="[RUN] OUT_DIR",
-        help="a run directory made by `mnistlab train` (default: the reader shipped with mnistlab), "
-        "then the folder to write (replaced when it exists)",
+        "run",
+        nargs="?",
+        metavar="RUN",
+        help="a run directory made by `mnistlab train` (default: the reader shipped with mnistlab)",
+    )
+    p.add_argument(
+        "out_dir",
+        metavar="OUT_DIR",
+        help="the folder to write; an earlier page there is replaced, any other non-empty folder refused",
     )
     p.add_argument(
         "--runtime",
@@ -35,13 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mnistlab.errors import UsageError
     from mnistlab.site.build import build_site
 
-    if len(args.paths) > 2:
-        raise UsageError(f"site takes [RUN] OUT_DIR, got {len(args.paths)} paths; pass at most two.")
-    run_dir, out_dir = (None, args.paths[0]) if len(args.paths) == 1 else args.paths
-    result = build_site(run_dir, out_dir, runtime=args.runtime)
+    result = build_site(args.run, args.out_dir, runtime=args.runtime)
     mode = "digits and numbers" if result.number_mode else "digits (no line reader in this install)"
     print(
         f"{result.out_dir}: a static page reading {mode} with {result.run_dir.name}; "
