@@ -467,9 +467,9 @@ LINE = {
     "ink_rows": [6, 26],
     "pad": 8,
     "blank": 0,
-    "symbols": ["", *"0123456789", "not a digit"],
+    "symbols": [*"0123456789", "not a digit"],  # classes 1..11, as `mnistlab.lines.export` lists them
     "temperature": 1.5,
-    "rule": {"score": "min_confidence", "threshold": 0.6},
+    "rule": {"score": "min_digit_confidence", "threshold": 0.6},
     "stride": 4,
 }
 
@@ -508,6 +508,14 @@ def check_number_mode_and_weights(page: object) -> None:
     expected[6:26, 8:-8] = _area(30, 20) @ ink[10:40, 5:50] @ _area(45, width - 16).T
     expected /= expected.max()
     assert got[1] == width and np.allclose(np.array(got[0]).reshape(32, width), expected, atol=1e-6)
+    two_rows = np.zeros((60, 40))
+    two_rows[5:20, 5:30] = two_rows[35:50, 5:30] = 200  # an empty band of 15 rows between
+    refused_rows = page.evaluate(
+        "async ([ink, record]) => { const { lineInput } = await import('./lines.js');"
+        " try { lineInput(Float64Array.from(ink), 40, 60, record); return null; } catch (e) { return e.message; } }",
+        [two_rows.ravel().tolist(), LINE],
+    )
+    assert refused_rows == "The drawing has several rows of writing; crop one row."
     # ctcDecode: repeats collapse, blanks separate, "not a digit" refuses, unsure abstains.
     decode = "async ([lp, T, record]) => (await import('./lines.js')).ctcDecode(Float32Array.from(lp), T, 12, record)"
     line = page.evaluate(decode, [_log_probs(c := [0, 2, 2, 0, 3, 0, 3, 3, 0, 10]), len(c), LINE])

@@ -94,17 +94,17 @@ def line_model() -> tuple[bytes, dict[str, Any]] | None:
     """The shipped line reader's ONNX bytes and its `mnistlab_line` record, or None when the
     line reader is not part of this install (no `mnistlab.lines`, or no shipped folder).
 
-    The line package is expected to offer `export_line_reader(run_dir) -> bytes` (ONNX with
-    input `line` (1, 1, 32, W), output `log_probs` (1, T, 12), metadata `mnistlab_line`)."""
+    `mnistlab.lines.export.export_line_reader(None, out)` writes the shipped reader as ONNX
+    (input `line` (1, 1, 32, W), output `log_probs` (1, W // 4, 12), metadata `mnistlab_line`)."""
     folder = Path(__file__).resolve().parents[1] / "models" / "pretrained" / LINE_FOLDER
     try:
-        lines = importlib.import_module("mnistlab.lines")
+        export = importlib.import_module("mnistlab.lines.export")
     except ImportError:
         return None
-    export = getattr(lines, "export_line_reader", None)
-    if export is None or not folder.is_dir():
+    if not folder.is_dir():
         return None
-    data = export(folder)
+    with tempfile.TemporaryDirectory(prefix="mnistlab-site-") as tmp:
+        data = Path(export.export_line_reader(None, Path(tmp) / "line.onnx")).read_bytes()
     return data, line_record(data)
 
 
