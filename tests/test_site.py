@@ -19,6 +19,7 @@ import functools
 import hashlib
 import http.server
 import io
+import json
 import math
 import os
 import tarfile
@@ -422,9 +423,66 @@ def test_offline_after_one_visit(browser: object, page_dir: Path, reader: object
         context.close()
 
 
-def test_touch_on_a_phone(browser: object, page_dir: Path, reader: object) -> None:
-    """A phone-sized viewport: the pad fits the width, and a finger's touch events draw on it."""
-    server = Static(page_dir)
+def stand_in_line_model() -> bytes:
+    """A line reader of the exported shape, made with onnx.helper (no training): every 4 columns
+    of ink read as "1", empty columns as blank. It tests the page's number mode, not reading."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    weights = np.zeros((1, 12), dtype=np.float32)
+    weights[0, 2] = 40.0  # column ink -> class 2, the digit "1"
+    bias = np.zeros(12, dtype=np.float32)
+    bias[0] = 2.0  # no ink -> blank
+    graph = helper.make_graph(
+        [
+            helper.make_node("AveragePool", ["line"], ["pooled"], kernel_shape=[32, 4], strides=[32, 4]),
+            helper.make_node("Reshape", ["pooled", "shape"], ["columns"]),
+            helper.make_node("MatMul", ["columns", "weights"], ["scores"]),
+            helper.make_node("Add", ["scores", "bias"], ["logits"]),
+            helper.make_node("LogSoftmax", ["logits"], ["log_probs"], axis=2),
+        ],
+        "stand_in_line_reader",
+        [helper.make_tensor_value_info("line", TensorProto.FLOAT, [1, 1, 32, "W"])],
+        [helper.make_tensor_value_info("log_probs", TensorProto.FLOAT, [1, "T", 12])],
+        [
+            helper.make_tensor("shape", TensorProto.INT64, [3], [1, -1, 1]),
+            helper.make_tensor("weights", TensorProto.FLOAT, [1, 12], weights.ravel()),
+            helper.make_tensor("bias", TensorProto.FLOAT, [12], bias),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def line_page_dir(page_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The page with a stand-in line reader added as `mnistlab site` adds the real one."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("site-lines") / "draw"
+    shutil.copytree(page_dir, folder)
+    (folder / "models" / "line.onnx").write_bytes(stand_in_line_model())
+    (folder / "models" / "line.json").write_text(json.dumps(LINE))
+    config = json.loads((folder / "site.json").read_text())
+    (folder / "site.json").write_text(json.dumps({**config, "line": "models/line.json"}))
+    return folder
+
+
+def touch(cdp: object, box: dict, strokes: list) -> None:
+    """A finger's strokes on `box` (unit-square points), as CDP touch events."""
+    for stroke in strokes:
+        points = [{"x": box["x"] + x * box["width"], "y": box["y"] + y * box["height"]} for x, y in stroke]
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [points[0]]})
+        for point in points[1:]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def test_touch_on_a_phone_and_number_mode(browser: object, line_page_dir: Path, reader: object) -> None:
+    """A phone-sized viewport: the pad fits the width, and a finger's touch events draw on it; with
+    a line reader in the folder, number mode shows and reads a line (a stand-in model here)."""
+    server = Static(line_page_dir)
     context = browser.new_context(
         viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
     )
@@ -437,19 +495,22 @@ def test_touch_on_a_phone(browser: object, page_dir: Path, reader: object) -> No
         assert 280 <= box["width"] <= 390 and box["x"] >= 0 and box["x"] + box["width"] <= 390
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
         cdp = context.new_cdp_session(page)
-        for stroke in DIGITS["4"]:
-            points = [
-                {"x": box["x"] + x * box["width"], "y": box["y"] + y * box["height"]} for x, y in stroke
-            ]
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [points[0]]})
-            for point in points[1:]:
-                cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        touch(cdp, box, DIGITS["4"])
         image, verdict, _, png, _ = page_answer(page)
         assert page.evaluate("document.getElementById('pad').dataset.pointer") == "touch"
         page.wait_for_function("document.getElementById('occlusion').dataset.shown === 'yes'")
         expected_image, expected = python_answer(reader, png)
         assert verdict == expected and np.abs(image.astype(int) - expected_image.astype(int)).max() <= 2
+        # Number mode: shown because the folder has a line reader; two strokes apart read "11".
+        assert page.locator("#modes").is_visible() and page.locator("#no-number").is_hidden()
+        page.locator("#modes input[value='number']").check()
+        page.wait_for_function("document.body.classList.contains('number-mode')")
+        box = page.locator("#pad").bounding_box()
+        assert box["width"] <= 390 and abs(box["width"] / box["height"] - 3) < 0.05
+        touch(cdp, box, [[(0.3, 0.2), (0.3, 0.8)], [(0.7, 0.2), (0.7, 0.8)]])
+        line = page.evaluate("mnistlab.settled()")
+        assert (line["kind"], line["text"], line["abstain"]) == ("line", "11", False)
+        assert page.locator("#answer").inner_text() == "11"
         assert page._site_errors == [] and outside == []
     finally:
         context.close()
