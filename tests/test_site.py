@@ -4,8 +4,9 @@ The page is built once (the shipped reader, onnxruntime-web from the user cache)
 a plain static file server on a loopback port; every other request the browser makes is refused
 and recorded. One page load draws 50+ inputs with mouse strokes (digits, numbers, letters,
 doodles) and compares each with `read_number(..., single=True)` on the pad's PNG: every pixel
-of the 28x28 within 2/255 and the same answer. Number mode is tested through its functions
-(`lineInput`, `ctcDecode`) on hand-made inputs: the line reader has not shipped here yet.
+of the 28x28 within 2/255 and the same answer. The line reader has not shipped on this branch:
+number mode is tested through its functions (`lineInput`, `ctcDecode`) on hand-made inputs and
+end to end with a stand-in model of the exported shape.
 
 The runtime tarball: $MNISTLAB_ORT_TARBALL, else the real user cache (~/.cache/mnistlab, where
 `mnistlab site` keeps it), else one download from the npm registry per session; only an
