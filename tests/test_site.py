@@ -23,6 +23,7 @@ import io
 import json
 import math
 import os
+import shutil
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -163,6 +164,16 @@ def test_damaged_runtime_unwritable_folder_and_unexportable_model(
     (run_like / "config.json").write_text("{}")
     refused = _one_line_failure(capsys, ["site", str(run_like), "--runtime", str(damaged)])
     assert "not a page made by `mnistlab site`" in refused
+    # A run on objects (Fashion-MNIST): the page's pre-processing is MNIST's, so it is refused.
+    from mnistlab.models.pretrained import reader_run
+
+    objects = tmp_path / "objects"
+    shutil.copytree(reader_run(), objects)
+    record = json.loads((objects / "dataset.json").read_text())
+    (objects / "dataset.json").write_text(
+        json.dumps({**record, "image_kind": "objects", "title": "Fashion-MNIST"})
+    )
+    assert "show it with `mnistlab serve" in _one_line_failure(capsys, ["site", str(objects), str(out)])
     # A model that does not export: the runtime passes (a fake one with its own hash), then the export fails.
     import mnistlab.export.onnx as onnx_export
     import mnistlab.site.build as build
@@ -184,7 +195,14 @@ def test_damaged_runtime_unwritable_folder_and_unexportable_model(
         build_site(None, out, runtime=good)
     # The earlier page is untouched and no staging folder is left beside it.
     assert sorted(p.name for p in out.iterdir()) == ["kept.txt", "site.json"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "damaged.tgz", "fake.tgz", "page", "run"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a-file",
+        "damaged.tgz",
+        "fake.tgz",
+        "objects",
+        "page",
+        "run",
+    ]
     assert [p.name for p in run_like.iterdir()] == ["config.json"]
 
 
@@ -459,8 +477,6 @@ def stand_in_line_model() -> bytes:
 @pytest.fixture(scope="module")
 def line_page_dir(page_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The page with a stand-in line reader added as `mnistlab site` adds the real one."""
-    import shutil
-
     folder = tmp_path_factory.mktemp("site-lines") / "draw"
     shutil.copytree(page_dir, folder)
     (folder / "models" / "line.onnx").write_bytes(stand_in_line_model())

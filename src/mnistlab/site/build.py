@@ -53,10 +53,17 @@ def build_site(run: str | Path | None, out_dir: str | Path, runtime: str | Path 
     CheckpointError (run) or ExportError (model); nothing is left half-written.
     """
     from mnistlab.models.pretrained import reader_run
-    from mnistlab.runs.checkpoint import require_run_dir
+    from mnistlab.runs.checkpoint import read_dataset_record, require_run_dir
 
     out = Path(out_dir)
     run_dir = reader_run() if run is None else require_run_dir(run)
+    trained_on = read_dataset_record(run_dir)
+    if trained_on["image_kind"] != "digits":
+        # layout.js is MNIST's digit pre-processing; Fashion-MNIST's conversion has no port.
+        raise SiteError(
+            f"The page reads digits, but {run_dir} was trained on {trained_on['title']} "
+            f"({trained_on['image_kind']}); show it with `mnistlab serve {run_dir}` instead."
+        )
     if out.exists() and not out.is_dir():
         raise SiteError(f"OUT_DIR {out} is a file; pass a folder to write the page into.")
     if out.is_dir() and any(out.iterdir()) and not (out / CONFIG).is_file():
