@@ -131,6 +131,41 @@ def test_runtime_files_checks_hash_and_contents(tmp_path: Path) -> None:
         rt.runtime_files(partial, expected=rt.integrity(lacking))
 
 
+# -- the layout: Pillow's Lanczos as matrices, which layout.js computes too ---------------
+
+
+def pillow_centre_digit(ink: np.ndarray) -> np.ndarray:
+    """`centre_digit` as it was, with Pillow's resize: the reference the matrices must equal."""
+    from mnistlab.data.layout import BOX, CENTRE
+
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    height, width = crop.shape
+    scale = BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if size != (width, height):
+        crop = np.clip(np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.LANCZOS)), 0.0, None)
+    digit = crop * (255.0 / float(crop.max()))
+    height, width = digit.shape
+    mass = digit.sum(dtype=np.float64)
+    top = int(np.clip(round(CENTRE - float(digit.sum(axis=1) @ np.arange(height)) / mass), 0, 28 - height))
+    left = int(np.clip(round(CENTRE - float(digit.sum(axis=0) @ np.arange(width)) / mass), 0, 28 - width))
+    field = np.zeros((28, 28), dtype=np.uint8)
+    field[top : top + height, left : left + width] = np.clip(np.rint(digit), 0, 255).astype(np.uint8)
+    return field
+
+
+def test_centre_digit_is_pillows_lanczos_byte_for_byte() -> None:
+    from mnistlab.data.layout import centre_digit
+
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        h, w = rng.integers(3, 300, size=2)
+        ink = np.where(rng.random((h, w)) < 0.3, rng.integers(1, 256, (h, w)), 0).astype(np.float32)
+        ink[rng.integers(0, h), rng.integers(0, w)] = 255.0
+        assert np.array_equal(centre_digit(ink), pillow_centre_digit(ink)), (h, w)
+
+
 # -- the command's failures: one sentence, non-zero, nothing half-written ------------------
 
 
@@ -372,7 +407,9 @@ def reader() -> object:
     return Reader.from_run(reader_run())
 
 
-def test_the_page_reads_what_predict_reads(browser: object, page_dir: Path, reader: object) -> None:
+def test_the_page_reads_what_predict_reads(
+    browser: object, page_dir: Path, reader: object, tmp_path: Path
+) -> None:
     server = Static(page_dir)
     outside: list[str] = []
     context = browser.new_context(viewport={"width": 1000, "height": 800})
@@ -412,6 +449,11 @@ def test_the_page_reads_what_predict_reads(browser: object, page_dir: Path, read
         # catches a read gone slow on a loaded CI machine.
         assert float(np.median(timings)) < 150, timings
         assert page.locator("#timing").inner_text().startswith("read in ")
+        # The picture on docs/site.md: MNISTLAB_SCREENSHOT_DIR=docs refreshes it.
+        draw(page, DIGITS["3"], 24)
+        page.evaluate("mnistlab.settled()")
+        page.wait_for_function("document.getElementById('occlusion').dataset.shown === 'yes'")
+        page.screenshot(path=str(Path(os.environ.get("MNISTLAB_SCREENSHOT_DIR", tmp_path)) / "site.png"))
         assert page._site_errors == [] and outside == []
     finally:
         context.close()

@@ -250,7 +250,7 @@ function showOcclusion(image, map) {
       if (map) {
         const i = Math.min(Math.floor(y / STRIDE), map.steps - 1);
         const j = Math.min(Math.floor(x / STRIDE), map.steps - 1);
-        heat = Math.max(0, map.drops[i * map.steps + j]) / most;
+        heat = Math.sqrt(Math.max(0, map.drops[i * map.steps + j]) / most); // sqrt: the lesser squares show too
       }
       data.data.set([Math.min(255, grey + 255 * heat), grey + 72 * heat, grey, 255], 4 * (y * 28 + x));
     }

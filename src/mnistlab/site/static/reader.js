@@ -51,7 +51,7 @@ export function decide(logits, record) {
   return { probabilities, label, score, threshold, abstain, reason };
 }
 
-// Occlusion: the drop of the calibrated probability of `label` when a PATCH x PATCH square
+// Occlusion: the drop of the calibrated log-probability of `label` when a PATCH x PATCH square
 // (stride STRIDE) of the input is blanked, one batch of every position. (rows x cols) values.
 export const PATCH = 4;
 export const STRIDE = 4;
@@ -67,9 +67,11 @@ export async function occlusion(session, image, label, record) {
   }
   const logits = await digitLogits(session, concat(image, batch), n + 1);
   const C = logits.length / (n + 1);
-  const base = decide(logits.subarray(0, C), record).probabilities[label];
+  // In log-probability: a sure answer (0.9999) still shows which squares it leans on.
+  const logOf = (at) => Math.log(Math.max(decide(logits.subarray(at * C, (at + 1) * C), record).probabilities[label], 1e-300));
+  const base = logOf(0);
   const drops = new Float64Array(n);
-  for (let k = 0; k < n; k++) drops[k] = base - decide(logits.subarray((k + 1) * C, (k + 2) * C), record).probabilities[label];
+  for (let k = 0; k < n; k++) drops[k] = base - logOf(k + 1);
   return { steps, drops };
 }
 
