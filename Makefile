@@ -28,8 +28,10 @@ bench: $(BIN)/mnistlab
 	$(BIN)/mnistlab bench $(ARGS)
 
 # The documentation site, from docs/ into site/ (git-ignored); `$(BIN)/mkdocs serve` previews it.
+# site/draw/ is the static drawing page (`mnistlab site`), which docs/site.md links to.
 docs: $(BIN)/mnistlab
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict $(ARGS)
+	$(BIN)/mnistlab site site/draw
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache site

@@ -34,6 +34,7 @@ COMMANDS = (
     "ensemble",
     "serve",
     "export",
+    "site",
     "tune",
 )
 

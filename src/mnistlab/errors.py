@@ -37,3 +37,7 @@ class ImageError(MnistlabError):
 
 class ExportError(MnistlabError):
     """An export cannot be made: its optional packages are missing or it failed verification."""
+
+
+class SiteError(MnistlabError):
+    """A static page cannot be built: its runtime is missing or damaged, or its folder unwritable."""

@@ -10,12 +10,39 @@ makes a 28x28 digit from ink goes through `centre_digit`: a person's image or dr
 Measured on the real test set, the centre of mass of an MNIST digit is at (row, column)
 (13.99, 14.01) in pixel-index coordinates with a spread of 0.29 px, and the ink's bounding
 box has a longer side of 20 px for 9,997 of the 10,000 digits; `centre_digit` reproduces both.
+
+`centre_digit` is one explicit algorithm, so that the static page (`mnistlab site`, its
+`layout.js`) computes the same pixels in JavaScript, within a rounding of the last float bits:
+
+1. Crop to the rows and columns holding ink (> 0), as float32.
+2. s = BOX / max(h, w); the new size is nh = max(1, round(h * s)), nw = max(1, round(w * s)),
+   rounding half to even (Python's `round`).
+3. Lanczos-3 resampling written out as weight matrices (`lanczos_weights(m, n)`, (n, m)), which
+   is Pillow's `resize(..., LANCZOS)` on a float image step for step: for output pixel k,
+   scale = m / n, f = max(scale, 1), support = 3 f, centre = (k + 0.5) scale; taps i from
+   trunc(centre - support + 0.5) (at least 0) to trunc(centre + support + 0.5) (at most m),
+   exclusive; weight L((i - centre + 0.5) * (1 / f)) with L(x) = sinc(x) sinc(x / 3) on
+   [-3, 3) and 0 elsewhere, sinc(x) = sin(pi x) / (pi x), sinc(0) = 1; each row divided by its
+   sum (added in tap order). Widths first, only when nw != w: crop @ W(w, nw).T in float64,
+   stored as float32; then heights, only when nh != h: W(h, nh) @ that, stored as float32.
+   Negative lobes are clipped to 0. Shrinking widens the kernel (anti-aliased grey levels,
+   like MNIST's); growing interpolates.
+4. Strongest ink -> 255: the float32 crop times float32(255 / max), in float32.
+5. Centre of mass (cy, cx) = sum(v * index) / sum(v) over rows and columns; the digit is pasted
+   at top = clip(round(14 - cy), 0, 28 - nh), left = clip(round(14 - cx), 0, 28 - nw), with
+   round half to even: an integer shift, which leaves the strokes exactly as scaled.
+6. Pixels rounded half to even (`np.rint`) and clipped to 0..255 as uint8.
+
+Pillow computes the same filter but in C, where a page cannot follow it; the matrices keep
+its numbers. Exact area averaging (a box filter, the other candidate) moved the shipped
+reader's refusals of the pen-drawn negatives by up to 5.4 points (`docs/site.md`).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from PIL import Image
 
 from mnistlab.data.splits import SIDE
 from mnistlab.errors import ImageError
@@ -74,15 +101,15 @@ def centre_digit(ink: np.ndarray, name: str = "The image", fix: str = IMAGE_FIX)
     """Cleaned ink (H, W) holding one digit to the centred (28, 28) uint8 digit: cropped to
     the ink, longer side scaled to BOX, centre of mass at CENTRE."""
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = np.asarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], dtype=np.float32)
     height, width = crop.shape
     scale = BOX / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))  # PIL order: (w, h)
-    if size != (width, height):
-        # Lanczos is anti-aliased when shrinking (its support widens with the factor), like
-        # MNIST's grey levels; its negative lobes are clipped away.
-        crop = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.LANCZOS))
-        crop = np.clip(crop, 0.0, None)
+    new_height, new_width = max(1, round(height * scale)), max(1, round(width * scale))
+    if new_width != width:  # each pass stored as float32, as Pillow's float images are
+        crop = (crop.astype(np.float64) @ lanczos_weights(width, new_width).T).astype(np.float32)
+    if new_height != height:
+        crop = (lanczos_weights(height, new_height) @ crop.astype(np.float64)).astype(np.float32)
+    crop = np.clip(crop, 0.0, None)  # the negative lobes
     if not crop.max() > 0:  # a speck so faint that scaling it down leaves nothing
         raise ImageError(f"{name} holds no digit: nothing stands out from its background; {fix}.")
     digit = crop * (255.0 / float(crop.max()))  # strongest ink -> 255, as in MNIST
@@ -98,3 +125,34 @@ def centre_digit(ink: np.ndarray, name: str = "The image", fix: str = IMAGE_FIX)
     field = np.zeros((SIDE, SIDE), dtype=np.uint8)
     field[top : top + height, left : left + width] = np.clip(np.rint(digit), 0, 255).astype(np.uint8)
     return field
+
+
+def lanczos_weights(m: int, n: int) -> np.ndarray:
+    """(n, m) float64 Lanczos-3 weights from m pixels to n, each row summing to 1: Pillow's
+    `precompute_coeffs` (src/libImaging/Resample.c) in Python floats, tap by tap."""
+    scale = m / n
+    filterscale = max(scale, 1.0)
+    support = 3.0 * filterscale
+    inverse = 1.0 / filterscale
+    matrix = np.zeros((n, m), dtype=np.float64)
+    for k in range(n):
+        centre = (k + 0.5) * scale
+        first = max(int(centre - support + 0.5), 0)
+        end = min(int(centre + support + 0.5), m)
+        taps = [_lanczos((i - centre + 0.5) * inverse) for i in range(first, end)]
+        total = 0.0
+        for w in taps:
+            total += w
+        matrix[k, first:end] = [w / total for w in taps] if total != 0.0 else taps
+    return matrix
+
+
+def _lanczos(x: float) -> float:
+    return _sinc(x) * _sinc(x / 3.0) if -3.0 <= x < 3.0 else 0.0
+
+
+def _sinc(x: float) -> float:
+    if x == 0.0:
+        return 1.0
+    x = x * math.pi
+    return math.sin(x) / x

@@ -238,10 +238,11 @@ def cached_negatives(
 
     import matplotlib
 
-    from mnistlab.data import tensor_cache
+    from mnistlab.data import layout, tensor_cache
 
     key = [f"negatives/{family}/{n}/{split}/{seed}/matplotlib-{matplotlib.__version__}"]
-    key += [hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest() for m in (pen, doodles)]
+    # layout: the pen's strokes are centred by it, so its source is part of the images too.
+    key += [hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest() for m in (pen, doodles, layout)]
     key.append(hashlib.sha256(Path(__file__).read_bytes()).hexdigest())
     if digits is not None and family == "joined_pairs":
         key.append(hashlib.sha256(np.ascontiguousarray(digits.numpy()).tobytes()).hexdigest())
