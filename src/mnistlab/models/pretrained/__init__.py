@@ -47,3 +47,27 @@ def reader_run(*, verify: bool = True) -> Path:
                     "reinstall mnistlab."
                 )
     return READER_DIR
+
+
+# The line reader (`mnistlab.lines`): a folder of its own beside the digit reader's, made by
+# LINE_READER_COMMAND; its README.md lists the same digests as LINE_SHA256.
+LINE_READER_DIR = Path(__file__).resolve().parent / "line_reader"
+LINE_READER_COMMAND = (
+    "python scripts/line_reader.py train src/mnistlab/models/pretrained/line_reader --threads 2"
+)
+LINE_SHA256: dict[str, str] = {}
+
+
+def line_reader_dir(*, verify: bool = True) -> Path:
+    """The shipped line reader's folder; with `verify`, its files checked against `LINE_SHA256`."""
+    if verify:
+        for name, digest in LINE_SHA256.items():
+            path = LINE_READER_DIR / name
+            if not path.is_file():
+                raise CheckpointError(f"The shipped line reader lacks {path}; reinstall mnistlab.")
+            if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+                raise CheckpointError(
+                    f"The shipped line reader's {path} is not the file mnistlab shipped (its SHA-256 "
+                    "differs); reinstall mnistlab."
+                )
+    return LINE_READER_DIR
