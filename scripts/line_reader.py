@@ -5,6 +5,7 @@ segmentation reader on test lines.
         python scripts/line_reader.py train src/mnistlab/models/pretrained/line_reader --threads 2
     python scripts/line_reader.py measure [LINE_DIR] [--threads 2] [--out docs/line_table.md]
     python scripts/line_reader.py figure [LINE_DIR]   # docs/line_columns.png
+    python scripts/line_reader.py ship [LINE_DIR]     # the ONNX file, README.md and the hashes
 
 MNIST comes from $MNISTLAB_DATA. `train` writes the folder (weights, config.json with the
 record of how it was made, calibration.json); `measure` prints, and writes, the table of both
@@ -85,11 +86,15 @@ def main() -> None:
     m.add_argument("--out", default="docs/line_table.md")
     f = sub.add_parser("figure")
     f.add_argument("folder", nargs="?")
+    h = sub.add_parser("ship")
+    h.add_argument("folder", nargs="?")
     args = parser.parse_args()
     if args.what == "train":
         train(args)
     elif args.what == "measure":
         measure(args)
+    elif args.what == "ship":
+        ship(args)
     else:
         figure(args)
 
@@ -136,6 +141,12 @@ def measure(args: argparse.Namespace) -> None:
     out["latency_6_digits"] = timings
     print(json.dumps(timings, indent=2), "load", out["load_average_before_latency"])
     Path(args.out).with_suffix(".json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    # What `predict` and the server decide on (lines.number.prefer_lines): validation only.
+    folder = Path(args.folder) if args.folder else SHIPPED
+    validation = {"split": "val", "sets": out["val"], "made_by": "python scripts/line_reader.py measure"}
+    (folder / "validation.json").write_text(
+        json.dumps(validation, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     Path(args.out).write_text(
         "Test lines (MNIST test digits)\n\n"
         + table(out["test"])
@@ -144,6 +155,86 @@ def measure(args: argparse.Namespace) -> None:
         + "\n",
         encoding="utf-8",
     )
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "src" / "mnistlab" / "models" / "pretrained" / "line_reader"
+
+
+def ship(args: argparse.Namespace) -> None:
+    """The shipped folder's ONNX file and README.md (with every file's SHA-256); prints the
+    LINE_SHA256 table for `mnistlab.models.pretrained`."""
+    import hashlib
+
+    from mnistlab.lines.export import export_line_reader
+
+    torch.set_num_threads(1)
+    folder = Path(args.folder) if args.folder else SHIPPED
+    export_line_reader(folder, folder / "line_reader.onnx")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    calibration = json.loads((folder / "calibration.json").read_text(encoding="utf-8"))
+    record, val = config["record"], calibration["validation"]
+    files = sorted(p for p in folder.iterdir() if p.name != "README.md")
+    digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    rows = "\n".join(f"| `{n}` | `{d}` | {(folder / n).stat().st_size:,} |" for n, d in digests.items())
+    text = README.format(
+        command=record["command"],
+        machine=record["machine"],
+        torch=record["torch"],
+        python=record["python"],
+        threads=record["threads"],
+        load=record["load_average_at_start"],
+        steps=config["config"]["steps"],
+        seconds=record["training_seconds"],
+        wall=record["wall_seconds"],
+        temperature=calibration["temperature"],
+        threshold=calibration["rule"]["threshold"],
+        line_exact=val["line_exact"],
+        single_right=val["single_right"],
+        line_refused=val["line_refused"],
+        single_refused=val["single_refused"],
+        rows=rows,
+        size=sum(p.stat().st_size for p in files) / 1e6,
+    )
+    (folder / "README.md").write_text(text, encoding="utf-8")
+    print("LINE_SHA256 = {")
+    for n, d in digests.items():
+        print(f'    "{n}": "{d}",')
+    print("}")
+
+
+README = """# The shipped line reader
+
+The line reader of `mnistlab.lines` (a CNN over a line of digits, height 32, any width, read
+with CTC), so that `mnistlab predict` and `mnistlab serve` read numbers whole. Read it with
+`mnistlab.lines.LineReader.from_dir()` (which checks every file against the hashes below).
+
+Made by
+
+```sh
+{command}
+```
+
+on {machine}, torch {torch}, Python {python}, {threads} thread(s), other people's jobs running
+beside it (load average {load} at the start): {steps:,} steps of 64 lines in {seconds} s of
+training, {wall} s with the calibration.
+
+- `model.safetensors`: the weights; `config.json`: the recipe (`LineConfig`) and the record of
+  how it was made; `calibration.json`: temperature {temperature} (fitted on validation lines)
+  and the rule: a line abstains when its least sure digit's confidence < {threshold:.4f} (the
+  1 % quantile on clean validation lines and single digits, the lower). On validation: lines
+  read exactly {line_exact:.2%}, single digits right {single_right:.2%}; refused {line_refused:.2%}
+  of lines and {single_refused:.2%} of single digits.
+- `validation.json`: both readers on validation sets (`scripts/line_reader.py measure`); it
+  decides whether `predict` reads numbers with this reader (`mnistlab.lines.number`).
+- `line_reader.onnx`: the same network as ONNX (input `line` [1, 1, 32, W], output `log_probs`
+  [1, W // 4, 12]; metadata `mnistlab_line`: pre-processing, temperature and rule).
+
+{size:.2f} MB in all.
+
+| file | SHA-256 | bytes |
+| --- | --- | --- |
+{rows}
+"""
 
 
 def _item(ink, truth):

@@ -189,3 +189,24 @@ def test_the_shipped_line_reader_reads_test_lines(mnist: Dataset) -> None:
     for r in readings:
         assert len(r.confidences) == len(r.text) == len(r.boxes) and r.abstain == (r.digits is None)
     assert reader.read(mnist.test.images[0].numpy()).digits == str(int(mnist.test.labels[0]))
+
+
+def test_a_number_read_whole_keeps_the_number_fields(mnist: Dataset) -> None:
+    from PIL import Image
+
+    from mnistlab.inference.number import number_fields, read_number
+    from mnistlab.lines.number import read_number_whole, shipped_line_reader
+    from mnistlab.reader.reader import Reader
+
+    reader = Reader.from_run(pretrained.reader_run())
+    lines, inks = _test_lines(mnist, 1, 13, min_symbols=3, max_symbols=3, gap=(0.3, 0.5))
+    image = Image.fromarray(255 - inks[0].astype(np.uint8))  # dark on light, as a photo
+    whole = read_number_whole(shipped_line_reader(), reader, image, name="The image")
+    today = read_number(reader, image)
+    ours, theirs = number_fields(whole, reader), number_fields(today, reader)
+    assert set(ours) == set(theirs) and set(ours["digits"][0]) == set(theirs["digits"][0])
+    assert ours["number"] == lines.truth(0) == theirs["number"]
+    for digit in ours["digits"]:
+        x0, y0, x1, y1 = digit["box"]
+        assert 0 <= x0 < x1 <= image.width and 0 <= y0 < y1 <= image.height
+        assert abs(sum(digit["probabilities"]) - 1) < 1e-6

@@ -48,22 +48,34 @@ class Item:
     truth: str
 
 
-def comparison_sets(split: Split, split_name: str, single: int | None = None) -> dict[str, list[Item]]:
-    """Every set of LABELS made from `split` (`single`: how many of its digits; None: all)."""
-    sets = {
-        kind: [Item(n.image, n.truth) for n in number_images(split, kind, WRITTEN_SETS[kind])]
-        for kind in WRITTEN_SETS
+def written_sets(split: Split, sizes: dict[str, int]) -> dict[str, list[Item]]:
+    """`data.written`'s sets of `sizes` ({kind: count}) made from `split`."""
+    return {
+        kind: [Item(n.image, n.truth) for n in number_images(split, kind, count)]
+        for kind, count in sizes.items()
     }
-    base = SPLIT_SEEDS[split_name]
+
+
+def made_sets(split: Split, split_name: str, sizes: dict[str, int]) -> dict[str, list[Item]]:
+    """The sets `lines.make` makes (`overlapping`, `seven_eight`) of `sizes` from `split`."""
     styles = {
         "overlapping": LineStyle(min_symbols=2, max_symbols=2, gap=(-0.35, 0.0)),
         "seven_eight": LineStyle(min_symbols=7, max_symbols=8),
     }
+    base, sets = SPLIT_SEEDS.get(split_name, SPLIT_SEEDS["test"]), {}
     for k, (kind, style) in enumerate(styles.items()):
-        lines = make_lines(split.images, split.labels, MADE[kind], base + k, style)
-        sets[kind] = [
-            Item(line_image(lines, i).numpy().astype(np.uint8), lines.truth(i)) for i in range(MADE[kind])
-        ]
+        if kind in sizes:
+            lines = make_lines(split.images, split.labels, sizes[kind], base + k, style)
+            sets[kind] = [
+                Item(line_image(lines, i).numpy().astype(np.uint8), lines.truth(i))
+                for i in range(sizes[kind])
+            ]
+    return sets
+
+
+def comparison_sets(split: Split, split_name: str, single: int | None = None) -> dict[str, list[Item]]:
+    """Every set of LABELS made from `split` (`single`: how many of its digits; None: all)."""
+    sets = {**written_sets(split, WRITTEN_SETS), **made_sets(split, split_name, MADE)}
     count = len(split) if single is None else single
     sets["single"] = [Item(split.images[i].numpy(), str(int(split.labels[i]))) for i in range(count)]
     return {kind: sets[kind] for kind in LABELS}

@@ -1,8 +1,9 @@
 """The line reader's network: a small CNN over a line (height 32, any width) giving per-column
 log-probabilities over blank, the ten digits and "not a digit" (CTC's outputs).
 
-Registered as `line_cnn` in `mnistlab.models.registry`; it holds no I/O. Its input is not the
-28x28 digit of the other models but `mnistlab.lines.preprocess`'s (N, 1, 32, W) line.
+It holds no I/O. It lives here, not in `mnistlab.models.registry`, whose models all map a
+28x28 digit to class logits (and whose tests and `train` command take every registered model
+as one): its input is `mnistlab.lines.preprocess`'s (N, 1, 32, W) line.
 """
 
 from __future__ import annotations

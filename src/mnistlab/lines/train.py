@@ -31,13 +31,13 @@ NEGATIVES_PER_FAMILY = 6_000  # training letters and doodles each (the digit rea
 class LineConfig:
     """The line reader's recipe; the defaults are what shipped."""
 
-    steps: int = 2000
+    steps: int = 3000
     batch: int = 64  # lines per step
     lr: float = 3e-3  # one-cycle peak
     weight_decay: float = 1e-4
     warmup: float = 0.15  # of the steps
-    channels: tuple[int, ...] = (16, 32, 48, 64, 64)
-    hidden: int = 96
+    channels: tuple[int, ...] = (24, 48, 64, 96, 96)
+    hidden: int = 128
     seed: int = 0
     style: LineStyle = field(default_factory=lambda: LineStyle(negative_rate=0.1))
     val_lines: int = 1000  # validation lines for calibration (and val_lines // 2 single digits)
