@@ -3,13 +3,14 @@ segmentation reader on test lines.
 
     python scripts/line_reader.py train OUT_DIR [--steps N] [--threads 2]   # the shipped reader:
         python scripts/line_reader.py train src/mnistlab/models/pretrained/line_reader --threads 2
-    python scripts/line_reader.py measure [LINE_DIR] [--threads 2] [--out docs/line_table.md]
+    python scripts/line_reader.py measure [LINE_DIR] [--threads 2] [--out docs/line_reader.json]
     python scripts/line_reader.py figure [LINE_DIR]   # docs/line_columns.png
     python scripts/line_reader.py ship [LINE_DIR]     # the ONNX file, README.md and the hashes
 
 MNIST comes from $MNISTLAB_DATA. `train` writes the folder (weights, config.json with the
-record of how it was made, calibration.json); `measure` prints, and writes, the table of both
-readers on every test set (`mnistlab.lines.compare`) and the latency of a 6-digit line.
+record of how it was made, calibration.json); `measure` prints the table of both readers on
+every validation and test set (`mnistlab.lines.compare`) and the latency of a 6-digit line,
+writes them as JSON (--out), and writes the validation sets into the folder's validation.json.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def main() -> None:
     m = sub.add_parser("measure")
     m.add_argument("folder", nargs="?")
     m.add_argument("--threads", type=int, default=2)
-    m.add_argument("--out", default="docs/line_table.md")
+    m.add_argument("--out", default="docs/line_reader.json")
     f = sub.add_parser("figure")
     f.add_argument("folder", nargs="?")
     h = sub.add_parser("ship")
@@ -140,20 +141,12 @@ def measure(args: argparse.Namespace) -> None:
         }
     out["latency_6_digits"] = timings
     print(json.dumps(timings, indent=2), "load", out["load_average_before_latency"])
-    Path(args.out).with_suffix(".json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     # What `predict` and the server decide on (lines.number.prefer_lines): validation only.
     folder = Path(args.folder) if args.folder else SHIPPED
     validation = {"split": "val", "sets": out["val"], "made_by": "python scripts/line_reader.py measure"}
     (folder / "validation.json").write_text(
         json.dumps(validation, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
-    Path(args.out).write_text(
-        "Test lines (MNIST test digits)\n\n"
-        + table(out["test"])
-        + "\n\nValidation lines (for choosing)\n\n"
-        + table(out["val"])
-        + "\n",
-        encoding="utf-8",
     )
 
 

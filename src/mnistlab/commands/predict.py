@@ -7,9 +7,9 @@ run's temperature, and an image the run's abstention rule refuses is "not a digi
 `"abstain": true, "number": null`, each digit with its score, threshold and reason) unless
 `--always-answer`.
 
-A digit image may hold a whole number: it is read whole by the line reader that ships with
-mnistlab when that read validation numbers better (`mnistlab.lines.number`), else every digit is
-found, pre-processed on its own and read, left to right (`mnistlab.inference.number`); JSON gives
+A digit image may hold a whole number: with no RUN_DIR (the shipped reader) it is read whole by
+the line reader that ships with mnistlab when that read validation numbers better
+(`mnistlab.lines.number`; one digit still reads as before), else every digit is found, pre-processed on its own and read, left to right (`mnistlab.inference.number`); JSON gives
 each image as a number (one shape for any count of digits, `inference.number.number_fields`),
 text the number (each digit with `--explain`). `--single` reads the image as one digit.
 """

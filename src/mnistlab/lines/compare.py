@@ -129,6 +129,8 @@ def table(results: dict) -> str:
     rows = []
     for kind, by_reader in results.items():
         n = next(iter(by_reader.values()))["images"]
-        cells = " | ".join(f"{r['exact']:.2%} | {r['refused']:.2%}" for r in by_reader.values())
+        cells = " | ".join(
+            f"{100 * r['exact']:.2f} % | {100 * r['refused']:.2f} %" for r in by_reader.values()
+        )
         rows.append(f"| {LABELS.get(kind, kind)} | {n:,} | {cells} |")
-    return "\n".join([head, rule, *rows]).replace("%", " %")
+    return "\n".join([head, rule, *rows])

@@ -7,16 +7,18 @@ symbol's calibrated posterior over the ten digits (renormalised), its score the 
 confidence and its threshold the line rule's; a "not a digit" symbol is refused. So
 `number_fields` (predict's JSON, the API) keeps its shape.
 
-`read_any_number` is what `predict` and the server call: the line reader when the shipped
-one read numbers better than the segmentation reader on validation lines (its folder's
-validation.json, written by `scripts/line_reader.py measure`), today's segmentation reader
-otherwise, with `single`, or when the line reader finds no symbol at all.
+`read_any_number` is what `predict` and the server call: for the digit reader that ships with
+mnistlab (the one it was compared with), the line reader when it read numbers better than the
+segmentation reader on validation lines (its folder's validation.json, written by
+`scripts/line_reader.py measure`); today's segmentation reader for any other run, with
+`single`, and when the line reader finds at most one symbol (one digit reads as before).
 """
 
 from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -90,13 +92,28 @@ def _reason(reading, k: int) -> str:
 
 
 def read_any_number(
-    reader: Reader, image: Image.Image | np.ndarray, *, name: str = "The image", single: bool = False
+    reader: Reader,
+    image: Image.Image | np.ndarray,
+    *,
+    name: str = "The image",
+    single: bool = False,
+    lines: bool = True,
 ) -> NumberReading:
-    """`predict`'s and the server's number: the line reader's when preferred, else today's."""
-    if not single and reader.image_kind == "digits" and prefer_lines():
+    """`predict`'s and the server's number: with `lines` (the caller reads with the shipped
+    digit reader, the one the validation comparison was made against), the line reader's when
+    `prefer_lines()`; today's segmentation reading otherwise, with `single`, and whenever the
+    line reader finds at most one symbol (one digit reads exactly as before)."""
+    if lines and not single and reader.image_kind == "digits" and prefer_lines():
         whole = read_number_whole(shipped_line_reader(), reader, image, name=name)
-        if whole is not None:
+        if whole is not None and len(whole.digits) > 1:
             return whole
     if isinstance(image, Image.Image):
         return read_number(reader, image, name=name, single=single)
     return read_drawing(reader, image, name=name, single=single)
+
+
+def is_shipped_reader(run_dir: str | Path) -> bool:
+    """Whether `run_dir` is the digit reader that ships with mnistlab."""
+    from mnistlab.models.pretrained import reader_run
+
+    return Path(run_dir).resolve() == reader_run(verify=False).resolve()

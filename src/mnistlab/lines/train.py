@@ -31,7 +31,7 @@ NEGATIVES_PER_FAMILY = 6_000  # training letters and doodles each (the digit rea
 class LineConfig:
     """The line reader's recipe; the defaults are what shipped."""
 
-    steps: int = 3000
+    steps: int = 4500
     batch: int = 64  # lines per step
     lr: float = 3e-3  # one-cycle peak
     weight_decay: float = 1e-4

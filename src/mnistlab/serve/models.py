@@ -30,7 +30,7 @@ from mnistlab.data.splits import DatasetRecord, registered_record
 from mnistlab.errors import CheckpointError, UsageError
 from mnistlab.inference import Preprocessing, for_kind
 from mnistlab.inference.number import NumberReading
-from mnistlab.lines.number import read_any_number
+from mnistlab.lines.number import is_shipped_reader, read_any_number
 from mnistlab.reader import Reader
 from mnistlab.recipes import task_of
 from mnistlab.runs import checkpoint as ckpt
@@ -188,13 +188,15 @@ class Predictor:
         for served in self.models:
             with self._lock, torch.inference_mode():
                 start = time.perf_counter()
-                reading = self._read_one(served.reader, upload, single)
+                reading = self._read_one(served, upload, single)
                 elapsed = time.perf_counter() - start
             answers.append(NumberAnswer(served.name, served.reader, reading, elapsed * 1000.0))
         return answers
 
     @staticmethod
-    def _read_one(reader: Reader, upload: Upload, single: bool) -> NumberReading:
-        # A number is read whole by the shipped line reader when it reads numbers better (lines.number).
+    def _read_one(served: ServedModel, upload: Upload, single: bool) -> NumberReading:
+        # The shipped reader's numbers are read whole by the shipped line reader when that reads
+        # numbers better (lines.number), as `predict` reads them with no run named.
         image = upload.image if upload.image is not None else upload.values
-        return read_any_number(reader, image, name="The drawing", single=single)
+        lines = is_shipped_reader(served.run_dir)
+        return read_any_number(served.reader, image, name="The drawing", single=single, lines=lines)
