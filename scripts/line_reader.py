@@ -253,7 +253,7 @@ def figure(args: argparse.Namespace) -> None:
     reader = LineReader.from_dir(args.folder)
     style = LineStyle(min_symbols=2, max_symbols=2, gap=(-0.3, -0.15))
     lines = make_lines(data.test.images, data.test.labels, 3, 5_000_000, style)
-    fig = Figure(figsize=(9, 7.5))
+    fig = Figure(figsize=(9, 10))
     FigureCanvasAgg(fig)
     names = ["blank", *SYMBOLS[:-1], "not a digit"]
     for i in range(3):
@@ -276,6 +276,7 @@ def figure(args: argparse.Namespace) -> None:
         )
         bottom.set_yticks(range(12), names, fontsize=6)
         bottom.set_xlabel("input column (each output column covers 4)", fontsize=7)
+    fig.subplots_adjust(hspace=0.55, top=0.95, bottom=0.06)
     fig.colorbar(image, ax=fig.axes, shrink=0.6, label="calibrated posterior")
     out = Path("docs/line_columns.png")
     fig.savefig(out, dpi=90)
