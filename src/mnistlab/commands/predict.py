@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
     for image in args.images:
         try:
             numbers[image] = read_any_number(
-                reader, load_image(image), name=f"Image {image}", single=args.single
+                reader, load_image(image), name=f"Image {image}", single=args.single, lines=shipped
             )
         except ImageError as exc:
             errors[image] = str(exc)
