@@ -9,6 +9,7 @@ threshold.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,16 +103,24 @@ class LineReader:
 
 
 def _with_boxes(reading: LineReading, ink: np.ndarray, scaled_width: int) -> LineReading:
-    """Each symbol's box in the ink's pixels: its columns (4 input px per output column, the
-    8 px pad taken off, scaled back) and the ink's rows there."""
-    rows, cols = np.flatnonzero((ink > 0).any(axis=1)), np.flatnonzero((ink > 0).any(axis=0))
+    """Each symbol's box in the ink's pixels: the line's ink is split at the midpoints between
+    consecutive symbols' columns (output column t is input columns 4t..4t+3 of the canvas, the
+    8 px pad taken off, scaled back), and each part is shrunk to its own ink."""
+    cols = np.flatnonzero((ink > 0).any(axis=0))
     x_origin, width = int(cols[0]), int(cols[-1]) + 1 - int(cols[0])
     factor = width / scaled_width
+    centres = [x_origin + ((first + last + 1) / 2 * 4 - PAD) * factor for first, last in reading.spans]
+    cuts = [x_origin, *[round((a + b) / 2) for a, b in itertools.pairwise(centres)], x_origin + width]
     boxes = []
-    for first, last in reading.spans:
-        x0 = x_origin + int(np.clip(np.floor((first * 4 - PAD - 4) * factor), 0, width - 1))
-        x1 = x_origin + int(np.clip(np.ceil(((last + 1) * 4 - PAD + 4) * factor), 1, width))
-        band = np.flatnonzero((ink[:, x0:x1] > 0).any(axis=1))
-        y0, y1 = (int(band[0]), int(band[-1]) + 1) if band.size else (int(rows[0]), int(rows[-1]) + 1)
-        boxes.append((x0, y0, max(x1, x0 + 1), y1))
+    for x0, x1 in itertools.pairwise(cuts):
+        x0, x1 = int(np.clip(x0, x_origin, x_origin + width - 1)), int(np.clip(x1, x0 + 1, x_origin + width))
+        part = ink[:, x0:x1] > 0
+        part_rows, part_cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+        if part_cols.size == 0:  # no ink of its own: the whole column band
+            rows = np.flatnonzero((ink > 0).any(axis=1))
+            boxes.append((x0, int(rows[0]), x1, int(rows[-1]) + 1))
+            continue
+        boxes.append(
+            (x0 + int(part_cols[0]), int(part_rows[0]), x0 + int(part_cols[-1]) + 1, int(part_rows[-1]) + 1)
+        )
     return LineReading(**{**reading.__dict__, "boxes": tuple(boxes)})
