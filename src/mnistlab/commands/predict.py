@@ -146,6 +146,9 @@ def number_text(image: str, number: NumberReading, reader: Reader, args: argpars
     if args.explain:
         for k, d in enumerate(digits, start=1):
             box = ", ".join(map(str, d.box))
+            if d.reason is not None and d.reading.abstain and not args.always_answer:  # the line reader's
+                lines.append(f"  digit {k} at [{box}]: {reader.refusal}  ({d.reason})")
+                continue
             lines.append("  " + reading_text(f"digit {k} at [{box}]", d.reading, reader, args.always_answer))
     return lines
 
