@@ -9,6 +9,7 @@
 - `reader`: `LineReader.read(image or ink) -> LineReading`.
 - `export`: the ONNX file (dynamic width) with its rule in the metadata.
 - `compare`: the line reader and the segmentation reader on the same images.
+- `number`: a line reading as `inference.number`'s NumberReading; what `predict` and `serve` read.
 """
 
 import lazy_loader
@@ -26,5 +27,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "reader": ["LineReader", "LineReading"],
         "export": ["line_onnx", "export_line_reader"],
         "compare": ["comparison_sets", "compare"],
+        "number": ["read_any_number", "read_number_whole"],
     },
 )
