@@ -21,12 +21,14 @@ from mnistlab.reader import Reader
 from mnistlab.runs.checkpoint import load_model
 
 TINY_SETS = {"four_digit": 4, "touching": 3}  # images per set: the wiring, not the reader's skill
+TINY_LINE_SETS = {"overlapping": 3}
 
 
 @pytest.fixture
 def run(softmax_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the session's softmax run (robustness writes into its folder), numbers made tiny."""
     monkeypatch.setattr(numbers, "SETS", TINY_SETS)
+    monkeypatch.setattr(numbers, "LINE_SETS", TINY_LINE_SETS)
     return Path(shutil.copytree(softmax_run, tmp_path / "softmax"))
 
 
@@ -54,7 +56,15 @@ def test_two_reports_run_both_each_as_it_runs_alone(
     assert both["robustness"]["clean"] == expected.clean and both["robustness"]["count"] == 5000
     assert json.loads((run / ROBUSTNESS_FILE).read_text())["corruptions"] == expected.corruptions
     sets = numbers.evaluate_numbers(Reader.from_run(run), mnist.val, TINY_SETS)
-    assert both["numbers"] == {"run_dir": str(run), "split": "val", "seed": numbers.SEED, "sets": sets}
+    lines = numbers.line_numbers(mnist.val, TINY_SETS, TINY_LINE_SETS, "val")  # the shipped line reader
+    assert set(lines) == {"four_digit", "touching", "overlapping"}
+    assert both["numbers"] == {
+        "run_dir": str(run),
+        "split": "val",
+        "seed": numbers.SEED,
+        "sets": sets,
+        "line_reader": lines,
+    }
     # Each key is what that report prints alone with --json.
     for name, flags in alone.items():
         assert json.loads(evaluate(capsys, *common, *flags, "--json")) == both[name]

@@ -288,7 +288,10 @@ def test_predict_with_no_run_directory_reads_with_the_shipped_reader(
     assert out["run_dir"] == str(reader_run()) and out["calibrated"] is True
     shipped = Reader.from_run(reader_run())
     rows = out["predictions"]
-    assert rows[0]["number"] == read_number(shipped, item.image).number(shipped.classes)
+    # With no run named, a number is read whole by the shipped line reader where it reads better.
+    from mnistlab.lines.number import read_any_number
+
+    assert rows[0]["number"] == read_any_number(shipped, item.image).number(shipped.classes)
     (digit,) = rows[1]["digits"]
     assert digit["label"] == shipped.read(preprocess(Image.open(second))[None])[0].label
     assert digit["label"] == int(mnist.test.labels[0]) and rows[1]["number"] == digit["class"]

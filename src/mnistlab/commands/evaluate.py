@@ -210,7 +210,7 @@ def numbers_report(args: argparse.Namespace, s: Subject) -> Output:
 
     reader = Reader.with_model(s.model, args.run_dir)  # the weights the other reports read
     data = s.run_data.dataset
-    report = numbers.numbers_report(reader, data.split(args.split), args.run_dir)
+    report = numbers.numbers_report(reader, data.split(args.split), args.run_dir, args.split)
     lines = [reader.note] if reader.note else []
     lines.append(
         f"{args.run_dir} reading numbers made from {data.name} {args.split} digits (seed {report['seed']}):"
@@ -222,6 +222,14 @@ def numbers_report(args: argparse.Namespace, s: Subject) -> Output:
         lines.append(
             f"{numbers.SET_LABELS[kind]:<42}{row['images']:>6}{row['exact']:8.1%}{row['segmented']:13.1%}"
             f"{row['digits_right']:14.1%}{row['refused']:9.1%}"
+        )
+    lines.append(
+        "the line reader that ships with mnistlab (read whole, no cuts), on the same images and more:"
+    )
+    labels = {**numbers.SET_LABELS, **numbers.LINE_SET_LABELS}
+    for kind, row in report["line_reader"].items():
+        lines.append(
+            f"{labels[kind]:<42}{row['images']:>6}{row['exact']:8.1%}{'':>13}{'':>14}{row['refused']:9.1%}"
         )
     return {"run_dir": args.run_dir, "split": args.split, **report}, "\n".join(lines)
 

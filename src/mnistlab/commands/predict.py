@@ -7,10 +7,11 @@ run's temperature, and an image the run's abstention rule refuses is "not a digi
 `"abstain": true, "number": null`, each digit with its score, threshold and reason) unless
 `--always-answer`.
 
-A digit image may hold a whole number: every digit is found, pre-processed on its own and read,
-left to right (`mnistlab.inference.number`); JSON gives each image as a number (one shape for
-any count of digits, `inference.number.number_fields`), text the number (each digit with
-`--explain`). `--single` reads the image as one digit.
+A digit image may hold a whole number: with no RUN_DIR (the shipped reader) it is read whole by
+the line reader that ships with mnistlab when that read validation numbers better
+(`mnistlab.lines.number`; one digit still reads as before), else every digit is found, pre-processed on its own and read, left to right (`mnistlab.inference.number`); JSON gives
+each image as a number (one shape for any count of digits, `inference.number.number_fields`),
+text the number (each digit with `--explain`). `--single` reads the image as one digit.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from mnistlab.commands.common import add_checkpoint_arg, add_json_arg, add_runti
 from mnistlab.errors import ImageError, UsageError
 from mnistlab.fileio import atomic_write_bytes
 from mnistlab.inference import for_kind, load_image
-from mnistlab.inference.number import NumberReading, number_fields, read_number
+from mnistlab.inference.number import NumberReading, number_fields
+from mnistlab.lines.number import read_any_number
 from mnistlab.reader import Prediction, Reader, Reading
 from mnistlab.runtime import resolve_device, set_threads
 
@@ -144,6 +146,9 @@ def number_text(image: str, number: NumberReading, reader: Reader, args: argpars
     if args.explain:
         for k, d in enumerate(digits, start=1):
             box = ", ".join(map(str, d.box))
+            if d.reason is not None and d.reading.abstain and not args.always_answer:  # the line reader's
+                lines.append(f"  digit {k} at [{box}]: {reader.refusal}  ({d.reason})")
+                continue
             lines.append("  " + reading_text(f"digit {k} at [{box}]", d.reading, reader, args.always_answer))
     return lines
 
@@ -215,7 +220,9 @@ def run(args: argparse.Namespace) -> int:
     errors: dict[str, str] = {}
     for image in args.images:
         try:
-            numbers[image] = read_number(reader, load_image(image), name=f"Image {image}", single=args.single)
+            numbers[image] = read_any_number(
+                reader, load_image(image), name=f"Image {image}", single=args.single, lines=shipped
+            )
         except ImageError as exc:
             errors[image] = str(exc)
             print(f"mnistlab: error: {exc}", file=sys.stderr)

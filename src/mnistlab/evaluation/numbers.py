@@ -19,6 +19,12 @@ SET_LABELS = {
     "touching": "2 digits touching or overlapping 1-3 px",
     "detached": "1 digit with a detached stroke",
 }
+# The line maker's sets the line reader is also measured on (`lines.compare`), images per set.
+LINE_SETS = {"overlapping": 500, "seven_eight": 300}
+LINE_SET_LABELS = {
+    "overlapping": "2 digits overlapping 0-35 %",
+    "seven_eight": "7-8 digits, gaps -35 % to +60 %",
+}
 
 
 def evaluate_numbers(reader: Reader, split: Split, sets: dict[str, int]) -> dict:
@@ -50,12 +56,31 @@ def evaluate_numbers(reader: Reader, split: Split, sets: dict[str, int]) -> dict
     return report
 
 
-def numbers_report(reader: Reader, split: Split | None, run_dir: str) -> dict:
-    """`evaluate_numbers` over every set of SETS, with the seed; refused before any image is made
-    (`split` may then be None) when `reader` (of `run_dir`) was not trained on digits."""
+def line_numbers(split: Split, sets: dict[str, int], line_sets: dict[str, int], split_name: str) -> dict:
+    """The shipped line reader (`mnistlab.lines`) on the same images as `evaluate_numbers` and on
+    the line maker's sets: per set, numbers read exactly and numbers refused."""
+    from mnistlab.lines.compare import line_answer, made_sets, score_set, written_sets
+    from mnistlab.lines.number import shipped_line_reader
+
+    answer = line_answer(shipped_line_reader())
+    items = {**written_sets(split, sets), **made_sets(split, split_name, line_sets)}
+    return {
+        kind: {k: v for k, v in score_set(answer, made).items() if k != "wrong"}
+        for kind, made in items.items()
+    }
+
+
+def numbers_report(reader: Reader, split: Split | None, run_dir: str, split_name: str = "test") -> dict:
+    """`evaluate_numbers` over every set of SETS, with the seed, and the line reader's
+    `line_numbers` beside it (LINE_SETS added); refused before any image is made (`split` may
+    then be None) when `reader` (of `run_dir`) was not trained on digits."""
     if reader.image_kind != "digits":
         raise UsageError(
             f"The numbers report reads numbers written in digits, and {run_dir} was trained on "
             f"{reader.title}; pass a run trained on digits."
         )
-    return {"seed": SEED, "sets": evaluate_numbers(reader, split, SETS)}
+    return {
+        "seed": SEED,
+        "sets": evaluate_numbers(reader, split, SETS),
+        "line_reader": line_numbers(split, SETS, LINE_SETS, split_name),
+    }

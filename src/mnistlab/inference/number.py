@@ -35,6 +35,7 @@ class DigitReading:
     box: Box
     image: np.ndarray  # (28, 28) uint8
     reading: Reading
+    reason: str | None = None  # why it is refused, when another reader than `reading`'s says (lines)
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,11 @@ def number_fields(number: NumberReading, reader: Reader, *, always_answer: bool 
     `digits` (box, label, class, probability, abstain, score, threshold, reason, top and
     probabilities each) and `dropped`. An image of one digit is a number of one digit."""
     digits = [
-        {"box": list(d.box), **reading_fields(d.reading, reader, always_answer=always_answer)}
+        {
+            "box": list(d.box),
+            **reading_fields(d.reading, reader, always_answer=always_answer),
+            **({"reason": d.reason} if d.reason is not None else {}),
+        }
         for d in number.digits
     ]
     refused = [(k, d) for k, d in enumerate(digits, start=1) if d["abstain"]]

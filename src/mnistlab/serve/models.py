@@ -29,7 +29,8 @@ from torch import nn
 from mnistlab.data.splits import DatasetRecord, registered_record
 from mnistlab.errors import CheckpointError, UsageError
 from mnistlab.inference import Preprocessing, for_kind
-from mnistlab.inference.number import NumberReading, read_drawing, read_number
+from mnistlab.inference.number import NumberReading
+from mnistlab.lines.number import is_shipped_reader, read_any_number
 from mnistlab.reader import Reader
 from mnistlab.recipes import task_of
 from mnistlab.runs import checkpoint as ckpt
@@ -187,13 +188,15 @@ class Predictor:
         for served in self.models:
             with self._lock, torch.inference_mode():
                 start = time.perf_counter()
-                reading = self._read_one(served.reader, upload, single)
+                reading = self._read_one(served, upload, single)
                 elapsed = time.perf_counter() - start
             answers.append(NumberAnswer(served.name, served.reader, reading, elapsed * 1000.0))
         return answers
 
     @staticmethod
-    def _read_one(reader: Reader, upload: Upload, single: bool) -> NumberReading:
-        if upload.image is not None:
-            return read_number(reader, upload.image, name="The drawing", single=single)
-        return read_drawing(reader, upload.values, name="The drawing", single=single)
+    def _read_one(served: ServedModel, upload: Upload, single: bool) -> NumberReading:
+        # The shipped reader's numbers are read whole by the shipped line reader when that reads
+        # numbers better (lines.number), as `predict` reads them with no run named.
+        image = upload.image if upload.image is not None else upload.values
+        lines = is_shipped_reader(served.run_dir)
+        return read_any_number(served.reader, image, name="The drawing", single=single, lines=lines)

@@ -47,3 +47,33 @@ def reader_run(*, verify: bool = True) -> Path:
                     "reinstall mnistlab."
                 )
     return READER_DIR
+
+
+# The line reader (`mnistlab.lines`): a folder of its own beside the digit reader's, made by
+# LINE_READER_COMMAND; its README.md lists the same digests as LINE_SHA256.
+LINE_READER_DIR = Path(__file__).resolve().parent / "line_reader"
+LINE_READER_COMMAND = (
+    "python scripts/line_reader.py train src/mnistlab/models/pretrained/line_reader --threads 1"
+)
+LINE_SHA256 = {
+    "calibration.json": "eab7abbedfd4cf9033ae506b6c94e1658f8e598b7c01d286affcb246f82aac8e",
+    "config.json": "183b72587618ebf807326a44f86dae26c787ed4797836192272259b9488c363a",
+    "line_reader.onnx": "dafb5ea6be29472886eeb6dae74e428e94dfc0fdeae834f0d17177eac4d71eb2",
+    "model.safetensors": "a30436e0b01caced72201a890935477a7e4d2eb21a01b39503e2da29eecbeb93",
+    "validation.json": "96ca7b65ba1824350f5b4aa290eca18d6d7f9cdb5ac4fe8aafb53658e5592a3d",
+}
+
+
+def line_reader_dir(*, verify: bool = True) -> Path:
+    """The shipped line reader's folder; with `verify`, its files checked against `LINE_SHA256`."""
+    if verify:
+        for name, digest in LINE_SHA256.items():
+            path = LINE_READER_DIR / name
+            if not path.is_file():
+                raise CheckpointError(f"The shipped line reader lacks {path}; reinstall mnistlab.")
+            if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+                raise CheckpointError(
+                    f"The shipped line reader's {path} is not the file mnistlab shipped (its SHA-256 "
+                    "differs); reinstall mnistlab."
+                )
+    return LINE_READER_DIR
