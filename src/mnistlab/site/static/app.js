@@ -159,7 +159,12 @@ function scheduleOcclusion() {
 async function readPad() {
   const pixels = ink.getImageData(0, 0, pad.width, pad.height).data;
   try {
-    if (state.mode === "number" && state.line) return await readLine(pixels);
+    if (state.mode === "number" && state.line) {
+      const line = await readLine(pixels);
+      // As `predict` reads a number: the line reader's when it finds two or more symbols, else
+      // the digit reader's reading of the whole ink (one digit reads as in digit mode).
+      if (line.digits.length > 1) return line;
+    }
     const image = padDigit(pixels, pad.width, pad.height);
     const logits = await digitLogits(state.digit.session, image, 1);
     return { kind: "digit", image, ...decide(logits, state.digit.record) };

@@ -90,12 +90,18 @@ export function ctcDecode(logProbs, T, C, record) {
   }
   const minConfidence = digits.length ? Math.min(...digits.map((d) => d.confidence)) : 0;
   const threshold = record.rule?.threshold ?? null;
+  // Worded as `predict` words a number's refusal: its first refused digit's reason.
   let reason = null;
-  if (refused) reason = "not a digit: a symbol of the line is not one of the digits";
-  else if (!digits.length) reason = "not a digit: no digit found in the line";
-  else if (threshold !== null && minConfidence < threshold) {
-    reason = `unsure: the least confident digit is at ${minConfidence.toFixed(3)}, under the threshold ${threshold.toFixed(3)}`;
-  }
+  const k = digits.findIndex(
+    (d) => !/^[0-9]$/.test(d.symbol) || (threshold !== null && d.confidence < threshold),
+  );
+  if (k >= 0) {
+    const d = digits[k];
+    const why = /^[0-9]$/.test(d.symbol)
+      ? `not sure: the line reader's confidence ${d.confidence.toFixed(3)} is below the threshold ${threshold.toFixed(3)}`
+      : "not a digit: the line reader reads this symbol as no digit";
+    reason = `digit ${k + 1} of ${digits.length}: ${why}`;
+  } else if (!digits.length) reason = "not a digit: no digit found in the line";
   return {
     text: digits.filter((d) => /^[0-9]$/.test(d.symbol)).map((d) => d.symbol).join(""),
     digits,
