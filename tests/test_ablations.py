@@ -11,7 +11,8 @@ from mnistlab.data import Dataset, Split
 from mnistlab.data.splits import normalize
 from mnistlab.evaluation.units import PAPER_CNN_RELU_INPUTS, never_firing
 from mnistlab.models import create_model
-from mnistlab.report import figures, rows
+from mnistlab.report import figures
+from mnistlab.report import results as report_results, rows
 from mnistlab.report.reproduction import reproduce
 from mnistlab.reproduce import experiments
 from mnistlab.reproduce.experiments import ABLATIONS, PAPER_EXPERIMENTS, Experiment
@@ -65,6 +66,7 @@ def test_bias_ablation_reports_never_firing_units_from_each_runs_weights(
               change="biases at 0", dead_units=True),
     )  # fmt: skip
     monkeypatch.setattr(figures, "figure_specs", lambda *args: [])
+    monkeypatch.setattr(report_results, "add_reader", lambda *args: None)  # tested in test_reproduce
     results = reproduce(small, tmp_path, experiments=tiny, seeds=(0, 1))
     for row in results["experiments"]:
         for run in row["runs"]:
