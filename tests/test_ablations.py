@@ -11,8 +11,8 @@ from mnistlab.data import Dataset, Split
 from mnistlab.data.splits import normalize
 from mnistlab.evaluation.units import PAPER_CNN_RELU_INPUTS, never_firing
 from mnistlab.models import create_model
-from mnistlab.report import figures
-from mnistlab.report import results as report_results, rows
+from mnistlab.report import figures, rows
+from mnistlab.report import results as report_results
 from mnistlab.report.reproduction import reproduce
 from mnistlab.reproduce import experiments
 from mnistlab.reproduce.experiments import ABLATIONS, PAPER_EXPERIMENTS, Experiment
