@@ -23,7 +23,7 @@ from mnistlab.runs import checkpoint as ckpt
 from mnistlab.runs.tensors import save_weights
 from mnistlab.training.loop import train
 
-CNN_ARGS = ["--steps", "60", "--eval-every", "20", "--batch-size", "20", "--seed", "3", "--threads", "1"]
+CNN_ARGS = ["--steps", "60", "--eval-every", "30", "--batch-size", "20", "--seed", "3", "--threads", "1"]
 
 
 def _mnistlab(*args: str) -> subprocess.Popen:

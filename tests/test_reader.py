@@ -129,8 +129,12 @@ def printed(report: dict) -> dict:
     return json.loads(json.dumps(finite_or_null(report), sort_keys=True))
 
 
-def test_evaluate_calibration_and_ood_reports(oe_run, mnist, data_dir, tmp_path, capsys) -> None:
+def test_evaluate_calibration_and_ood_reports(oe_run, mnist, data_dir, tmp_path, capsys, monkeypatch) -> None:
+    from mnistlab.evaluation import trust
     from mnistlab.evaluation.trust import reader_calibration, reader_ood
+
+    monkeypatch.setattr(trust, "OUTLIERS_PER_SET", 200)  # of 2,000, and 100 of 500 pen negatives:
+    monkeypatch.setattr(trust, "NEGATIVES_PER_FAMILY", 100)  # the command and the library alike
 
     figure = tmp_path / "reliability.png"
     args = ["--data-dir", str(data_dir), "--json", "--split", "val"]

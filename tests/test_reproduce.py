@@ -326,6 +326,7 @@ def test_full_report_reads_each_model_on_the_corrupted_test_split(
     small: Dataset, tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.setattr(trust, "OUTLIERS_PER_SET", 100)  # of 2,000: the paper CNN's forward passes cost
+    monkeypatch.setattr(trust, "NEGATIVES_PER_FAMILY", 100)  # of 500, for the same reason
     results = reproduce(small, tmp_path, experiments=TINY, seeds=(0,))
     markdown = (tmp_path / "results.md").read_text()
     cells = {row["experiment"]: row for row in tables.robustness_rows(results)}
