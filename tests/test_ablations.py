@@ -67,6 +67,7 @@ def test_bias_ablation_reports_never_firing_units_from_each_runs_weights(
     )  # fmt: skip
     monkeypatch.setattr(figures, "figure_specs", lambda *args: [])
     monkeypatch.setattr(report_results, "add_reader", lambda *args: None)  # tested in test_reproduce
+    monkeypatch.setattr(report_results, "add_robustness", lambda *args: None)  # and this too
     results = reproduce(small, tmp_path, experiments=tiny, seeds=(0, 1))
     for row in results["experiments"]:
         for run in row["runs"]:

@@ -64,6 +64,7 @@ def test_parallel_jobs_stop_resume_and_equal_one_after_another(
 ) -> None:
     monkeypatch.setattr(figures, "figure_specs", lambda *args: [])  # drawn in test_reproduce
     monkeypatch.setattr(report_results, "add_reader", lambda *args: None)  # tested in test_reproduce
+    monkeypatch.setattr(report_results, "add_robustness", lambda *args: None)  # and this too
     par, seq = tmp_path / "par", tmp_path / "seq"
     seen: list[Progress] = []
 
