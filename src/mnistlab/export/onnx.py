@@ -24,6 +24,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -117,22 +118,42 @@ def _quiet_exporter() -> Iterator[None]:
 
 def to_onnx(model: nn.Module, metadata: dict[str, str]) -> tuple[bytes, int]:
     """Serialized ONNX of `model` (eval mode, CPU) with a dynamic batch; its bytes and opset."""
+    example = torch.zeros(2, 1, SIDE, SIDE)  # batch 2: torch.export specialises sizes 0 and 1
+    return serialize(
+        model,
+        example,
+        {0: torch.export.Dim("batch")},
+        (INPUT_NAME, OUTPUT_NAME),
+        "mnistlab classifier; see the metadata 'preprocessing', 'classes' and 'decision'.",
+        metadata,
+    )
+
+
+def serialize(
+    model: nn.Module,
+    example: torch.Tensor,
+    dynamic: dict[int, Any],
+    names: tuple[str, str],
+    doc: str,
+    metadata: dict[str, str],
+) -> tuple[bytes, int]:
+    """`model` exported by torch.onnx (dynamo) on one input `example` whose `dynamic` dimensions
+    may vary, its input and output named `names`, with `doc` and `metadata`: bytes and opset."""
     import onnx
 
-    example = torch.zeros(2, 1, SIDE, SIDE)  # batch 2: torch.export specialises sizes 0 and 1
     with _quiet_exporter():
         program = torch.onnx.export(
             model,
             (example,),
             None,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            input_names=[names[0]],
+            output_names=[names[1]],
+            dynamic_shapes=(dynamic,),
             dynamo=True,
             verbose=False,
         )
     proto = program.model_proto
-    proto.doc_string = "mnistlab classifier; see the metadata 'preprocessing', 'classes' and 'decision'."
+    proto.doc_string = doc
     onnx.helper.set_model_props(proto, metadata)
     opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     return proto.SerializeToString(), opset

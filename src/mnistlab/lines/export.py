@@ -40,27 +40,17 @@ def line_metadata(temperature: float, threshold: float) -> dict:
 
 def line_onnx(model: torch.nn.Module, temperature: float, threshold: float) -> bytes:
     """The serialized ONNX model with its metadata."""
-    import onnx
+    from mnistlab.export.onnx import serialize
 
-    from mnistlab.export.onnx import _quiet_exporter
-
-    model = model.eval()
-    example = torch.zeros(1, 1, HEIGHT, 96)
-    with _quiet_exporter():
-        program = torch.onnx.export(
-            model,
-            (example,),
-            None,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_shapes=({3: torch.export.Dim("width", min=2 * STRIDE * 2, max=65536)},),
-            dynamo=True,
-            verbose=False,
-        )
-    proto = program.model_proto
-    proto.doc_string = "mnistlab line reader; see the metadata 'mnistlab_line'."
-    onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(line_metadata(temperature, threshold))})
-    return proto.SerializeToString()
+    data, _ = serialize(
+        model.eval(),
+        torch.zeros(1, 1, HEIGHT, 96),
+        {3: torch.export.Dim("width", min=2 * STRIDE * 2, max=65536)},
+        (INPUT_NAME, OUTPUT_NAME),
+        "mnistlab line reader; see the metadata 'mnistlab_line'.",
+        {METADATA_KEY: json.dumps(line_metadata(temperature, threshold))},
+    )
+    return data
 
 
 def export_line_reader(folder: Path | None, out: Path) -> Path:
