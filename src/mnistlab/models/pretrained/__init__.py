@@ -35,17 +35,9 @@ SHA256 = {
 def reader_run(*, verify: bool = True) -> Path:
     """The shipped reader's run directory; with `verify`, its files checked against `SHA256` first."""
     if verify:
-        for name, digest in SHA256.items():
-            path = READER_DIR / name
-            if not path.is_file():
-                raise CheckpointError(
-                    f"The shipped reader lacks {path}; reinstall mnistlab, or train one with `{READER_COMMAND}`."
-                )
-            if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-                raise CheckpointError(
-                    f"The shipped reader's {path} is not the file mnistlab shipped (its SHA-256 differs); "
-                    "reinstall mnistlab."
-                )
+        _verify(
+            READER_DIR, SHA256, "shipped reader", f"reinstall mnistlab, or train one with `{READER_COMMAND}`"
+        )
     return READER_DIR
 
 
@@ -67,13 +59,18 @@ LINE_SHA256 = {
 def line_reader_dir(*, verify: bool = True) -> Path:
     """The shipped line reader's folder; with `verify`, its files checked against `LINE_SHA256`."""
     if verify:
-        for name, digest in LINE_SHA256.items():
-            path = LINE_READER_DIR / name
-            if not path.is_file():
-                raise CheckpointError(f"The shipped line reader lacks {path}; reinstall mnistlab.")
-            if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-                raise CheckpointError(
-                    f"The shipped line reader's {path} is not the file mnistlab shipped (its SHA-256 "
-                    "differs); reinstall mnistlab."
-                )
+        _verify(LINE_READER_DIR, LINE_SHA256, "shipped line reader", "reinstall mnistlab")
     return LINE_READER_DIR
+
+
+def _verify(folder: Path, digests: dict[str, str], what: str, if_missing: str) -> None:
+    """Each file of `digests` in `folder`, present and with its SHA-256, or one sentence."""
+    for name, digest in digests.items():
+        path = folder / name
+        if not path.is_file():
+            raise CheckpointError(f"The {what} lacks {path}; {if_missing}.")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise CheckpointError(
+                f"The {what}'s {path} is not the file mnistlab shipped (its SHA-256 differs); "
+                "reinstall mnistlab."
+            )
