@@ -3,13 +3,12 @@
 The digit reader is a run exported as `mnistlab export` makes it (`export.onnx.to_onnx`, the same
 metadata), then checked in onnxruntime against torch on a fixed set of inputs (the site needs
 no dataset); its JSON carries what the page decides with: the classes, the temperature and the
-abstention rule, and what an abstention is called. The line reader joins when its package and
-its shipped folder exist (`line_model`); its ONNX metadata `mnistlab_line` is its JSON.
+abstention rule, and what an abstention is called. The line reader joins when its shipped
+folder exists (`line_model`: its ONNX file, as shipped); its ONNX metadata `mnistlab_line` is its JSON.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import tempfile
@@ -23,7 +22,7 @@ from mnistlab.errors import ExportError
 
 VERIFY_IMAGES = 64  # fixed inputs on which onnxruntime must reproduce torch
 LINE_METADATA = "mnistlab_line"
-LINE_FOLDER = "line_reader"  # in mnistlab/models/pretrained/
+LINE_ONNX = "line_reader.onnx"  # in the shipped line reader's folder
 
 
 def digit_model(run_dir: Path) -> tuple[bytes, dict[str, Any]]:
@@ -92,19 +91,15 @@ def _verify_images() -> np.ndarray:
 
 def line_model() -> tuple[bytes, dict[str, Any]] | None:
     """The shipped line reader's ONNX bytes and its `mnistlab_line` record, or None when the
-    line reader is not part of this install (no `mnistlab.lines`, or no shipped folder).
+    line reader is not part of this install (no shipped folder).
 
-    `mnistlab.lines.export.export_line_reader(None, out)` writes the shipped reader as ONNX
-    (input `line` (1, 1, 32, W), output `log_probs` (1, W // 4, 12), metadata `mnistlab_line`)."""
-    folder = Path(__file__).resolve().parents[1] / "models" / "pretrained" / LINE_FOLDER
-    try:
-        export = importlib.import_module("mnistlab.lines.export")
-    except ImportError:
+    The folder ships the file `mnistlab.lines.export.export_line_reader` wrote (input `line`
+    (1, 1, 32, W), output `log_probs` (1, W // 4, 12), metadata `mnistlab_line`), hash-checked."""
+    from mnistlab.models.pretrained import LINE_READER_DIR, line_reader_dir
+
+    if not (LINE_READER_DIR / LINE_ONNX).is_file():
         return None
-    if not folder.is_dir():
-        return None
-    with tempfile.TemporaryDirectory(prefix="mnistlab-site-") as tmp:
-        data = Path(export.export_line_reader(None, Path(tmp) / "line.onnx")).read_bytes()
+    data = (line_reader_dir() / LINE_ONNX).read_bytes()
     return data, line_record(data)
 
 
